@@ -1,0 +1,185 @@
+"""Command line: `python -m bot serve | preview | content check | migrate | purge`.
+
+Operators see one clear line for a configuration or content problem and a
+non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.content.loader import ContentError
+from bot.log_policy import enforce_log_privacy
+
+log = logging.getLogger("bot")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    enforce_log_privacy()
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+async def _run_until_signal(server) -> None:  # type: ignore[no-untyped-def]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+def cmd_serve(settings: Settings) -> int:
+    from bot.runtime import Server
+
+    server = Server(settings)
+    mode = f"webhook {settings.webhook_path}" if settings.webhook_url else "long polling"
+    print(f"Serving on http://{settings.host}:{settings.port} ({mode}). Ctrl+C stops.", flush=True)
+    asyncio.run(_run_until_signal(server))
+    return 0
+
+
+def cmd_preview(settings: Settings) -> int:
+    from bot.emulator.spec import BotApiSpec, default_spec_path
+    from bot.runtime import Server
+
+    db = settings.data_dir / "preview.db"
+    for leftover in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        leftover.unlink(missing_ok=True)
+    settings = settings.with_overrides(database_url=f"sqlite+aiosqlite:///{db}")
+    spec_path = default_spec_path()
+    validator = BotApiSpec.load(spec_path).validate_call if spec_path else None
+    server = Server(settings, preview=True, spec_validator=validator)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await server.start()
+        print(
+            "\nOffline preview is running. Nothing leaves this computer.\n"
+            f"  Chat with the bot as a relative: {server.origin}/preview/\n"
+            f"  Bot API calls are checked against the official spec: "
+            f"{'yes' if validator else 'no (spec file not found)'}\n"
+            "Ctrl+C stops.\n",
+            flush=True,
+        )
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_content_check(settings: Settings) -> int:
+    from bot.content.validate import check
+
+    report = check(settings.content_dir, settings.locales_dir, settings.session_retention_days)
+    for problem in report.problems:
+        print(problem)
+    if report.coverage:
+        print("\nlanguage  enabled  reviewed  guide screens  UI strings")
+        for c in report.coverage:
+            print(
+                f"{c.language:<9} {'yes' if c.enabled else 'no':<8} "
+                f"{'yes' if c.reviewed else 'NO':<9} {c.nodes_done:>4}/{c.nodes_total:<8} "
+                f"{c.ui_done:>4}/{c.ui_total}"
+            )
+    errors = len(report.errors)
+    warnings = len(report.problems) - errors
+    print(
+        f"\n{report.screens_checked} screens rendered and checked; "
+        f"{errors} error(s), {warnings} warning(s)."
+    )
+    return 1 if errors else 0
+
+
+def cmd_migrate(settings: Settings) -> int:
+    from bot.storage.engine import create_engine
+    from bot.storage.migrate import upgrade
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("database is up to date")
+    return 0
+
+
+def cmd_purge(settings: Settings) -> int:
+    from bot.runtime import build_core
+
+    async def run() -> int:
+        core = await build_core(settings)
+        try:
+            return await core.conversation.purge()
+        finally:
+            await core.engine.dispose()
+
+    removed = asyncio.run(run())
+    print(f"removed {removed} idle conversation(s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the bot and the web app (webhook if WEBHOOK_URL is set)")
+    sub.add_parser("preview", help="offline preview: local Telegram emulator and a chat page")
+    content = sub.add_parser("content", help="guidance content tools")
+    content_sub = content.add_subparsers(dest="content_command", required=True)
+    content_sub.add_parser("check", help="validate content/ and locales/, print coverage")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser("purge", help="delete data past its retention period")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    needs_telegram = args.command == "serve"
+    try:
+        settings = load_settings(os.environ, require_telegram=needs_telegram)
+        _setup_logging(settings.log_level)
+        if args.command == "serve":
+            return cmd_serve(settings)
+        if args.command == "preview":
+            return cmd_preview(settings)
+        if args.command == "content":
+            return cmd_content_check(settings)
+        if args.command == "migrate":
+            return cmd_migrate(settings)
+        if args.command == "purge":
+            return cmd_purge(settings)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ContentError as exc:
+        for problem in exc.problems:
+            if problem.severity == "error":
+                print(problem, file=sys.stderr)
+        print("content has errors; run `python -m bot content check`", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

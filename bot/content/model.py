@@ -1,0 +1,111 @@
+"""The guidance content as immutable objects, built once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+REQUIRED_NODES = ("home", "emergency", "contact", "municipality", "privacy")
+NODE_KINDS = ("menu", "article", "question", "team", "contact")
+NO_TEAM = "none"
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    goto: str
+
+
+@dataclass(frozen=True)
+class Node:
+    """One screen (or a series of pages) in the guide tree."""
+
+    id: str
+    kind: str
+    children: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
+    see_also: tuple[str, ...] = ()
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeText:
+    """The words of one node in one language."""
+
+    button: str
+    title: str
+    pages: tuple[str, ...]
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    name: str
+    direction: str = "ltr"
+    enabled: bool = False
+    fallback: tuple[str, ...] = ()
+    reviewed: bool = False
+    reviewed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A way to reach a team; ``value`` None means nobody has confirmed it yet."""
+
+    id: str
+    label: dict[str, str]
+    kind: str
+    value: str | None
+    source: str
+    verified: bool
+    review_by: date | None
+
+
+@dataclass(frozen=True)
+class Team:
+    """A municipality's helpline team, with facts that each carry a source."""
+
+    id: str
+    name: dict[str, str]
+    timezone: str
+    languages_served: tuple[str, ...]
+    languages_served_verified: bool
+    opening_hours_verified: bool
+    opening_hours: dict[str, str] | None
+    contacts: tuple[Contact, ...]
+    screen: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class NationalNumber:
+    key: str
+    number: str
+    source: str
+    verified: bool
+    review_by: date | None
+
+
+@dataclass(frozen=True)
+class Content:
+    root: str
+    nodes: dict[str, Node]
+    texts: dict[str, dict[str, NodeText]]
+    languages: dict[str, Language]
+    base_language: str
+    teams: dict[str, Team]
+    national: dict[str, NationalNumber]
+
+    @property
+    def enabled_languages(self) -> list[Language]:
+        return [lang for lang in self.languages.values() if lang.enabled]
+
+    def text(self, lang: str, node_id: str) -> NodeText:
+        """The node's text in ``lang``; the validator guarantees enabled languages are complete."""
+        return self.texts.get(lang, {}).get(node_id) or self.texts[self.base_language][node_id]
+
+    def page_count(self, lang: str, node_id: str) -> int:
+        node = self.nodes[node_id]
+        if node.kind == "team":
+            return 1  # the team screen's pages are counted per team by the renderer
+        return len(self.text(lang, node_id).pages)

@@ -1,0 +1,423 @@
+"""Turn content into screens: Telegram HTML text plus an inline keyboard.
+
+Screens are pure functions of (language, team, node, page, back), cached, so the
+per-update path does no formatting work after the first time a screen is shown.
+Every guide screen gets the same standard rows: back and home, 112, and
+"talk to someone", so no editor can forget them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot import callbacks
+from bot.content.model import NO_TEAM, Contact, Content, Node
+from bot.i18n import Translator
+
+PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+NATIONAL_PLACEHOLDERS = ("emergency", "police", "healthcare", "sapo")
+UTILITY_NODES = ("emergency", "contact", "privacy")
+
+
+def split_html(text: str, limit: int = 4096) -> list[str]:
+    """Split at paragraph boundaries so no message passes Telegram's limit.
+
+    Tags never span paragraphs in our screens, so each piece stays valid HTML.
+    A single paragraph longer than the limit is cut at line breaks, then hard.
+    """
+    from bot.emulator.spec import visible_length
+
+    if visible_length(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if visible_length(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        while visible_length(paragraph) > limit:
+            cut = paragraph.rfind("\n", 0, limit) if "\n" in paragraph[:limit] else limit
+            pieces.append(paragraph[:cut])
+            paragraph = paragraph[cut:].lstrip("\n")
+        current = paragraph
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One message: HTML text and rows of buttons."""
+
+    text: str
+    keyboard: tuple[tuple[Button, ...], ...] = ()
+
+    def buttons(self) -> list[Button]:
+        return [button for row in self.keyboard for button in row]
+
+
+class Renderer:
+    """Renders every screen of the product for one content set and its translators."""
+
+    def __init__(
+        self, content: Content, translators: dict[str, Translator], retention_days: int
+    ) -> None:
+        self.content = content
+        self.translators = translators
+        self.retention_days = retention_days
+        self.guide = lru_cache(maxsize=16384)(self._guide)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def t(self, lang: str) -> Translator:
+        return self.translators[lang]
+
+    def team_name(self, lang: str, team_id: str | None) -> str:
+        team = self.content.teams.get(team_id or "")
+        if team is None:
+            return self.t(lang).gettext("your municipality")
+        return team.name.get(lang) or team.name.get(self.content.base_language) or team.id
+
+    def fill(self, text: str, lang: str, team_id: str | None) -> str:
+        """Replace {placeholders} with escaped, bidi-isolated values; unknown ones stay visible."""
+        tr = self.t(lang)
+
+        def value(match: re.Match[str]) -> str:
+            key = match[1]
+            if key in self.content.national:
+                return tr.isolate(html.escape(self.content.national[key].number))
+            if key == "team":
+                return html.escape(self.team_name(lang, team_id))
+            if key == "retention_days":
+                return tr.number(self.retention_days)
+            return match[0]
+
+        return PLACEHOLDER_RE.sub(value, text)
+
+    def _nav_rows(self, lang: str, node: Node, back: str | None) -> list[tuple[Button, ...]]:
+        _ = self.t(lang).gettext
+        rows: list[tuple[Button, ...]] = []
+        if node.id != self.content.root:
+            target = back or node.parent or self.content.root
+            rows.append(
+                (
+                    Button(_("◀ Back"), callbacks.go(target)),
+                    Button(_("🏠 Home"), callbacks.go(self.content.root)),
+                )
+            )
+        help_row = []
+        if node.id != "emergency" and "emergency" not in node.children:
+            label = _("🆘 Emergency {number}").format(number=self._emergency_number()).strip()
+            help_row.append(Button(label, callbacks.go("emergency", 0, node.id)))
+        if node.id != "contact" and "contact" not in node.children:
+            help_row.append(Button(_("💬 Talk to someone"), callbacks.go("contact", 0, node.id)))
+        if help_row:
+            rows.append(tuple(help_row))
+        return rows
+
+    # -- the guide -----------------------------------------------------------------------
+
+    def _guide(
+        self, lang: str, team_id: str | None, node_id: str, page: int, back: str | None
+    ) -> Screen:
+        content = self.content
+        node = content.nodes[node_id]
+        text = content.text(lang, node_id)
+        tr = self.t(lang)
+        _ = tr.gettext
+        pages = self._pages(lang, team_id, node)
+        page = max(0, min(page, len(pages) - 1))
+        parts = [f"<b>{html.escape(text.title)}</b>", pages[page]]
+        if node.kind == "contact" or (node.kind == "team" and page == len(pages) - 1):
+            parts.append(self.contacts_block(lang, team_id))
+        if len(pages) > 1:
+            parts.append(
+                "<i>"
+                + html.escape(_("Page {page} of {pages}")).format(
+                    page=tr.number(page + 1), pages=tr.number(len(pages))
+                )
+                + "</i>"
+            )
+        if node.id == content.root:
+            parts.extend(self._home_notes(lang))
+        body = "\n\n".join(self.fill(p, lang, team_id) for p in parts if p)
+
+        rows: list[tuple[Button, ...]] = []
+        for child in node.children:
+            rows.append((Button(content.text(lang, child).button, callbacks.go(child)),))
+        for option in node.options:
+            label = text.options.get(option.id) or content.text(
+                content.base_language, node_id
+            ).options.get(option.id, option.id)
+            rows.append((Button(label, callbacks.answer(node_id, option.id)),))
+        if len(pages) > 1:
+            pager = []
+            if page > 0:
+                pager.append(Button(_("◀ Previous"), callbacks.go(node_id, page - 1, back)))
+            if page < len(pages) - 1:
+                pager.append(Button(_("Next ▶"), callbacks.go(node_id, page + 1, back)))
+            rows.append(tuple(pager))
+        if page == len(pages) - 1:
+            for other in node.see_also:
+                rows.append(
+                    (
+                        Button(
+                            "↪ " + content.text(lang, other).button, callbacks.go(other, 0, node_id)
+                        ),
+                    )
+                )
+        if node.kind == "team":
+            rows.append((Button(_("🏛 Change municipality"), callbacks.simple("team_picker")),))
+        if node.id == content.root:
+            rows.append(
+                (
+                    Button(_("🌐 Language"), callbacks.simple("language_picker")),
+                    Button(_("🏛 Municipality"), callbacks.simple("team_picker")),
+                )
+            )
+            rows.append((Button(_("🧹 Clear this chat"), callbacks.simple("clear_ask")),))
+        if node.id == "privacy":
+            rows.append(
+                (
+                    Button(_("🧹 Clear this chat"), callbacks.simple("clear_ask")),
+                    Button(_("🗑 Delete my data"), callbacks.simple("delete_ask")),
+                )
+            )
+        rows.extend(self._nav_rows(lang, node, back))
+        return Screen(body, tuple(rows))
+
+    def _pages(self, lang: str, team_id: str | None, node: Node) -> tuple[str, ...]:
+        text = self.content.text(lang, node.id)
+        if node.kind != "team":
+            return text.pages
+        team = self.content.teams.get(team_id or "")
+        if team is None:
+            _ = self.t(lang).gettext
+            return (
+                html.escape(
+                    _(
+                        "You have not chosen a municipality. Choose yours to see what it can do "
+                        "and how to reach it. Wherever you live, social services in your "
+                        "municipality can give advice, and you can ask to stay anonymous."
+                    )
+                ),
+            )
+        return team.screen.get(lang) or team.screen[self.content.base_language]
+
+    def _home_notes(self, lang: str) -> list[str]:
+        language = self.content.languages.get(lang)
+        if language and not language.reviewed:
+            _ = self.t(lang).gettext
+            return [
+                "<i>"
+                + html.escape(
+                    _(
+                        "ℹ These texts have not yet been reviewed by a professional or a fluent "
+                        "speaker."
+                    )
+                )
+                + "</i>"
+            ]
+        return []
+
+    def contacts_block(self, lang: str, team_id: str | None) -> str:
+        """The team's contacts, each marked when unconfirmed, then the national lines."""
+        tr = self.t(lang)
+        _ = tr.gettext
+        lines: list[str] = []
+        team = self.content.teams.get(team_id or "")
+        if team is not None:
+            lines.append(f"<b>{html.escape(self.team_name(lang, team_id))}</b>")
+            lines.extend(self._contact_line(lang, c) for c in team.contacts)
+            if not team.opening_hours_verified or not team.opening_hours:
+                lines.append("• " + html.escape(_("Opening hours: not yet confirmed.")))
+        national = self.content.national
+        national_labels = {
+            "emergency": _("Emergency, danger right now"),
+            "police": _("Police, tips and non-urgent matters"),
+            "healthcare": _("Health care advice"),
+            "sapo": _("Swedish Security Service (Säpo), switchboard"),
+        }
+        if national:
+            lines.append("<b>" + html.escape(_("Always available")) + "</b>")
+            for key in NATIONAL_PLACEHOLDERS:
+                if key in national:
+                    number = tr.isolate(html.escape(national[key].number))
+                    lines.append(f"• {html.escape(national_labels[key])}: {number}")
+        return "\n".join(lines)
+
+    def _contact_line(self, lang: str, contact: Contact) -> str:
+        tr = self.t(lang)
+        _ = tr.gettext
+        label = (
+            contact.label.get(lang) or contact.label.get(self.content.base_language) or contact.id
+        )
+        value = contact.value
+        if not value:
+            shown = _("not yet confirmed; we only show it once the municipality has confirmed it")
+            return f"• {html.escape(label)}: <i>{html.escape(shown)}</i>"
+        shown_value = tr.isolate(html.escape(value))
+        if contact.kind == "web" and value.startswith(("https://", "http://")):
+            shown_value = f'<a href="{html.escape(value, quote=True)}">{shown_value}</a>'
+        mark = "" if contact.verified else " <i>(" + html.escape(_("not yet confirmed")) + ")</i>"
+        return f"• {html.escape(label)}: {shown_value}{mark}"
+
+    # -- onboarding and settings ---------------------------------------------------------
+
+    def welcome(self, lang: str) -> Screen:
+        tr = self.t(lang)
+        _ = tr.gettext
+        name = self.content.languages[lang].name
+        text = "\n\n".join(
+            [
+                "<b>" + html.escape(_("Welcome")) + "</b>",
+                html.escape(
+                    _(
+                        "This is a calm guide for you who worry that someone close to you is being "
+                        "drawn towards violent extremism. You do not need to give your name."
+                    )
+                ),
+                html.escape(
+                    _("The guide is not an emergency service. In danger, call {number}.").format(
+                        number="{emergency}"
+                    )
+                ),
+                html.escape(_("Language: {language}").format(language=name)),
+            ]
+        )
+        rows = (
+            (
+                Button(
+                    _("✓ Continue in {language}").format(language=name),
+                    callbacks.set_language(lang),
+                ),
+            ),
+            (Button(_("🌐 Choose another language"), callbacks.simple("language_picker")),),
+        )
+        return Screen(self.fill(text, lang, None), rows)
+
+    def _back_row(self, lang: str) -> tuple[Button, ...]:
+        return (Button(self.t(lang).gettext("◀ Back"), callbacks.simple("cancel")),)
+
+    def language_picker(self, lang: str, *, back: bool = False) -> Screen:
+        _ = self.t(lang).gettext
+        rows = [
+            (
+                Button(
+                    ("✓ " if language.code == lang else "") + language.name,
+                    callbacks.set_language(language.code),
+                ),
+            )
+            for language in self.content.enabled_languages
+        ]
+        if back:
+            rows.append(self._back_row(lang))
+        return Screen("<b>" + html.escape(_("Choose your language")) + "</b>", tuple(rows))
+
+    def team_picker(self, lang: str, current: str | None, *, back: bool = False) -> Screen:
+        _ = self.t(lang).gettext
+        rows = [
+            (
+                Button(
+                    ("✓ " if team_id == current else "") + self.team_name(lang, team_id),
+                    callbacks.set_team(team_id),
+                ),
+            )
+            for team_id in sorted(self.content.teams, key=lambda t: self.team_name(lang, t))
+        ]
+        rows.append(
+            (
+                Button(
+                    ("✓ " if current == NO_TEAM else "") + _("Another municipality"),
+                    callbacks.set_team(NO_TEAM),
+                ),
+            )
+        )
+        if back:
+            rows.append(self._back_row(lang))
+        text = "\n\n".join(
+            [
+                "<b>" + html.escape(_("Which municipality do you live in?")) + "</b>",
+                html.escape(
+                    _(
+                        "This only decides which local information and contacts you see. "
+                        "You can change it at any time."
+                    )
+                ),
+            ]
+        )
+        return Screen(text, tuple(rows))
+
+    def help(self, lang: str) -> Screen:
+        _ = self.t(lang).gettext
+        lines = [
+            "<b>" + html.escape(_("How this guide works")) + "</b>",
+            html.escape(
+                _(
+                    "Tap the buttons to move around. Every screen has a way back, a way "
+                    "to emergency help and a way to talk to someone."
+                )
+            ),
+            "\n".join(
+                [
+                    "/start – " + html.escape(_("begin, or go to the main menu")),
+                    "/language – " + html.escape(_("change language")),
+                    "/municipality – " + html.escape(_("change municipality")),
+                    "/emergency – " + html.escape(_("when there is danger")),
+                    "/privacy – " + html.escape(_("what is stored, and for how long")),
+                    "/clear – " + html.escape(_("remove the messages in this chat")),
+                    "/delete – " + html.escape(_("delete everything stored about this chat")),
+                ]
+            ),
+        ]
+        return Screen(
+            "\n\n".join(lines),
+            (
+                (Button(_("🏠 Home"), callbacks.go(self.content.root)),),
+                (
+                    Button(
+                        _("🆘 Emergency {number}").format(number=self._emergency_number()).strip(),
+                        callbacks.go("emergency"),
+                    ),
+                    Button(_("💬 Talk to someone"), callbacks.go("contact")),
+                ),
+            ),
+        )
+
+    def _emergency_number(self) -> str:
+        emergency = self.content.national.get("emergency")
+        return emergency.number if emergency else ""
+
+    def start_button(self, lang: str) -> Button:
+        return Button(self.t(lang).gettext("Start again"), callbacks.go(self.content.root))
+
+    def notice(self, lang: str, message: str, *, with_home: bool = True) -> Screen:
+        """A short message with a way home, used for stale buttons and unexpected input."""
+        _ = self.t(lang).gettext
+        rows: tuple[tuple[Button, ...], ...] = ()
+        if with_home:
+            rows = (
+                (
+                    Button(_("🏠 Home"), callbacks.go(self.content.root)),
+                    Button(_("💬 Talk to someone"), callbacks.go("contact")),
+                ),
+            )
+        return Screen(html.escape(message), rows)
+
+    def confirm(self, lang: str, question: str, choices: list[tuple[str, str]]) -> Screen:
+        _ = self.t(lang).gettext
+        rows = [(Button(label, data),) for label, data in choices]
+        rows.append((Button(_("Cancel"), callbacks.simple("cancel")),))
+        return Screen(question, tuple(rows))

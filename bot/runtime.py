@@ -1,0 +1,179 @@
+"""Assemble the product from settings: content, i18n, storage, services, Telegram, web.
+
+``Server`` is what `serve` and `preview` run and what the tests start in-process,
+so the tests exercise exactly the wiring a deployment uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram.ext import Application
+
+from bot.config import ConfigError, Settings
+from bot.content.loader import ContentError
+from bot.content.model import Content
+from bot.content.render import Renderer
+from bot.content.validate import check
+from bot.i18n import Translator
+from bot.services.conversation import ConversationService
+from bot.storage.engine import create_engine
+from bot.storage.migrate import upgrade
+from bot.telegram.app import ALLOWED_UPDATES, build_application, publish_commands
+from bot.web.app import create_web_app
+
+log = logging.getLogger(__name__)
+PREVIEW_TOKEN = "100000001:PREVIEW-offline-token-not-for-telegram"
+PURGE_EVERY_SECONDS = 6 * 3600
+
+
+@dataclass
+class Core:
+    """Everything both doors share."""
+
+    settings: Settings
+    content: Content
+    translators: dict[str, Translator]
+    renderer: Renderer
+    engine: AsyncEngine
+    conversation: ConversationService
+
+
+async def build_core(settings: Settings) -> Core:
+    """Validate content (refuse to start on errors), migrate the database, build services."""
+    report = check(settings.content_dir, settings.locales_dir, settings.session_retention_days)
+    if report.errors or report.renderer is None or report.content is None:
+        raise ContentError(report.problems)
+    if settings.secret_key is None:
+        raise ConfigError("SECRET_KEY is not set")
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    except Exception as exc:  # any driver error: report it in one line
+        await engine.dispose()
+        raise ConfigError(f"cannot open the database ({type(exc).__name__}: {exc})") from exc
+    conversation = ConversationService(
+        engine,
+        report.content,
+        report.renderer,
+        settings.secret_key,
+        settings.session_retention_days,
+    )
+    return Core(settings, report.content, report.translators, report.renderer, engine, conversation)
+
+
+class Server:
+    """The bot and the web app in one process: `serve`, and `preview` with the emulator."""
+
+    def __init__(self, settings: Settings, *, preview: bool = False, spec_validator=None) -> None:
+        self.settings = settings
+        self.preview = preview
+        self.spec_validator = spec_validator
+        self.core: Core | None = None
+        self.application: Application | None = None
+        self.emulator = None
+        self._runner: web.AppRunner | None = None
+        self._purge_task: asyncio.Task[None] | None = None
+        self.port = settings.port
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    async def start(self) -> None:
+        settings = self.settings
+        if self.preview and settings.secret_key is None:
+            settings = self.settings = settings.with_overrides(secret_key=secrets.token_bytes(32))
+        self.core = await build_core(settings)
+        webhook = bool(settings.webhook_url) and not self.preview
+        token = PREVIEW_TOKEN if self.preview else settings.telegram_bot_token
+        if token is None:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+
+        web_app = create_web_app()
+        if webhook:
+            self.application = build_application(
+                self.core.conversation,
+                token=token,
+                base_url=settings.telegram_api_url,
+                with_updater=False,
+            )
+            web_app = create_web_app(
+                application=self.application,
+                webhook_path=settings.webhook_path,
+                webhook_secret=settings.webhook_secret or "",
+            )
+        if self.preview:
+            from bot.emulator.server import BotApiEmulator
+
+            self.emulator = BotApiEmulator(token, validator=self.spec_validator)
+            self.emulator.add_routes(web_app)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, settings.host, settings.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise ConfigError(
+                f"cannot listen on {settings.host}:{settings.port} "
+                f"({exc.strerror or exc}); set PORT to a free port"
+            ) from exc
+        if settings.port == 0:
+            self.port = self._runner.addresses[0][1]
+        if self.emulator is not None:
+            self.emulator.set_server_origin(self.origin)
+        if self.application is None:
+            base_url = self.emulator.base_url if self.emulator else settings.telegram_api_url
+            self.application = build_application(
+                self.core.conversation, token=token, base_url=base_url, with_updater=True
+            )
+        await self.application.initialize()
+        await publish_commands(self.application, self.core.content, self.core.translators)
+        await self.application.start()
+        if webhook:
+            await self.application.bot.set_webhook(
+                settings.webhook_url,
+                secret_token=settings.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES,
+                timeout=10 if not self.preview else 2,
+                poll_interval=0.0,
+                drop_pending_updates=False,
+            )
+        self._purge_task = asyncio.create_task(self._purge_loop())
+
+    async def _purge_loop(self) -> None:
+        assert self.core is not None
+        while True:
+            try:
+                await self.core.conversation.purge()
+            except Exception as exc:  # keep serving; the next round retries
+                log.error("purge failed: %s", type(exc).__name__)
+            await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+    async def stop(self) -> None:
+        if self._purge_task is not None:
+            self._purge_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purge_task
+        if self.application is not None:
+            if self.application.updater is not None and self.application.updater.running:
+                await self.application.updater.stop()
+            if self.application.running:
+                await self.application.stop()
+            await self.application.shutdown()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.core is not None:
+            await self.core.engine.dispose()

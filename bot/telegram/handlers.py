@@ -1,0 +1,101 @@
+"""The Telegram door: turn an update into an Event, call the service, answer the button.
+
+One TypeHandler for every update keeps dispatch cheap; everything below is parsing.
+Message text is read only to tell a command from other text; it is never stored
+or logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from telegram import Update
+from telegram.constants import ChatType, MessageEntityType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.services.conversation import ConversationService, Event
+from bot.telegram.port import TelegramChatPort
+
+log = logging.getLogger(__name__)
+
+
+def event_from_update(update: Update) -> Event | None:
+    """Classify an update; None for kinds the guide does not act on (edits, channel posts...)."""
+    if update.callback_query is not None:
+        query = update.callback_query
+        message = query.message
+        return Event(
+            update_id=update.update_id,
+            kind="button",
+            language_code=query.from_user.language_code if query.from_user else None,
+            data=query.data,
+            message_id=message.message_id if message is not None else None,
+        )
+    message = update.message
+    if message is None:
+        return None
+    language = message.from_user.language_code if message.from_user else None
+    text = message.text
+    if text is not None:
+        entity = message.entities[0] if message.entities else None
+        if entity and entity.type == MessageEntityType.BOT_COMMAND and entity.offset == 0:
+            command = text[1 : entity.length].split("@", 1)[0].lower()
+            return Event(
+                update.update_id,
+                "command",
+                language,
+                command=command,
+                message_id=message.message_id,
+            )
+        return Event(update.update_id, "text", language, message_id=message.message_id)
+    return Event(update.update_id, "other", language, message_id=message.message_id)
+
+
+class TelegramDoor:
+    """Holds the service; its methods are PTB callbacks."""
+
+    def __init__(self, conversation: ConversationService) -> None:
+        self.conversation = conversation
+
+    async def on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not isinstance(update, Update):
+            return
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE:
+            return  # the guide works in private chats only; groups get nothing from it
+        event = event_from_update(update)
+        if event is None:
+            return
+        port = TelegramChatPort(context.bot, chat.id)
+        outcome = await self.conversation.handle(chat.id, event, port)
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer(outcome.toast)
+            except TelegramError as exc:
+                log.info("answerCallbackQuery failed: %s", type(exc).__name__)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log where it failed (no message, no values), then tell the relative calmly."""
+        exc = context.error
+        frames = traceback.extract_tb(exc.__traceback__) if exc else []
+        where = " <- ".join(
+            f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in reversed(frames[-6:])
+        )
+        log.error("update failed: %s at %s", type(exc).__name__, where)
+        if (
+            isinstance(update, Update)
+            and update.effective_chat is not None
+            and update.effective_chat.type == ChatType.PRIVATE
+        ):
+            try:
+                if update.callback_query is not None:
+                    await update.callback_query.answer()
+                await context.bot.send_message(
+                    update.effective_chat.id,
+                    "⚠️ Something went wrong on our side. Please try again: /start\n"
+                    "Något gick fel hos oss. Försök igen: /start",
+                )
+            except TelegramError:
+                pass

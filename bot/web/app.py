@@ -1,0 +1,63 @@
+"""The aiohttp app: health and the Telegram webhook route (staff pages come with the queue)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+log = logging.getLogger(__name__)
+TELEGRAM_APP = web.AppKey("telegram_app", Application)
+WEBHOOK_SECRET = web.AppKey("webhook_secret", str)
+MAX_UPDATE_BYTES = 1_000_000
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def telegram_webhook(request: web.Request) -> web.Response:
+    """Accept an update only with the right secret header; process it before saying 200.
+
+    Answering 200 only after the update is handled (and its state written) means a
+    crash makes Telegram deliver it again: at least once, deduplicated by update_id.
+    """
+    secret = request.app[WEBHOOK_SECRET]
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        return web.json_response({"error": "forbidden"}, status=403)
+    if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
+        return web.json_response({"error": "too large"}, status=413)
+    application = request.app[TELEGRAM_APP]
+    try:
+        payload = json.loads(await request.read())
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            raise ValueError("not an update object")
+        update = Update.de_json(payload, application.bot)
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        log.info("webhook: ignored a body that is not a Telegram update")
+        return web.json_response({"error": "not an update"}, status=400)
+    if update is None:
+        return web.json_response({"error": "not an update"}, status=400)
+    processor = application.update_processor
+    await processor.process_update(update, application.process_update(update))
+    return web.json_response({"ok": True})
+
+
+def create_web_app(
+    *,
+    application: Application | None = None,
+    webhook_path: str | None = None,
+    webhook_secret: str | None = None,
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+    app.router.add_get("/health", health)
+    if application is not None and webhook_path and webhook_secret:
+        app[TELEGRAM_APP] = application
+        app[WEBHOOK_SECRET] = webhook_secret
+        app.router.add_post(webhook_path, telegram_webhook)
+    return app

@@ -1,0 +1,142 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the spec-checked emulator, the server.
+
+Every test that takes ``database_url`` runs twice: on a fresh SQLite file and on a
+throwaway PostgreSQL database. The PostgreSQL leg is skipped on a laptop without
+one, but in CI (CI=true) a missing PostgreSQL is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.config import load_settings
+from bot.emulator.spec import BotApiSpec, default_spec_path
+from bot.runtime import Server
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-key-for-pseudonyms-0123456789abcdef"
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def spec() -> BotApiSpec:
+    path = default_spec_path()
+    if path is None:
+        pytest.fail(
+            "the Bot API spec (shared/telegram-bot-api-spec/api.json) was not found; "
+            "set BOT_API_SPEC"
+        )
+    return BotApiSpec.load(path)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A throwaway PostgreSQL database for the session, or None when there is no server."""
+    base = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not base:
+        if CI:
+            pytest.fail("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL leg is mandatory")
+        yield None
+        return
+    yield from _with_database(base, f"relatives_test_{uuid.uuid4().hex[:10]}")
+
+
+def _with_database(base: str, name: str) -> Iterator[str | None]:
+    """Create and drop the database with asyncpg (the driver the product uses)."""
+    import asyncpg
+
+    url = make_url(base)
+    dsn = f"postgresql://{url.username or 'postgres'}@{url.host or '127.0.0.1'}:{url.port or 5432}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(f"{dsn}/{url.database or 'postgres'}", timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        if CI:
+            pytest.fail(f"PostgreSQL at {dsn} is not usable in CI: {exc}")
+        yield None
+        return
+    try:
+        yield (
+            f"postgresql+asyncpg://{url.username or 'postgres'}@{url.host or '127.0.0.1'}:"
+            f"{url.port or 5432}/{name}"
+        )
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _reset_postgres(url: str) -> None:
+    """Each test starts from an empty schema; the server's migrations build it again."""
+    import asyncpg
+
+    u = make_url(url)
+
+    async def run() -> None:
+        conn = await asyncpg.connect(
+            f"postgresql://{u.username}@{u.host}:{u.port}/{u.database}", timeout=5
+        )
+        try:
+            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    if postgres_url is None:
+        pytest.skip("no PostgreSQL (set TEST_DATABASE_URL); CI runs this leg")
+    return postgres_url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_settings(database_url: str, tmp_path: Path, **env: str):  # type: ignore[no-untyped-def]
+    base = {
+        "DATABASE_URL": database_url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "SECRET_KEY": TEST_SECRET,
+        "HOST": "127.0.0.1",
+        "PORT": "0",
+    }
+    base.update(env)
+    return load_settings(base, require_telegram=False)
+
+
+@pytest.fixture
+async def preview_server(
+    database_url: str, tmp_path: Path, spec: BotApiSpec
+) -> AsyncIterator[Server]:
+    """The real product in preview mode: PTB polls the spec-checking emulator."""
+    if database_url.startswith("postgresql"):
+        await asyncio.to_thread(_reset_postgres, database_url)
+    server = Server(
+        make_settings(database_url, tmp_path), preview=True, spec_validator=spec.validate_call
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+    assert server.emulator.problems == [], server.emulator.problems

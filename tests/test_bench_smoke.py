@@ -1,0 +1,38 @@
+"""The webhook benchmark still runs end to end (tiny numbers; nothing here is timed).
+
+Why: a benchmark nobody runs rots silently; this keeps the script, the fake Bot
+API and both bots' start-up working as the product changes.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytest.importorskip("tornado", reason="the echo bot needs python-telegram-bot[webhooks]")
+
+
+def test_benchmark_prints_both_result_lines() -> None:
+    command = [
+        sys.executable, "-m", "bot.bench.webhook",
+        "--updates", "50", "--chats", "5", "--concurrency", "5",
+        "--rate", "20", "--duration", "1",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    for label in ("full bot (serve)", "bare PTB echo"):
+        row = re.compile(rf"^{re.escape(label)}\s+\d")
+        rows = [line for line in lines if row.match(line)]
+        assert rows, f"no result line for {label!r}:\n{done.stdout}"
+        updates_per_s, _p50, _p99, _max, lost, non_200, _cpu = rows[0][len(label) :].split()
+        assert float(updates_per_s) > 0, rows[0]
+        assert (lost, non_200) == ("0", "0"), f"updates went unanswered: {rows[0]}"

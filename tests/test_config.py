@@ -1,0 +1,192 @@
+"""Settings from the environment: every bad value is one clear ConfigError line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings, normalise_database_url
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ_-0123"
+SECRET = "s" * 32
+
+
+def env(**values: str) -> dict[str, str]:
+    """A complete, valid environment for `serve`, with some values replaced."""
+    base = {"TELEGRAM_BOT_TOKEN": TOKEN, "SECRET_KEY": SECRET}
+    base.update(values)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def test_valid_environment_loads_token_and_key() -> None:
+    settings = load_settings(env(), require_telegram=True)
+    assert settings.telegram_bot_token == TOKEN
+    assert settings.secret_key == SECRET.encode()
+
+
+def test_offline_commands_need_neither_token_nor_key() -> None:
+    settings = load_settings({}, require_telegram=False)
+    assert settings.telegram_bot_token is None
+    assert settings.secret_key is None
+
+
+def test_missing_token_is_an_error_for_serve() -> None:
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN is not set"):
+        load_settings({"SECRET_KEY": SECRET}, require_telegram=True)
+
+
+def test_missing_secret_key_is_an_error_for_serve() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
+        load_settings({"TELEGRAM_BOT_TOKEN": TOKEN}, require_telegram=True)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-token",
+        "123456",
+        "abc:ABCdefGHIjklMNOpqrSTUvwxYZ",
+        "123456:short",
+        "123456:has spaces in it for sure ok",
+    ],
+)
+def test_malformed_token_is_rejected(token: str) -> None:
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN does not look like a bot token"):
+        load_settings(env(TELEGRAM_BOT_TOKEN=token), require_telegram=True)
+
+
+def test_malformed_token_is_rejected_even_offline() -> None:
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
+        load_settings({"TELEGRAM_BOT_TOKEN": "nope"}, require_telegram=False)
+
+
+def test_webhook_url_without_secret_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET must be set when WEBHOOK_URL is set"):
+        load_settings(env(WEBHOOK_URL="https://bot.example.se/hook"), require_telegram=True)
+
+
+def test_webhook_url_with_secret_sets_the_local_route() -> None:
+    settings = load_settings(
+        env(WEBHOOK_URL="https://bot.example.se/hook/x", WEBHOOK_SECRET="abc_DEF-123"),
+        require_telegram=True,
+    )
+    assert settings.webhook_secret == "abc_DEF-123"
+    assert settings.webhook_path == "/hook/x"
+
+
+@pytest.mark.parametrize("secret", ["has space", "semi;colon", "å", "x" * 257])
+def test_webhook_secret_with_bad_characters_is_rejected(secret: str) -> None:
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET may only use"):
+        load_settings(
+            env(WEBHOOK_URL="https://bot.example.se/hook", WEBHOOK_SECRET=secret),
+            require_telegram=True,
+        )
+
+
+def test_webhook_url_must_be_http_or_https() -> None:
+    with pytest.raises(ConfigError, match="WEBHOOK_URL must be"):
+        load_settings(
+            env(WEBHOOK_URL="ftp://bot.example.se/hook", WEBHOOK_SECRET="abc"),
+            require_telegram=True,
+        )
+
+
+def test_port_defaults_to_8080_and_accepts_a_number() -> None:
+    assert load_settings({}, require_telegram=False).port == 8080
+    assert load_settings({"PORT": "9000"}, require_telegram=False).port == 9000
+
+
+def test_port_that_is_not_a_number_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="PORT must be a whole number"):
+        load_settings({"PORT": "eighty"}, require_telegram=False)
+
+
+def test_port_zero_lets_the_system_choose_a_free_port() -> None:
+    # bot.runtime.Server reads the bound port back when PORT is 0, and the tests'
+    # make_settings (conftest) passes PORT=0, so the setting must accept it.
+    assert load_settings({"PORT": "0"}, require_telegram=False).port == 0
+
+
+@pytest.mark.parametrize("port", ["65536", "-1", "99999"])
+def test_port_out_of_range_is_rejected(port: str) -> None:
+    with pytest.raises(ConfigError, match="PORT must be between 0 and 65535"):
+        load_settings({"PORT": port}, require_telegram=False)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db/bot", "postgresql+asyncpg://u:p@db/bot"),
+        ("postgresql://u:p@db/bot", "postgresql+asyncpg://u:p@db/bot"),
+        ("postgresql+asyncpg://u@db/bot", "postgresql+asyncpg://u@db/bot"),
+        ("sqlite:///data/bot.db", "sqlite+aiosqlite:///data/bot.db"),
+        ("sqlite+aiosqlite:////abs/bot.db", "sqlite+aiosqlite:////abs/bot.db"),
+    ],
+)
+def test_database_url_gets_an_async_driver(given: str, expected: str) -> None:
+    settings = load_settings({"DATABASE_URL": given}, require_telegram=False)
+    assert settings.database_url == expected
+
+
+def test_default_database_is_sqlite_in_data_dir(tmp_path: Path) -> None:
+    settings = load_settings({"DATA_DIR": str(tmp_path)}, require_telegram=False)
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.mark.parametrize("url", ["mysql://u@db/bot", "not a url"])
+def test_unsupported_database_url_is_rejected(url: str) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        normalise_database_url(url)
+
+
+def test_mysql_database_url_is_rejected_by_load_settings() -> None:
+    with pytest.raises(ConfigError, match=r"DATABASE_URL must be sqlite:/// or postgresql://"):
+        load_settings({"DATABASE_URL": "mysql://u@db/bot"}, require_telegram=False)
+
+
+def test_secret_key_shorter_than_32_characters_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY must be at least 32 characters"):
+        load_settings(env(SECRET_KEY="s" * 31), require_telegram=True)
+
+
+def test_short_secret_key_is_rejected_even_offline() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_settings({"SECRET_KEY": "short"}, require_telegram=False)
+
+
+def test_bad_log_level_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="LOG_LEVEL"):
+        load_settings({"LOG_LEVEL": "LOUD"}, require_telegram=False)
+
+
+def test_config_error_message_is_one_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"SECRET_KEY": "short"}, require_telegram=False)
+    assert "\n" not in str(caught.value)
+
+
+def test_serve_without_token_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    clean = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=REPO,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error:")
+    assert "TELEGRAM_BOT_TOKEN" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout

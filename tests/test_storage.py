@@ -1,0 +1,262 @@
+"""Conversation state on SQLite and PostgreSQL: round trips, compare-and-set, retention, schema."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, inspect, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.privacy import chat_pseudonym
+from bot.storage.engine import create_engine
+from bot.storage.migrate import upgrade
+from bot.storage.models import metadata
+from bot.storage.sessions import (
+    MAX_TRACKED_MESSAGES,
+    SessionState,
+    delete_session,
+    load_session,
+    purge_idle_sessions,
+    save_session,
+    table,
+)
+from tests.conftest import _reset_postgres
+
+TODAY = date(2026, 5, 4)
+KEY = b"k" * 32
+ALICE = chat_pseudonym(KEY, 111)
+BOB = chat_pseudonym(KEY, 222)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database (the PostgreSQL one is shared, so its schema is reset)."""
+    if database_url.startswith("postgresql"):
+        await asyncio.to_thread(_reset_postgres, database_url)
+    eng = create_engine(database_url)
+    await upgrade(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+
+
+def state(**changes: object) -> SessionState:
+    base = SessionState(
+        language="sv",
+        team_id="laholm",
+        node="worry",
+        page=1,
+        menu_message_id=42,
+        message_ids=[40, 41, 42],
+    )
+    for key, value in changes.items():
+        setattr(base, key, value)
+    return base
+
+
+async def count_rows(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+# --- save and load -------------------------------------------------------------------
+
+
+async def test_saved_session_loads_back_equal(engine: AsyncEngine) -> None:
+    assert await save_session(engine, ALICE, state(), 10, TODAY) is True
+    assert await load_session(engine, ALICE) == state(recent_update_ids=[10], version=1)
+
+
+async def test_unknown_pseudonym_loads_as_none(engine: AsyncEngine) -> None:
+    assert await load_session(engine, ALICE) is None
+
+
+async def test_large_telegram_ids_round_trip(engine: AsyncEngine) -> None:
+    big = 2**40
+    await save_session(engine, ALICE, state(menu_message_id=big, message_ids=[big]), big, TODAY)
+    loaded = await load_session(engine, ALICE)
+    assert loaded is not None
+    assert (loaded.menu_message_id, loaded.message_ids, loaded.recent_update_ids) == (
+        big,
+        [big],
+        [big],
+    )
+
+
+async def test_empty_session_round_trips(engine: AsyncEngine) -> None:
+    await save_session(engine, ALICE, SessionState(), 1, TODAY)
+    assert await load_session(engine, ALICE) == SessionState(recent_update_ids=[1], version=1)
+
+
+async def test_sessions_are_kept_apart(engine: AsyncEngine) -> None:
+    await save_session(engine, ALICE, state(node="talk"), 5, TODAY)
+    await save_session(engine, BOB, state(node="why"), 5, TODAY)
+    assert (await load_session(engine, ALICE)).node == "talk"  # type: ignore[union-attr]
+    assert (await load_session(engine, BOB)).node == "why"  # type: ignore[union-attr]
+
+
+# --- at least once, effect once ------------------------------------------------------
+
+
+async def test_a_saved_update_id_is_recognised_as_seen(engine: AsyncEngine) -> None:
+    await save_session(engine, ALICE, state(node="talk"), 10, TODAY)
+    loaded = await load_session(engine, ALICE)
+    assert loaded is not None
+    assert loaded.seen(10) and not loaded.seen(11) and not loaded.seen(9)
+
+
+async def test_lower_update_id_after_a_reset_is_still_applied(engine: AsyncEngine) -> None:
+    """Telegram may restart update ids at random after a quiet week."""
+    first = state(node="talk")
+    await save_session(engine, ALICE, first, 1_000_000, TODAY)
+    loaded = await load_session(engine, ALICE)
+    assert loaded is not None
+    loaded.node = "why"
+    assert await save_session(engine, ALICE, loaded, 17, TODAY) is True
+    again = await load_session(engine, ALICE)
+    assert again is not None and again.node == "why" and again.seen(17)
+
+
+async def test_stale_writer_loses_to_the_one_that_wrote_first(engine: AsyncEngine) -> None:
+    await save_session(engine, ALICE, state(node="talk"), 1, TODAY)
+    reader_a = await load_session(engine, ALICE)
+    reader_b = await load_session(engine, ALICE)
+    assert reader_a is not None and reader_b is not None
+    reader_a.node, reader_b.node = "why", "online"
+    assert await save_session(engine, ALICE, reader_a, 2, TODAY) is True
+    assert await save_session(engine, ALICE, reader_b, 3, TODAY) is False
+    assert (await load_session(engine, ALICE)).node == "why"  # type: ignore[union-attr]
+
+
+async def test_two_new_states_for_one_chat_insert_once(engine: AsyncEngine) -> None:
+    assert await save_session(engine, ALICE, state(node="talk"), 1, TODAY) is True
+    assert await save_session(engine, ALICE, state(node="why"), 2, TODAY) is False
+    assert (await load_session(engine, ALICE)).node == "talk"  # type: ignore[union-attr]
+
+
+async def test_only_the_last_16_update_ids_are_remembered(engine: AsyncEngine) -> None:
+    current = state()
+    for update_id in range(1, 21):
+        assert await save_session(engine, ALICE, current, update_id, TODAY)
+    loaded = await load_session(engine, ALICE)
+    assert loaded is not None and loaded.recent_update_ids == list(range(5, 21))
+
+
+async def test_save_stores_at_most_the_newest_100_message_ids(engine: AsyncEngine) -> None:
+    await save_session(engine, ALICE, state(message_ids=list(range(1, 151))), 1, TODAY)
+    loaded = await load_session(engine, ALICE)
+    assert loaded is not None
+    assert loaded.message_ids == list(range(51, 151))
+
+
+# --- SessionState.track --------------------------------------------------------------
+
+
+def test_track_appends_newest_last() -> None:
+    s = SessionState()
+    s.track(5, 6)
+    s.track(7)
+    assert s.message_ids == [5, 6, 7]
+
+
+def test_track_ignores_duplicates_and_none() -> None:
+    s = SessionState(message_ids=[5])
+    s.track(5, None, 6, 6)
+    assert s.message_ids == [5, 6]
+
+
+def test_track_keeps_only_the_newest_100() -> None:
+    s = SessionState()
+    s.track(*range(1, 131))
+    assert len(s.message_ids) == MAX_TRACKED_MESSAGES == 100
+    assert s.message_ids[0] == 31 and s.message_ids[-1] == 130
+
+
+# --- deleting ------------------------------------------------------------------------
+
+
+async def test_delete_session_removes_only_that_chat(engine: AsyncEngine) -> None:
+    await save_session(engine, ALICE, state(), 1, TODAY)
+    await save_session(engine, BOB, state(), 1, TODAY)
+    assert await delete_session(engine, ALICE) == 1
+    assert await load_session(engine, ALICE) is None
+    assert await load_session(engine, BOB) is not None
+
+
+async def test_delete_of_unknown_session_removes_nothing(engine: AsyncEngine) -> None:
+    assert await delete_session(engine, ALICE) == 0
+
+
+async def test_purge_deletes_only_sessions_idle_before_the_cutoff(engine: AsyncEngine) -> None:
+    cutoff = TODAY - timedelta(days=30)
+    await save_session(engine, ALICE, state(), 1, cutoff - timedelta(days=1))
+    await save_session(engine, BOB, state(), 1, cutoff)
+    assert await purge_idle_sessions(engine, cutoff) == 1
+    assert await load_session(engine, ALICE) is None
+    assert await load_session(engine, BOB) is not None
+
+
+async def test_using_a_session_again_saves_it_from_purge(engine: AsyncEngine) -> None:
+    cutoff = TODAY - timedelta(days=30)
+    current = state()
+    await save_session(engine, ALICE, current, 1, cutoff - timedelta(days=5))
+    assert await save_session(engine, ALICE, current, 2, TODAY)
+    assert await purge_idle_sessions(engine, cutoff) == 0
+    assert await count_rows(engine) == 1
+
+
+# --- schema --------------------------------------------------------------------------
+
+
+async def test_upgrade_twice_is_harmless_and_keeps_data(engine: AsyncEngine) -> None:
+    await save_session(engine, ALICE, state(), 1, TODAY)
+    await upgrade(engine)
+    assert await load_session(engine, ALICE) == state(recent_update_ids=[1], version=1)
+
+
+async def test_migrations_create_the_updated_on_index(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        indexes = await conn.run_sync(lambda c: inspect(c).get_indexes("chat_session"))
+    assert any(ix["column_names"] == ["updated_on"] for ix in indexes)
+
+
+async def test_models_match_the_migrations(engine: AsyncEngine) -> None:
+    def diff(sync_conn):  # type: ignore[no-untyped-def]
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        return compare_metadata(context, metadata)
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+# --- pseudonyms ----------------------------------------------------------------------
+
+
+def test_pseudonym_is_64_hex_characters() -> None:
+    assert re.fullmatch(r"[0-9a-f]{64}", chat_pseudonym(KEY, 123456789))
+
+
+def test_pseudonym_is_stable_for_the_same_key_and_chat() -> None:
+    assert chat_pseudonym(KEY, 123456789) == chat_pseudonym(bytes(KEY), 123456789)
+
+
+def test_pseudonym_differs_between_chats() -> None:
+    assert chat_pseudonym(KEY, 123456789) != chat_pseudonym(KEY, 123456788)
+
+
+def test_pseudonym_differs_under_another_key() -> None:
+    assert chat_pseudonym(KEY, 123456789) != chat_pseudonym(b"j" * 32, 123456789)
+
+
+@pytest.mark.parametrize("chat_id", [123456789, 987654321, -1001234567890, 5550001234])
+def test_pseudonym_does_not_contain_the_chat_id(chat_id: int) -> None:
+    pseudonym = chat_pseudonym(KEY, chat_id)
+    assert str(abs(chat_id)) not in pseudonym
+    assert f"{abs(chat_id):x}" not in pseudonym
