@@ -131,7 +131,7 @@ def cmd_purge(settings: Settings) -> int:
         try:
             return await core.conversation.purge()
         finally:
-            await core.engine.dispose()
+            await core.close()
 
     removed = asyncio.run(run())
     print(f"removed {removed} idle conversation(s)")

@@ -25,6 +25,7 @@ from bot.i18n import Translator
 from bot.services.conversation import ConversationService
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
+from bot.storage.sessions import SessionStore, open_session_store
 from bot.telegram.app import ALLOWED_UPDATES, build_application, publish_commands
 from bot.web.app import create_web_app
 
@@ -42,7 +43,12 @@ class Core:
     translators: dict[str, Translator]
     renderer: Renderer
     engine: AsyncEngine
+    store: SessionStore
     conversation: ConversationService
+
+    async def close(self) -> None:
+        await self.store.close()
+        await self.engine.dispose()
 
 
 async def build_core(settings: Settings) -> Core:
@@ -58,14 +64,21 @@ async def build_core(settings: Settings) -> Core:
     except Exception as exc:  # any driver error: report it in one line
         await engine.dispose()
         raise ConfigError(f"cannot open the database ({type(exc).__name__}: {exc})") from exc
+    try:
+        store = await open_session_store(engine)
+    except Exception as exc:
+        await engine.dispose()
+        raise ConfigError(f"cannot open the database ({type(exc).__name__}: {exc})") from exc
     conversation = ConversationService(
-        engine,
+        store,
         report.content,
         report.renderer,
         settings.secret_key,
         settings.session_retention_days,
     )
-    return Core(settings, report.content, report.translators, report.renderer, engine, conversation)
+    return Core(
+        settings, report.content, report.translators, report.renderer, engine, store, conversation
+    )
 
 
 class Server:
@@ -176,4 +189,4 @@ class Server:
         if self._runner is not None:
             await self._runner.cleanup()
         if self.core is not None:
-            await self.core.engine.dispose()
+            await self.core.close()

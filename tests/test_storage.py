@@ -16,17 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.privacy import chat_pseudonym
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
-from bot.storage.models import metadata
+from bot.storage.models import ChatSession, metadata
 from bot.storage.sessions import (
     MAX_TRACKED_MESSAGES,
     SessionState,
-    delete_session,
-    load_session,
-    purge_idle_sessions,
-    save_session,
-    table,
+    SessionStore,
+    open_session_store,
 )
 from tests.conftest import _reset_postgres
+
+table = ChatSession.__table__  # type: ignore[attr-defined]
 
 TODAY = date(2026, 5, 4)
 KEY = b"k" * 32
@@ -45,6 +44,15 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.dispose()
+
+
+@pytest.fixture
+async def store(engine: AsyncEngine) -> AsyncIterator[SessionStore]:
+    opened = await open_session_store(engine)
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 def state(**changes: object) -> SessionState:
@@ -69,19 +77,19 @@ async def count_rows(engine: AsyncEngine) -> int:
 # --- save and load -------------------------------------------------------------------
 
 
-async def test_saved_session_loads_back_equal(engine: AsyncEngine) -> None:
-    assert await save_session(engine, ALICE, state(), 10, TODAY) is True
-    assert await load_session(engine, ALICE) == state(recent_update_ids=[10], version=1)
+async def test_saved_session_loads_back_equal(store: SessionStore) -> None:
+    assert await store.save(ALICE, state(), 10, TODAY) is True
+    assert await store.load(ALICE) == state(recent_update_ids=[10], version=1)
 
 
-async def test_unknown_pseudonym_loads_as_none(engine: AsyncEngine) -> None:
-    assert await load_session(engine, ALICE) is None
+async def test_unknown_pseudonym_loads_as_none(store: SessionStore) -> None:
+    assert await store.load(ALICE) is None
 
 
-async def test_large_telegram_ids_round_trip(engine: AsyncEngine) -> None:
+async def test_large_telegram_ids_round_trip(store: SessionStore) -> None:
     big = 2**40
-    await save_session(engine, ALICE, state(menu_message_id=big, message_ids=[big]), big, TODAY)
-    loaded = await load_session(engine, ALICE)
+    await store.save(ALICE, state(menu_message_id=big, message_ids=[big]), big, TODAY)
+    loaded = await store.load(ALICE)
     assert loaded is not None
     assert (loaded.menu_message_id, loaded.message_ids, loaded.recent_update_ids) == (
         big,
@@ -90,68 +98,68 @@ async def test_large_telegram_ids_round_trip(engine: AsyncEngine) -> None:
     )
 
 
-async def test_empty_session_round_trips(engine: AsyncEngine) -> None:
-    await save_session(engine, ALICE, SessionState(), 1, TODAY)
-    assert await load_session(engine, ALICE) == SessionState(recent_update_ids=[1], version=1)
+async def test_empty_session_round_trips(store: SessionStore) -> None:
+    await store.save(ALICE, SessionState(), 1, TODAY)
+    assert await store.load(ALICE) == SessionState(recent_update_ids=[1], version=1)
 
 
-async def test_sessions_are_kept_apart(engine: AsyncEngine) -> None:
-    await save_session(engine, ALICE, state(node="talk"), 5, TODAY)
-    await save_session(engine, BOB, state(node="why"), 5, TODAY)
-    assert (await load_session(engine, ALICE)).node == "talk"  # type: ignore[union-attr]
-    assert (await load_session(engine, BOB)).node == "why"  # type: ignore[union-attr]
+async def test_sessions_are_kept_apart(store: SessionStore) -> None:
+    await store.save(ALICE, state(node="talk"), 5, TODAY)
+    await store.save(BOB, state(node="why"), 5, TODAY)
+    assert (await store.load(ALICE)).node == "talk"  # type: ignore[union-attr]
+    assert (await store.load(BOB)).node == "why"  # type: ignore[union-attr]
 
 
 # --- at least once, effect once ------------------------------------------------------
 
 
-async def test_a_saved_update_id_is_recognised_as_seen(engine: AsyncEngine) -> None:
-    await save_session(engine, ALICE, state(node="talk"), 10, TODAY)
-    loaded = await load_session(engine, ALICE)
+async def test_a_saved_update_id_is_recognised_as_seen(store: SessionStore) -> None:
+    await store.save(ALICE, state(node="talk"), 10, TODAY)
+    loaded = await store.load(ALICE)
     assert loaded is not None
     assert loaded.seen(10) and not loaded.seen(11) and not loaded.seen(9)
 
 
-async def test_lower_update_id_after_a_reset_is_still_applied(engine: AsyncEngine) -> None:
+async def test_lower_update_id_after_a_reset_is_still_applied(store: SessionStore) -> None:
     """Telegram may restart update ids at random after a quiet week."""
     first = state(node="talk")
-    await save_session(engine, ALICE, first, 1_000_000, TODAY)
-    loaded = await load_session(engine, ALICE)
+    await store.save(ALICE, first, 1_000_000, TODAY)
+    loaded = await store.load(ALICE)
     assert loaded is not None
     loaded.node = "why"
-    assert await save_session(engine, ALICE, loaded, 17, TODAY) is True
-    again = await load_session(engine, ALICE)
+    assert await store.save(ALICE, loaded, 17, TODAY) is True
+    again = await store.load(ALICE)
     assert again is not None and again.node == "why" and again.seen(17)
 
 
-async def test_stale_writer_loses_to_the_one_that_wrote_first(engine: AsyncEngine) -> None:
-    await save_session(engine, ALICE, state(node="talk"), 1, TODAY)
-    reader_a = await load_session(engine, ALICE)
-    reader_b = await load_session(engine, ALICE)
+async def test_stale_writer_loses_to_the_one_that_wrote_first(store: SessionStore) -> None:
+    await store.save(ALICE, state(node="talk"), 1, TODAY)
+    reader_a = await store.load(ALICE)
+    reader_b = await store.load(ALICE)
     assert reader_a is not None and reader_b is not None
     reader_a.node, reader_b.node = "why", "online"
-    assert await save_session(engine, ALICE, reader_a, 2, TODAY) is True
-    assert await save_session(engine, ALICE, reader_b, 3, TODAY) is False
-    assert (await load_session(engine, ALICE)).node == "why"  # type: ignore[union-attr]
+    assert await store.save(ALICE, reader_a, 2, TODAY) is True
+    assert await store.save(ALICE, reader_b, 3, TODAY) is False
+    assert (await store.load(ALICE)).node == "why"  # type: ignore[union-attr]
 
 
-async def test_two_new_states_for_one_chat_insert_once(engine: AsyncEngine) -> None:
-    assert await save_session(engine, ALICE, state(node="talk"), 1, TODAY) is True
-    assert await save_session(engine, ALICE, state(node="why"), 2, TODAY) is False
-    assert (await load_session(engine, ALICE)).node == "talk"  # type: ignore[union-attr]
+async def test_two_new_states_for_one_chat_insert_once(store: SessionStore) -> None:
+    assert await store.save(ALICE, state(node="talk"), 1, TODAY) is True
+    assert await store.save(ALICE, state(node="why"), 2, TODAY) is False
+    assert (await store.load(ALICE)).node == "talk"  # type: ignore[union-attr]
 
 
-async def test_only_the_last_16_update_ids_are_remembered(engine: AsyncEngine) -> None:
+async def test_only_the_last_16_update_ids_are_remembered(store: SessionStore) -> None:
     current = state()
     for update_id in range(1, 21):
-        assert await save_session(engine, ALICE, current, update_id, TODAY)
-    loaded = await load_session(engine, ALICE)
+        assert await store.save(ALICE, current, update_id, TODAY)
+    loaded = await store.load(ALICE)
     assert loaded is not None and loaded.recent_update_ids == list(range(5, 21))
 
 
-async def test_save_stores_at_most_the_newest_100_message_ids(engine: AsyncEngine) -> None:
-    await save_session(engine, ALICE, state(message_ids=list(range(1, 151))), 1, TODAY)
-    loaded = await load_session(engine, ALICE)
+async def test_save_stores_at_most_the_newest_100_message_ids(store: SessionStore) -> None:
+    await store.save(ALICE, state(message_ids=list(range(1, 151))), 1, TODAY)
+    loaded = await store.load(ALICE)
     assert loaded is not None
     assert loaded.message_ids == list(range(51, 151))
 
@@ -182,43 +190,47 @@ def test_track_keeps_only_the_newest_100() -> None:
 # --- deleting ------------------------------------------------------------------------
 
 
-async def test_delete_session_removes_only_that_chat(engine: AsyncEngine) -> None:
-    await save_session(engine, ALICE, state(), 1, TODAY)
-    await save_session(engine, BOB, state(), 1, TODAY)
-    assert await delete_session(engine, ALICE) == 1
-    assert await load_session(engine, ALICE) is None
-    assert await load_session(engine, BOB) is not None
+async def test_delete_session_removes_only_that_chat(store: SessionStore) -> None:
+    await store.save(ALICE, state(), 1, TODAY)
+    await store.save(BOB, state(), 1, TODAY)
+    assert await store.delete(ALICE) == 1
+    assert await store.load(ALICE) is None
+    assert await store.load(BOB) is not None
 
 
-async def test_delete_of_unknown_session_removes_nothing(engine: AsyncEngine) -> None:
-    assert await delete_session(engine, ALICE) == 0
+async def test_delete_of_unknown_session_removes_nothing(store: SessionStore) -> None:
+    assert await store.delete(ALICE) == 0
 
 
-async def test_purge_deletes_only_sessions_idle_before_the_cutoff(engine: AsyncEngine) -> None:
+async def test_purge_deletes_only_sessions_idle_before_the_cutoff(store: SessionStore) -> None:
     cutoff = TODAY - timedelta(days=30)
-    await save_session(engine, ALICE, state(), 1, cutoff - timedelta(days=1))
-    await save_session(engine, BOB, state(), 1, cutoff)
-    assert await purge_idle_sessions(engine, cutoff) == 1
-    assert await load_session(engine, ALICE) is None
-    assert await load_session(engine, BOB) is not None
+    await store.save(ALICE, state(), 1, cutoff - timedelta(days=1))
+    await store.save(BOB, state(), 1, cutoff)
+    assert await store.purge_idle(cutoff) == 1
+    assert await store.load(ALICE) is None
+    assert await store.load(BOB) is not None
 
 
-async def test_using_a_session_again_saves_it_from_purge(engine: AsyncEngine) -> None:
+async def test_using_a_session_again_saves_it_from_purge(
+    engine: AsyncEngine, store: SessionStore
+) -> None:
     cutoff = TODAY - timedelta(days=30)
     current = state()
-    await save_session(engine, ALICE, current, 1, cutoff - timedelta(days=5))
-    assert await save_session(engine, ALICE, current, 2, TODAY)
-    assert await purge_idle_sessions(engine, cutoff) == 0
+    await store.save(ALICE, current, 1, cutoff - timedelta(days=5))
+    assert await store.save(ALICE, current, 2, TODAY)
+    assert await store.purge_idle(cutoff) == 0
     assert await count_rows(engine) == 1
 
 
 # --- schema --------------------------------------------------------------------------
 
 
-async def test_upgrade_twice_is_harmless_and_keeps_data(engine: AsyncEngine) -> None:
-    await save_session(engine, ALICE, state(), 1, TODAY)
+async def test_upgrade_twice_is_harmless_and_keeps_data(
+    engine: AsyncEngine, store: SessionStore
+) -> None:
+    await store.save(ALICE, state(), 1, TODAY)
     await upgrade(engine)
-    assert await load_session(engine, ALICE) == state(recent_update_ids=[1], version=1)
+    assert await store.load(ALICE) == state(recent_update_ids=[1], version=1)
 
 
 async def test_migrations_create_the_updated_on_index(engine: AsyncEngine) -> None:

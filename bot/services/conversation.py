@@ -15,19 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from bot import callbacks
 from bot.content.model import NO_TEAM, Content
 from bot.content.render import UTILITY_NODES, Renderer, Screen
 from bot.privacy import chat_pseudonym
-from bot.storage.sessions import (
-    SessionState,
-    delete_session,
-    load_session,
-    purge_idle_sessions,
-    save_session,
-)
+from bot.storage.sessions import SessionState, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +69,14 @@ def _today() -> date:
 class ConversationService:
     def __init__(
         self,
-        engine: AsyncEngine,
+        store: SessionStore,
         content: Content,
         renderer: Renderer,
         secret_key: bytes,
         retention_days: int,
         today: Callable[[], date] = _today,
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.content = content
         self.renderer = renderer
         self.secret_key = secret_key
@@ -103,7 +95,7 @@ class ConversationService:
     async def handle(self, chat_id: int, event: Event, port: ChatPort) -> Outcome:
         """Apply one event: at most one read and one write of state."""
         pseudonym = chat_pseudonym(self.secret_key, chat_id)
-        stored = await load_session(self.engine, pseudonym)
+        stored = await self.store.load(pseudonym)
         if stored is not None and stored.seen(event.update_id):
             return Outcome(duplicate=True)
         state = stored or SessionState()
@@ -149,8 +141,9 @@ class ConversationService:
         if reply.save:
             state.menu_message_id = message_id
             state.track(*sent)
-            if not await save_session(self.engine, pseudonym, state, event.update_id, self.today()):
+            if not await self.store.save(pseudonym, state, event.update_id, self.today()):
                 log.info("state not saved: another process wrote this chat meanwhile")
+        log.debug("handled a %s update", event.kind)
         return Outcome(toast=reply.toast)
 
     # -- screens for the current state ---------------------------------------------------
@@ -314,7 +307,7 @@ class ConversationService:
         if name in ("delete_do", "delete_and_clear"):
             if name == "delete_and_clear":
                 await self._clear(state, port)
-            await delete_session(self.engine, pseudonym)
+            await self.store.delete(pseudonym)
             text = _(
                 "Everything this guide stored about this chat has been deleted. "
                 "If you write again, the guide starts from the beginning."
@@ -336,6 +329,6 @@ class ConversationService:
     async def purge(self) -> int:
         """Delete conversations idle for longer than the retention period."""
         cutoff = self.today() - timedelta(days=self.retention_days)
-        removed = await purge_idle_sessions(self.engine, cutoff)
+        removed = await self.store.purge_idle(cutoff)
         log.info("purged %d idle conversation(s)", removed)
         return removed
