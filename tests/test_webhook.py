@@ -117,3 +117,45 @@ async def test_webhook_answers_malformed_bodies_and_survives(
     relative = Relative(telegram)
     reply = await relative.says("/start")
     assert reply["text"]
+
+
+async def test_button_is_answered_in_the_webhook_response(
+    webhook_server: Server, telegram: BotApiEmulator, spec: BotApiSpec
+) -> None:
+    """The spinner stops through the webhook reply: no request of its own, still spec-valid."""
+    relative = Relative(telegram, language_code="sv")
+    await relative.onboard("sv", "laholm")
+    answered_before = sum(1 for m, _ in telegram.calls if m == "answerCallbackQuery")
+    await relative.taps("g:worry")
+    answers = [p for m, p in telegram.calls if m == "answerCallbackQuery"]
+    assert len(answers) == answered_before + 1
+
+    update = {
+        "update_id": 990001,
+        "callback_query": {
+            "id": "4242",
+            "chat_instance": "ci",
+            "from": {"id": 777, "is_bot": False, "first_name": "X", "language_code": "sv"},
+            "data": "g:worry",
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "chat": {"id": 777, "type": "private"},
+                "text": "old",
+            },
+        },
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{webhook_server.origin}/telegram/webhook",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        ) as response,
+    ):
+        assert response.status == 200
+        body = await response.json()
+    assert body["method"] == "answerCallbackQuery"
+    assert body["callback_query_id"] == "4242"
+    params = {k: v for k, v in body.items() if k != "method"}
+    assert list(spec.validate_call("answerCallbackQuery", params)) == []

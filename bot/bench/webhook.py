@@ -391,10 +391,21 @@ class Driver:
                 headers=self.headers,
                 timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT),
             ) as response:
-                await response.read()
+                answer = await response.read()
+                if response.status == 200 and response.content_type == "application/json":
+                    self._webhook_reply(answer)
                 return response.status
         except (aiohttp.ClientError, TimeoutError):
             return 0
+
+    def _webhook_reply(self, answer: bytes) -> None:
+        """Telegram runs a method carried in a webhook response: count it like any call."""
+        try:
+            data = json.loads(answer)
+        except ValueError:
+            return
+        if isinstance(data, dict) and isinstance(data.get("method"), str):
+            self.fake.calls[data["method"].lower()] += 1
 
     async def run_one(self, chat: Chat) -> None:
         """Post one update and wait (bounded) for both its reply and the webhook's answer."""

@@ -875,6 +875,12 @@ class BotApiEmulator:
             return _json_response(
                 {"ok": False, "error_code": 400, "description": "Bad Request: invalid body"}, 400
             )
+        return await self._call(requested, params, request)
+
+    async def _call(
+        self, requested: str, params: Params, request: web.Request | None
+    ) -> web.Response:
+        """Validate and run one Bot API call, from an HTTP request or a webhook reply."""
         entry = self._methods.get(requested.lower())
         name = entry[0] if entry else requested
         self.calls.append((name, params))
@@ -1095,7 +1101,8 @@ class BotApiEmulator:
         ]
         return self._pending[:limit]
 
-    async def _m_get_updates(self, params: Params, request: web.Request) -> Any:
+    async def _m_get_updates(self, params: Params, request: web.Request | None) -> Any:
+        assert request is not None, "getUpdates is refused in webhook replies"
         if self._webhook is not None:
             raise _ApiError(
                 409,
@@ -1416,14 +1423,35 @@ class BotApiEmulator:
                 await asyncio.sleep(WEBHOOK_BACKOFF[attempt - 1])
             try:
                 async with self._session.post(webhook["url"], data=body, headers=headers) as resp:
-                    await resp.read()
+                    answer = await resp.read()
                     if 200 <= resp.status < 300:
+                        await self._webhook_reply(resp.content_type, answer)
                         return
                     error = f"Wrong response from the webhook: {resp.status} {resp.reason}"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 error = f"Connection failed: {exc!r}"
         self._webhook_last_error = (int(time.time()), error)
         self._problem(f"webhook delivery of update {update['update_id']} failed: {error}")
+
+    async def _webhook_reply(self, content_type: str, body: bytes) -> None:
+        """Run a method the bot put in its webhook response, as Telegram does.
+
+        Telegram reads a JSON object with a ``method`` field from a 2xx response and
+        calls it; the bot never learns the result. Anything else in the body is ignored.
+        """
+        if content_type != "application/json" or not body:
+            return
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return
+        if not isinstance(data, dict) or not isinstance(data.get("method"), str):
+            return
+        if data["method"].lower() == "getupdates":
+            self._problem("getUpdates cannot be called from a webhook response")
+            return
+        params = {k: v for k, v in data.items() if k != "method"}
+        await self._call(data["method"], params, None)
 
     # ------------------------------------------------------------------ chat page
 

@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot.services.conversation import ConversationService, Event
 from bot.telegram.port import TelegramChatPort
+from bot.telegram.webhook_reply import current_webhook_reply
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,18 @@ class TelegramDoor:
             return
         port = TelegramChatPort(context.bot, chat.id)
         outcome = await self.conversation.handle(chat.id, event, port)
-        if update.callback_query is not None:
-            try:
-                await update.callback_query.answer(outcome.toast)
-            except TelegramError as exc:
-                log.info("answerCallbackQuery failed: %s", type(exc).__name__)
+        query = update.callback_query
+        if query is None:
+            return
+        slot = current_webhook_reply.get()
+        if slot is not None and slot.offer(
+            "answerCallbackQuery", callback_query_id=query.id, text=outcome.toast
+        ):
+            return
+        try:
+            await query.answer(outcome.toast)
+        except TelegramError as exc:
+            log.info("answerCallbackQuery failed: %s", type(exc).__name__)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log where it failed (no message, no values), then tell the relative calmly."""

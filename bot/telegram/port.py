@@ -3,30 +3,42 @@
 A relative who blocked the bot, a message too old to edit, a button on a message
 that no longer exists: each is an ordinary answer from Telegram, turned into a
 return value the service can act on. Logs name the Bot API error, never content.
+
+Calls go through ``Bot._post`` (what PTB's own methods and ``do_api_request`` call)
+with the keyboard already serialised: the port only needs a message id back, and
+building and parsing full Message objects was a measurable part of each update.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from functools import lru_cache
+from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import ParseMode
+from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.content.render import Screen, split_html
 
 log = logging.getLogger(__name__)
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+NO_PREVIEW = json.dumps({"is_disabled": True})
 
 
-def keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
-    if not screen.keyboard:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-            for row in screen.keyboard
-        ]
+def keyboard(screen: Screen) -> str | None:
+    """The screen's inline keyboard as Bot API JSON (screens repeat, so it is cached)."""
+    return _keyboard_json(screen.keyboard) if screen.keyboard else None
+
+
+@lru_cache(maxsize=4096)
+def _keyboard_json(rows: tuple[tuple[Any, ...], ...]) -> str:
+    return json.dumps(
+        {
+            "inline_keyboard": [
+                [{"text": b.label, "callback_data": b.data} for b in row] for row in rows
+            ]
+        },
+        ensure_ascii=False,
     )
 
 
@@ -42,20 +54,14 @@ class TelegramChatPort:
         for i, chunk in enumerate(chunks):
             markup = keyboard(screen) if i == len(chunks) - 1 else None
             try:
-                message = await self._bot.send_message(
-                    self._chat_id,
-                    chunk,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                    link_preview_options=NO_PREVIEW,
-                )
+                message = await self._call("sendMessage", chunk, markup)
             except Forbidden:
                 log.info("chat unreachable (bot blocked or chat gone)")
                 break
             except TelegramError as exc:
                 log.warning("sendMessage failed: %s", type(exc).__name__)
                 break
-            sent.append(message.message_id)
+            sent.append(message["message_id"])
         return sent
 
     async def edit(self, message_id: int, screen: Screen) -> bool:
@@ -63,14 +69,7 @@ class TelegramChatPort:
         if len(split_html(screen.text)) > 1:
             return False
         try:
-            await self._bot.edit_message_text(
-                screen.text,
-                chat_id=self._chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(screen),
-                link_preview_options=NO_PREVIEW,
-            )
+            await self._call("editMessageText", screen.text, keyboard(screen), message_id)
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return True
@@ -79,6 +78,21 @@ class TelegramChatPort:
         except Forbidden:
             return True  # nobody to show it to; sending would fail the same way
         return True
+
+    async def _call(
+        self, method: str, text: str, markup: str | None, message_id: int | None = None
+    ) -> Any:
+        params: dict[str, Any] = {
+            "chat_id": self._chat_id,
+            "text": text,
+            "parse_mode": "HTML",
+            "link_preview_options": NO_PREVIEW,
+        }
+        if message_id is not None:
+            params["message_id"] = message_id
+        if markup is not None:
+            params["reply_markup"] = markup
+        return await self._bot._post(method, params)
 
     async def delete(self, message_ids: list[int]) -> None:
         for start in range(0, len(message_ids), 100):

@@ -10,6 +10,8 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from bot.telegram.webhook_reply import WebhookReply, current_webhook_reply
+
 log = logging.getLogger(__name__)
 TELEGRAM_APP = web.AppKey("telegram_app", Application)
 WEBHOOK_SECRET = web.AppKey("webhook_secret", str)
@@ -43,9 +45,14 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": "not an update"}, status=400)
     if update is None:
         return web.json_response({"error": "not an update"}, status=400)
-    processor = application.update_processor
-    await processor.process_update(update, application.process_update(update))
-    return web.json_response({"ok": True})
+    reply = WebhookReply()
+    token = current_webhook_reply.set(reply)
+    try:
+        processor = application.update_processor
+        await processor.process_update(update, application.process_update(update))
+    finally:
+        current_webhook_reply.reset(token)
+    return web.json_response(reply.call or {"ok": True})
 
 
 def create_web_app(
