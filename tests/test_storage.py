@@ -82,6 +82,23 @@ async def test_saved_session_loads_back_equal(store: SessionStore) -> None:
     assert await store.load(ALICE) == state(recent_update_ids=[10], version=1)
 
 
+async def test_case_pointer_and_draft_round_trip(store: SessionStore) -> None:
+    draft = {"concerns": "child", "topic": "online", "text": "Hon är 16 år – “citat” och \\"}
+    assert await store.save(ALICE, state(case_id=7, draft=draft), 10, TODAY) is True
+    loaded = await store.load(ALICE)
+    assert loaded == state(case_id=7, draft=draft, recent_update_ids=[10], version=1)
+    loaded.case_id, loaded.draft = None, None  # type: ignore[union-attr]
+    assert await store.save(ALICE, loaded, 11, TODAY) is True  # type: ignore[arg-type]
+    again = await store.load(ALICE)
+    assert again is not None and again.case_id is None and again.draft is None
+
+
+async def test_a_draft_too_large_for_its_column_is_refused(store: SessionStore) -> None:
+    with pytest.raises(ValueError):
+        await store.save(ALICE, state(draft={"text": "x" * 5000}), 1, TODAY)
+    assert await store.load(ALICE) is None
+
+
 async def test_unknown_pseudonym_loads_as_none(store: SessionStore) -> None:
     assert await store.load(ALICE) is None
 

@@ -1,15 +1,22 @@
-"""Tables. Nothing here may hold a Telegram id, username, name or message text.
+"""Tables. Nothing here may hold a Telegram id, username, name or message text in clear.
 
-The only link to a chat is ``pseudonym``: a keyed hash of the chat id
-(see ``bot.privacy``), useless without the deployment's SECRET_KEY.
+The only links to a chat are ``pseudonym`` (a keyed hash of the chat id, see
+``bot.privacy``) and ``case_contact`` (the chat id of a relative who asked for
+contact, encrypted, deleted soon after the case closes). Message texts of cases
+are kept only until ``text_retention_days`` after closing.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column
+from sqlalchemy import BigInteger, Column, DateTime, Index
 from sqlmodel import Field, SQLModel
+
+
+def _utc(*, nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
+    """A timezone-aware timestamp column (always written in UTC)."""
+    return Column(DateTime(timezone=True), nullable=nullable, index=index)
 
 
 class ChatSession(SQLModel, table=True):
@@ -33,6 +40,119 @@ class ChatSession(SQLModel, table=True):
     version: int = Field(default=0)
     # Day granularity is enough for retention and reveals less about habits.
     updated_on: date = Field(index=True)
+    # The chat's current contact request (cleared when its contact link is purged) and the
+    # JSON of a contact request the relative has not confirmed yet.
+    case_id: int | None = Field(default=None)
+    draft: str | None = Field(default=None, max_length=4000)
+
+
+class CaseRequest(SQLModel, table=True):
+    """A contact request: a random code and coarse answers, never who the relative is."""
+
+    __tablename__ = "case_request"
+    __table_args__ = (Index("ix_case_request_queue", "team_id", "status", "urgency", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=7, unique=True)  # "XXX-XXX"
+    team_id: str = Field(max_length=32)
+    language: str = Field(max_length=16)
+    concerns: str = Field(max_length=16)
+    topic: str = Field(max_length=32)
+    urgency: str = Field(max_length=8)
+    reply_via: str = Field(max_length=8)
+    status: str = Field(max_length=16)
+    claimed_by_id: int | None = Field(default=None)
+    claimed_by: str | None = Field(default=None, max_length=64)  # staff username
+    claimed_at: datetime | None = Field(default=None, sa_column=_utc())
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    # Every change stamps updated_at and bumps version: the queue's cheap fingerprint.
+    updated_at: datetime = Field(sa_column=_utc(nullable=False))
+    first_claim_at: datetime | None = Field(default=None, sa_column=_utc())
+    first_reply_at: datetime | None = Field(default=None, sa_column=_utc())
+    last_staff_reply_at: datetime | None = Field(default=None, sa_column=_utc())
+    closed_at: datetime | None = Field(default=None, sa_column=_utc(index=True))
+    outcome: str | None = Field(default=None, max_length=32)
+    version: int = Field(default=0)
+
+
+class CaseContact(SQLModel, table=True):
+    """The only way back to the relative, kept apart and encrypted (see link_crypto)."""
+
+    __tablename__ = "case_contact"
+
+    case_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    chat_ref: str = Field(max_length=200)
+    phone_ref: str | None = Field(default=None, max_length=200)
+    # None while the case is open or claimed; set when it closes.
+    delete_after: datetime | None = Field(default=None, sa_column=_utc(index=True))
+
+
+class CaseMessage(SQLModel, table=True):
+    """One message of a case; ``body`` becomes NULL when text retention has passed."""
+
+    __tablename__ = "case_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(index=True)
+    author: str = Field(max_length=8)  # relative, staff, system
+    body: str | None = Field(default=None, max_length=3000)
+    signature: str | None = Field(default=None, max_length=64)
+    delivery: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class CaseNote(SQLModel, table=True):
+    """An internal note by staff; never shown to the relative."""
+
+    __tablename__ = "case_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(index=True)
+    author: str = Field(max_length=64)  # staff username
+    body: str | None = Field(default=None, max_length=3000)
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class CannedReply(SQLModel, table=True):
+    __tablename__ = "canned_reply"
+    __table_args__ = (Index("ix_canned_reply_team_language", "team_id", "language"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    language: str = Field(max_length=16)
+    title: str = Field(max_length=100)
+    body: str = Field(max_length=3000)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which case, when: never any message content."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    staff: str = Field(max_length=64)  # username, or "system"
+    action: str = Field(max_length=32)
+    case_code: str | None = Field(default=None, max_length=7)
+
+
+class StaffAccount(SQLModel, table=True):
+    __tablename__ = "staff_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    password_hash: str = Field(max_length=200)  # argon2id
+    role: str = Field(max_length=16)
+    active: bool = Field(default=True)
+    display_name: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class StaffTeam(SQLModel, table=True):
+    __tablename__ = "staff_team"
+
+    staff_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    team_id: str = Field(primary_key=True, max_length=32)
 
 
 metadata = SQLModel.metadata

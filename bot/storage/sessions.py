@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.storage.engine import is_sqlite, sqlite_write_lock
 
 MAX_TRACKED_MESSAGES = 100  # deleteMessages takes at most 100 ids
+MAX_DRAFT_CHARS = 4000  # the chat_session.draft column
 RECENT_UPDATES = 16  # Telegram redelivers within minutes; a handful of ids is plenty
 
 
@@ -46,6 +47,8 @@ class SessionState:
     message_ids: list[int] = field(default_factory=list)
     recent_update_ids: list[int] = field(default_factory=list)
     version: int = 0  # 0: not stored yet
+    case_id: int | None = None  # the chat's current contact request
+    draft: dict[str, Any] | None = None  # an unconfirmed contact request (JSON, <= 4000 chars)
 
     @property
     def onboarded(self) -> bool:
@@ -62,7 +65,10 @@ class SessionState:
         del self.message_ids[:-MAX_TRACKED_MESSAGES]
 
 
-_COLUMNS = "language, team_id, node, page, menu_message_id, message_ids, recent_update_ids, version"
+_COLUMNS = (
+    "language, team_id, node, page, menu_message_id, message_ids, recent_update_ids, version, "
+    "case_id, draft"
+)
 _SETTABLE = (
     "language",
     "team_id",
@@ -73,6 +79,8 @@ _SETTABLE = (
     "recent_update_ids",
     "version",
     "updated_on",
+    "case_id",
+    "draft",
 )
 
 
@@ -88,15 +96,45 @@ def _upsert(placeholders: Sequence[str], version_param: str) -> str:
 
 
 _SQLITE_LOAD = f"SELECT {_COLUMNS} FROM chat_session WHERE pseudonym = ?"
-_SQLITE_SAVE = _upsert(["?"] * 10, "?")
+_SQLITE_SAVE = _upsert(["?"] * 12, "?")
 _PG_LOAD = f"SELECT {_COLUMNS} FROM chat_session WHERE pseudonym = $1"
-_PG_SAVE = _upsert([f"${i}" for i in range(1, 11)], "$11")
+_PG_SAVE = _upsert([f"${i}" for i in range(1, 13)], "$13")
 
 
 def _state(row: Sequence[Any]) -> SessionState:
     return SessionState(
-        row[0], row[1], row[2], row[3], row[4], _int_list(row[5]), _int_list(row[6]), row[7]
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        _int_list(row[5]),
+        _int_list(row[6]),
+        row[7],
+        row[8],
+        _draft(row[9]),
     )
+
+
+def _draft(raw: str | None) -> dict[str, Any] | None:
+    """A stored draft, or None if there is none or it cannot be read (it is only a draft)."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _draft_json(draft: dict[str, Any] | None) -> str | None:
+    """The draft as JSON; a draft too large for its column is not kept rather than cut."""
+    if draft is None:
+        return None
+    raw = json.dumps(draft, ensure_ascii=False, separators=(",", ":"))
+    if len(raw) > MAX_DRAFT_CHARS:
+        raise ValueError(f"a draft is at most {MAX_DRAFT_CHARS} characters as JSON")
+    return raw
 
 
 def _int_list(raw: str) -> list[int]:
@@ -120,6 +158,8 @@ def _row_values(
         json.dumps(recent),
         state.version + 1,
         today,
+        state.case_id,
+        _draft_json(state.draft),
     )
 
 
