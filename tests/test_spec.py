@@ -455,3 +455,15 @@ def test_visible_length_and_text() -> None:
 
 def test_utf16_length_helper() -> None:
     assert spec_module.utf16_length("aå😀") == 4
+
+
+def test_bundled_spec_is_the_shared_one() -> None:
+    """The copy shipped for fresh clones must not drift from the project's reference spec."""
+    import json
+    from pathlib import Path
+
+    bundled = Path(__file__).resolve().parents[1] / "bot" / "emulator" / "botapi" / "api.json"
+    shared = Path(__file__).resolve().parents[2] / "shared" / "telegram-bot-api-spec" / "api.json"
+    assert bundled.is_file()
+    if shared.is_file():
+        assert json.loads(bundled.read_text()) == json.loads(shared.read_text())

@@ -107,14 +107,21 @@ def utf16_length(text: str) -> int:
 
 
 def default_spec_path() -> Path | None:
-    """Locate api.json: $BOT_API_SPEC, else ../shared next to the repo, else None."""
+    """Locate api.json: $BOT_API_SPEC, else ../shared next to the repo, else the bundled copy.
+
+    The bundled copy (``botapi/``, MIT, see its SOURCE.md) keeps a fresh clone and an
+    installed package working where ../shared is not beside the checkout.
+    """
     env = os.environ.get("BOT_API_SPEC")
     if env:
         return Path(env)
     candidate = (
         Path(__file__).resolve().parents[2] / ".." / "shared" / "telegram-bot-api-spec" / "api.json"
     ).resolve()
-    return candidate if candidate.is_file() else None
+    if candidate.is_file():
+        return candidate
+    bundled = Path(__file__).resolve().parent / "botapi" / "api.json"
+    return bundled if bundled.is_file() else None
 
 
 # --- description parsing -----------------------------------------------------------
