@@ -1,4 +1,4 @@
-"""The aiohttp app: health and the Telegram webhook route (staff pages come with the queue)."""
+"""The aiohttp app: health, the Telegram webhook route, the staff pages and their JSON API."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.telegram.webhook_reply import WebhookReply, current_webhook_reply
+from bot.web.staff import StaffWeb
 
 log = logging.getLogger(__name__)
 TELEGRAM_APP = web.AppKey("telegram_app", Application)
@@ -60,9 +61,12 @@ def create_web_app(
     application: Application | None = None,
     webhook_path: str | None = None,
     webhook_secret: str | None = None,
+    staff: StaffWeb | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app.router.add_get("/health", health)
+    if staff is not None:
+        staff.mount(app)
     if application is not None and webhook_path and webhook_secret:
         app[TELEGRAM_APP] = application
         app[WEBHOOK_SECRET] = webhook_secret

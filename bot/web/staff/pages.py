@@ -1,0 +1,139 @@
+"""HTML rendering for the staff pages: Jinja2 templates, translated labels, Babel formats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from babel.dates import format_datetime, format_timedelta
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from bot.content.model import Content
+from bot.i18n import N_
+from bot.web.staff import texts
+
+if TYPE_CHECKING:
+    from bot.web.staff.app import Ctx
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+QUEUE_ROWS_SHOWN = 200  # the page lists the first 200 and says how many there are in all
+
+ERRORS = {
+    "stale_form": (
+        N_("This form is out of date"),
+        N_(
+            "The page was open for a long time, or you signed in again elsewhere. "
+            "Nothing was changed. Go back, reload the page and try again."
+        ),
+    ),
+    "not_found": (N_("Not found"), N_("There is no request with that case code.")),
+    "forbidden": (
+        N_("Not your team's request"),
+        N_("This request belongs to a team you are not part of."),
+    ),
+    "admin_only": (N_("For administrators"), N_("Only administrators can see this page.")),
+    "http": (N_("Not found"), N_("There is no such page.")),
+    "internal": (
+        N_("Something went wrong"),
+        N_("Something went wrong on the server. Try again in a moment."),
+    ),
+}
+
+
+class PageRenderer:
+    def __init__(self, content: Content, timezone: str, poll_seconds: float) -> None:
+        self.content = content
+        self.tz = ZoneInfo(timezone)
+        self.poll_ms = int(poll_seconds * 1000)
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def team_name(self, team_id: str, lang: str) -> str:
+        team = self.content.teams.get(team_id)
+        if team is None:
+            return team_id
+        return team.name.get(lang) or team.name.get("sv") or team_id
+
+    def language_name(self, code: str) -> str:
+        language = self.content.languages.get(code)
+        return language.name if language else code
+
+    def base_context(self, ctx: Ctx) -> dict[str, Any]:
+        tr = ctx.tr
+        lang = tr.code
+
+        def label(table: Mapping[str, str], value: str | None) -> str:
+            if value is None:
+                return ""
+            return tr.gettext(table[value]) if value in table else value
+
+        def age(seconds: int) -> str:
+            return format_timedelta(
+                timedelta(seconds=-max(0, seconds)), add_direction=True, locale=tr.locale
+            )
+
+        def when(value: datetime | None) -> str:
+            if value is None:
+                return ""
+            return format_datetime(value, format="short", tzinfo=self.tz, locale=tr.locale)
+
+        return {
+            "_": tr.gettext,
+            "ngettext": tr.ngettext,
+            "lang": lang,
+            "user": ctx.user,
+            "csrf": ctx.session.csrf,
+            "flash": ctx.session.pop_flash(),
+            "path": ctx.request.path_qs,
+            "label": label,
+            "age": age,
+            "when": when,
+            "team_name": lambda team_id: self.team_name(team_id, lang),
+            "language_name": self.language_name,
+            "texts": texts,
+            "poll_ms": self.poll_ms,
+            "languages": [("sv", "Svenska"), ("en", "English")],
+        }
+
+    def render(self, ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Response:
+        html = self.fragment(ctx, template, **values)
+        return web.Response(
+            text=html,
+            status=status,
+            content_type="text/html",
+            charset="utf-8",
+            headers=SECURITY_HEADERS,
+        )
+
+    def fragment(self, ctx: Ctx, template: str, **values: Any) -> str:
+        context = self.base_context(ctx)
+        context.update(values)
+        return self.env.get_template(template).render(context)
+
+    def error(self, ctx: Ctx, status: int, kind: str) -> web.Response:
+        title, body = ERRORS.get(kind, ERRORS["http"])
+        if kind in texts.REFUSALS and kind not in ERRORS:
+            title, body = N_("This could not be done"), texts.REFUSALS[kind]
+        return self.render(
+            ctx, "staff/error.html", status=status, title=ctx.say(title), message=ctx.say(body)
+        )
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}

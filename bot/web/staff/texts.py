@@ -1,0 +1,93 @@
+"""Words for the staff pages: labels of the stored vocabularies and refusals.
+
+The services store short ASCII values (``bot.services.cases``); here they get
+their English msgids, translated per page with the UI catalogs in ``locales/``.
+"""
+
+from __future__ import annotations
+
+from bot.i18n import N_
+
+CONCERN_LABELS = {
+    "child": N_("A child under 18"),
+    "young_adult": N_("A young adult"),
+    "adult": N_("An adult"),
+    "unsaid": N_("Not said"),
+}
+TOPIC_LABELS = {
+    "worry": N_("Is the worry justified?"),
+    "talk": N_("How to talk with them"),
+    "online": N_("Online life and recruitment"),
+    "milieus": N_("The milieus"),
+    "leaving": N_("Leaving a milieu"),
+    "selfcare": N_("Taking care of oneself"),
+    "municipality": N_("What the municipality can do"),
+    "other": N_("Something else"),
+}
+URGENCY_LABELS = {
+    "urgent": N_("Urgent: immediate danger"),
+    "soon": N_("Soon"),
+    "later": N_("It can wait"),
+}
+REPLY_VIA_LABELS = {
+    "chat": N_("In the chat (anonymous)"),
+    "phone": N_("Phone call-back (not anonymous)"),
+}
+STATUS_LABELS = {
+    "open": N_("Waiting"),
+    "claimed": N_("Claimed"),
+    "closed": N_("Closed"),
+    "withdrawn": N_("Withdrawn"),
+}
+OUTCOME_LABELS = {
+    "advice": N_("Advice given"),
+    "social_services": N_("Referred to social services"),
+    "exit_programme": N_("Referred to an exit programme"),
+    "police": N_("Referred to the police or 112"),
+    "withdrew": N_("The relative withdrew"),
+    "no_response": N_("No response"),
+}
+AUTHOR_LABELS = {
+    "relative": N_("Relative"),
+    "staff": N_("Staff"),
+    "system": N_("System"),
+}
+ROLE_LABELS = {
+    "staff": N_("Staff"),
+    "coordinator": N_("Coordinator"),
+    "admin": N_("Administrator"),
+}
+ACTION_LABELS = {
+    "claim": N_("Claimed"),
+    "release": N_("Released"),
+    "auto_release": N_("Released automatically"),
+    "reply": N_("Replied"),
+    "note": N_("Added a note"),
+    "transfer": N_("Transferred"),
+    "close": N_("Closed"),
+    "reopen": N_("Reopened"),
+}
+# CaseError.reason -> what the staff member reads.
+REFUSALS = {
+    "not_found": N_("There is no request with that case code."),
+    "forbidden": N_("This request belongs to a team you are not part of."),
+    "not_open": N_("This request is not open any more."),
+    "not_claimed_by_you": N_("Claim the request before you do this."),
+    "already_claimed": N_("Someone else has already claimed this request."),
+    "closed": N_("This request is closed."),
+    "not_closed": N_("Only a closed request can be reopened."),
+    "retention_passed": N_("This request can no longer be reopened: its texts have been deleted."),
+    "invalid": N_("Something in the form was missing or not valid. Nothing was changed."),
+    "unknown_team": N_("There is no such team."),
+    "too_long": N_("The text is too long. Nothing was sent."),
+}
+DONE = {
+    "claim": N_("You have claimed the request."),
+    "release": N_("You have released the request. It is back in the queue."),
+    "reply": N_("Your reply was sent."),
+    "reply_failed": N_("Your reply was saved but could not be delivered. See the message below."),
+    "note": N_("The note was saved."),
+    "transfer": N_("The request was transferred."),
+    "close": N_("The request was closed."),
+    "reopen": N_("The request was reopened."),
+}
