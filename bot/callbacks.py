@@ -16,6 +16,7 @@ _GO = re.compile(rf"^g:(?P<node>{_ID})(?::(?P<page>\d{{1,2}})?(?::(?P<back>{_ID}
 _ANSWER = re.compile(rf"^a:(?P<node>{_ID}):(?P<option>[a-z0-9_]{{1,24}})$")
 _LANG = re.compile(r"^l:(?P<code>[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})?)$")
 _TEAM = re.compile(rf"^t:(?P<team>{_ID})$")
+_CONTACT = re.compile(r"^k:(?P<verb>[a-z]{1,8})(?::(?P<value>[A-Za-z0-9_-]{1,24}))?$")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,20 @@ class Simple:
     name: str
 
 
+@dataclass(frozen=True)
+class ContactStep:
+    """A step of the "talk to someone" flow: ``verb`` says what, ``value`` the answer.
+
+    verbs: new (start or resume), c/t/u/r/l (answer concerns, topic, urgency, reply via,
+    language), go (continue after the 112 screen), pc (consent to a call-back), skip (no
+    text), e (edit a field), b (back), ok (send), no (cancel), st (status), w / wy (withdraw:
+    ask, do).
+    """
+
+    verb: str
+    value: str | None = None
+
+
 SIMPLE = {
     "L": "language_picker",
     "T": "team_picker",
@@ -62,7 +77,7 @@ SIMPLE = {
 }
 _SIMPLE_CODES = {name: code for code, name in SIMPLE.items()}
 
-Action = Go | Answer | SetLanguage | SetTeam | Simple
+Action = Go | Answer | SetLanguage | SetTeam | Simple | ContactStep
 
 
 def go(node: str, page: int = 0, back: str | None = None) -> str:
@@ -83,6 +98,10 @@ def set_team(team: str) -> str:
     return f"t:{team}"
 
 
+def contact(verb: str, value: str | None = None) -> str:
+    return f"k:{verb}:{value}" if value else f"k:{verb}"
+
+
 def simple(name: str) -> str:
     return _SIMPLE_CODES[name]
 
@@ -101,4 +120,6 @@ def parse(data: str | None) -> Action | None:
         return SetLanguage(m["code"])
     if m := _TEAM.match(data):
         return SetTeam(m["team"])
+    if m := _CONTACT.match(data):
+        return ContactStep(m["verb"], m["value"])
     return None

@@ -77,7 +77,14 @@ class Renderer:
         self.content = content
         self.translators = translators
         self.retention_days = retention_days
+        self.case_text_days = 30  # closed requests' texts; see set_case_retention
+        self.case_link_days = 7  # the link back to the chat after closing
         self.guide = lru_cache(maxsize=16384)(self._guide)
+
+    def set_case_retention(self, text_days: int, link_days: int) -> None:
+        """Use the case service's retention in texts; cached screens are rendered again."""
+        self.case_text_days, self.case_link_days = text_days, link_days
+        self.guide.cache_clear()
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -102,6 +109,10 @@ class Renderer:
                 return html.escape(self.team_name(lang, team_id))
             if key == "retention_days":
                 return tr.number(self.retention_days)
+            if key == "case_text_days":
+                return tr.number(self.case_text_days)
+            if key == "case_link_days":
+                return tr.number(self.case_link_days)
             return match[0]
 
         return PLACEHOLDER_RE.sub(value, text)
@@ -140,6 +151,17 @@ class Renderer:
         pages = self._pages(lang, team_id, node)
         page = max(0, min(page, len(pages) - 1))
         parts = [f"<b>{html.escape(text.title)}</b>", pages[page]]
+        if node.kind == "contact" and team_id not in content.teams:
+            parts.append(
+                "<i>"
+                + html.escape(
+                    _(
+                        "Requests through this chat go to the municipalities in this guide. "
+                        "Choose your municipality to ask for contact here."
+                    )
+                )
+                + "</i>"
+            )
         if node.kind == "contact" or (node.kind == "team" and page == len(pages) - 1):
             parts.append(self.contacts_block(lang, team_id))
         if len(pages) > 1:
@@ -180,6 +202,11 @@ class Renderer:
                 )
         if node.kind == "team":
             rows.append((Button(_("🏛 Change municipality"), callbacks.simple("team_picker")),))
+        if node.kind == "contact":
+            if team_id in content.teams:
+                rows.append((Button(_("📝 Ask for contact"), callbacks.contact("new")),))
+            else:
+                rows.append((Button(_("🏛 Choose municipality"), callbacks.simple("team_picker")),))
         if node.id == content.root:
             rows.append(
                 (

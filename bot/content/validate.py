@@ -22,7 +22,7 @@ from bot.i18n import I18n, Translator
 MAX_MESSAGE = 4096
 SOFT_SCREEN = 900
 MAX_BUTTON = 40
-KNOWN_PLACEHOLDERS = {"team", "retention_days"}
+KNOWN_PLACEHOLDERS = {"team", "retention_days", "case_text_days", "case_link_days"}
 # Digits that look like a phone number or an hour written into a text by hand.
 LITERAL_NUMBER_RE = re.compile(r"(?<![\w{])(\d[\d \-]{3,}\d|\d{1,2}[:.]\d{2})(?![\w}])")
 
@@ -226,12 +226,62 @@ def _screens(content: Content, renderer: Renderer, out: list[Problem]) -> int:
                     where = f"screen {lang}/{team_id}/{node.id}/page {page + 1}"
                     _check_screen(screen, where, out, need=need)
                     checked += 1
+        checked += _contact_screens(content, renderer, lang, out)
         for screen, name in [
             (renderer.welcome(lang), "welcome"),
             (renderer.language_picker(lang), "language picker"),
             (renderer.team_picker(lang, None), "municipality picker"),
         ]:
             _check_screen(screen, f"screen {lang}/{name}", out, need=set())
+            checked += 1
+    return checked
+
+
+def _contact_screens(content: Content, renderer: Renderer, lang: str, out: list[Problem]) -> int:
+    """Every screen of "talk to someone", with sample answers, for every team."""
+    from datetime import UTC, datetime
+
+    from bot.content.contact_screens import ContactScreens
+    from bot.services.cases import RelativeView
+    from bot.services.contact_flow import STEPS
+
+    screens = ContactScreens(renderer)
+    now = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
+    draft = {
+        "concerns": "child",
+        "topic": "online",
+        "urgency": "urgent",
+        "urgent_seen": True,
+        "reply_via": "phone",
+        "consent": True,
+        "phone": "0700000000",
+        "language": lang,
+        "language_set": True,
+        "text": "[link removed]",
+        "removed": True,
+        "text_done": True,
+    }
+    checked = 0
+    need = {"emergency", content.root}
+    for team_id in content.teams:
+        rendered = [(screens.step(lang, team_id, {**draft, "step": s}), s) for s in STEPS]
+        for status in ("open", "claimed", "closed", "withdrawn"):
+            view = RelativeView("ACD-EFG", status, now, status == "claimed", 1)  # type: ignore[arg-type]
+            rendered.append((screens.status(lang, team_id, view, now), f"status {status}"))
+        rendered += [
+            (screens.edit_menu(lang), "edit menu"),
+            (screens.created(lang, team_id, "ACD-EFG", "chat", now), "case code"),
+            (screens.withdraw_question(lang, "ACD-EFG"), "withdraw"),
+            (screens.withdrawn(lang), "withdrawn"),
+        ]
+        for screen, name in rendered:
+            _check_screen(screen, f"screen {lang}/{team_id}/contact: {name}", out, need=need)
+            checked += 1
+        for screen, name in [
+            (screens.message_sent(lang), "message sent"),
+            (screens.relayed(lang, team_id, "…", "Anna"), "staff reply"),
+        ]:
+            _check_screen(screen, f"screen {lang}/{team_id}/contact: {name}", out, need=set())
             checked += 1
     return checked
 

@@ -2,8 +2,10 @@
 
 The Telegram adapter turns an update into an ``Event`` and hands over a
 ``ChatPort`` (send, edit, delete). This service owns the rules and the one
-read and one write of state per update. It never sees a name or username, and
-message text never reaches it: only the fact that text arrived.
+read and one write of state per update. It never sees a name or username.
+Message text is used only where the relative is asked for it ("talk to
+someone": the call-back number, the request's text, messages to an open
+case); it is scrubbed before it is stored and never logged.
 """
 
 from __future__ import annotations
@@ -16,14 +18,29 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from bot import callbacks
+from bot.content.contact_screens import ContactScreens
 from bot.content.model import NO_TEAM, Content
 from bot.content.render import UTILITY_NODES, Renderer, Screen
 from bot.privacy import chat_pseudonym
+from bot.services import contact_flow as flow
+from bot.services.cases import CaseError, CaseService, RelativeView
+from bot.services.scrub import scrub
 from bot.storage.sessions import SessionState, SessionStore
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "language", "municipality", "emergency", "privacy", "delete", "clear")
+COMMANDS = (
+    "start",
+    "help",
+    "language",
+    "municipality",
+    "emergency",
+    "privacy",
+    "delete",
+    "clear",
+    "status",
+)
+OPEN_STATUSES = ("open", "claimed")
 
 
 class ChatPort(Protocol):
@@ -44,6 +61,7 @@ class Event:
     command: str | None = None
     data: str | None = None
     message_id: int | None = None  # the relative's message, or the message carrying the button
+    text: str | None = None  # kind "text" only; used by the contact flow, never stored raw
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,15 @@ class Outcome:
 
     toast: str | None = None
     duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """Who and which update, for the few steps that need them (creating a request)."""
+
+    chat_id: int
+    pseudonym: str
+    update_id: int
 
 
 @dataclass
@@ -75,6 +102,7 @@ class ConversationService:
         secret_key: bytes,
         retention_days: int,
         today: Callable[[], date] = _today,
+        cases: CaseService | None = None,
     ) -> None:
         self.store = store
         self.content = content
@@ -82,6 +110,8 @@ class ConversationService:
         self.secret_key = secret_key
         self.retention_days = retention_days
         self.today = today
+        self.cases = cases  # set by the runtime; without it "talk to someone" only informs
+        self.contact = ContactScreens(renderer)
         self.enabled = {lang.code for lang in content.enabled_languages}
 
     def pick_language(self, language_code: str | None) -> str:
@@ -105,30 +135,26 @@ class ConversationService:
         if event.kind != "button":
             state.track(event.message_id)
 
+        turn = _Turn(chat_id, pseudonym, event.update_id)
         if event.kind == "command":
             reply = await self._command(event.command or "", state, lang, port, pseudonym)
         elif event.kind == "button":
-            reply = await self._button(event, state, lang, port, pseudonym)
+            reply = await self._button(event, state, lang, port, turn)
         elif event.kind == "text":
-            _ = self.renderer.t(lang).gettext
-            reply = self._with_notice(
-                state,
-                lang,
-                _(
-                    "I can only guide you with the buttons. What you write here is not read by "
-                    "anyone and not saved. To reach a person, tap “Talk to someone”."
-                ),
-            )
+            reply = await self._text(event.text or "", state, lang)
         else:
             _ = self.renderer.t(lang).gettext
-            reply = self._with_notice(
-                state,
-                lang,
-                _(
+            if state.case_id is not None or self._draft_step(state) in flow.TEXT_STEPS:
+                notice = _(
+                    "Only written text can be passed on to the team. Pictures, voice messages, "
+                    "stickers and files are not sent or saved."
+                )
+            else:
+                notice = _(
                     "I can only read taps on the buttons. Pictures, voice messages and stickers "
                     "are not saved or looked at."
-                ),
-            )
+                )
+            reply = self._with_notice(state, lang, notice)
 
         message_id = None
         can_edit = reply.edit and event.kind == "button" and event.message_id is not None
@@ -153,6 +179,9 @@ class ConversationService:
             return self.renderer.welcome(lang)
         if state.team_id is None:
             return self.renderer.team_picker(lang, None, back=False)
+        if state.node == "contact" and self._draft_step(state) is not None:
+            assert state.draft is not None
+            return self.contact.step(lang, state.team_id, state.draft)
         node = state.node if state.node in self.content.nodes else self.content.root
         return self.renderer.guide(lang, state.team_id, node, state.page, None)
 
@@ -191,8 +220,10 @@ class ConversationService:
             return _Reply(self.renderer.team_picker(lang, state.team_id, back=True), edit=False)
         if command in ("emergency", "privacy"):
             return _Reply(self._go(state, lang, command).screen, edit=False)
+        if command == "status":
+            return _Reply((await self._status(state, lang)).screen, edit=False)
         if command == "delete":
-            return _Reply(self._delete_question(lang), edit=False)
+            return _Reply(self._delete_question(lang, state.case_id is not None), edit=False)
         if command == "clear":
             return _Reply(self._clear_question(lang), edit=False)
         reply = _Reply(self.renderer.help(lang), edit=False)
@@ -202,7 +233,7 @@ class ConversationService:
         )
         return reply
 
-    def _delete_question(self, lang: str) -> Screen:
+    def _delete_question(self, lang: str, has_case: bool = False) -> Screen:
         _ = self.renderer.t(lang).gettext
         text = html.escape(
             _(
@@ -210,6 +241,10 @@ class ConversationService:
                 "municipality and where you are in the guide? This cannot be undone."
             )
         )
+        if has_case:
+            text += "\n\n" + html.escape(
+                _("If you have an open request to the team, it is withdrawn.")
+            )
         return self.renderer.confirm(
             lang,
             text,
@@ -235,7 +270,7 @@ class ConversationService:
     # -- buttons -------------------------------------------------------------------------
 
     async def _button(
-        self, event: Event, state: SessionState, lang: str, port: ChatPort, pseudonym: str
+        self, event: Event, state: SessionState, lang: str, port: ChatPort, turn: _Turn
     ) -> _Reply:
         _ = self.renderer.t(lang).gettext
         action = callbacks.parse(event.data)
@@ -261,7 +296,7 @@ class ConversationService:
                 return self._stale(state, lang, stale)
             state.team_id = action.team
             return self._go(state, lang, self.content.root)
-        needs_team = isinstance(action, callbacks.Answer) or (
+        needs_team = isinstance(action, callbacks.Answer | callbacks.ContactStep) or (
             isinstance(action, callbacks.Go) and action.node not in UTILITY_NODES
         )
         if state.team_id is None and needs_team:
@@ -271,7 +306,11 @@ class ConversationService:
                 action.back is not None and action.back not in self.content.nodes
             ):
                 return self._stale(state, lang, stale)
+            if action.node == "contact" and await self._open_case(state) is not None:
+                return await self._status(state, lang)
             return self._go(state, lang, action.node, action.page, action.back)
+        if isinstance(action, callbacks.ContactStep):
+            return await self._contact_step(action, state, lang, turn)
         if isinstance(action, callbacks.Answer):
             node = self.content.nodes.get(action.node)
             option = (
@@ -281,8 +320,214 @@ class ConversationService:
                 return self._stale(state, lang, stale)
             return self._go(state, lang, option.goto)
         if isinstance(action, callbacks.Simple):
-            return await self._simple(action.name, state, lang, port, pseudonym)
+            return await self._simple(action.name, state, lang, port, turn.pseudonym)
         return self._stale(state, lang, stale)
+
+    # -- talk to someone -------------------------------------------------------------------
+
+    def _draft_step(self, state: SessionState) -> str | None:
+        """The step of an unconfirmed request, if the chat has one for a known team."""
+        if state.draft is None or state.team_id not in self.content.teams:
+            return None
+        return flow.current_step(state.draft)
+
+    async def _open_case(self, state: SessionState) -> RelativeView | None:
+        """The chat's request while it is open or claimed (None otherwise)."""
+        if state.case_id is None or self.cases is None:
+            return None
+        view = await self.cases.view_for_relative(state.case_id)
+        return view if view is not None and view.status in OPEN_STATUSES else None
+
+    async def _status(self, state: SessionState, lang: str, notice: str | None = None) -> _Reply:
+        _ = self.renderer.t(lang).gettext
+        view = None
+        if state.case_id is not None and self.cases is not None:
+            view = await self.cases.view_for_relative(state.case_id)
+        if view is None or state.team_id is None:
+            message = notice or _(
+                "You have no request to the team. To ask for contact, tap “Talk to someone”."
+            )
+            return self._with_notice(state, lang, message)
+        state.node, state.page = "contact", 0
+        screen = self.contact.status(lang, state.team_id, view, self._now())
+        if notice:
+            screen = Screen(f"<i>{html.escape(notice)}</i>\n\n{screen.text}", screen.keyboard)
+        return _Reply(screen)
+
+    def _now(self) -> datetime:
+        return self.cases.now() if self.cases is not None else datetime.now(UTC)
+
+    def _flow_screen(self, state: SessionState, lang: str, notice: str | None = None) -> _Reply:
+        assert state.draft is not None and state.team_id is not None
+        state.node, state.page = "contact", 0
+        return _Reply(self.contact.step(lang, state.team_id, state.draft, notice))
+
+    def _intro(self, state: SessionState, lang: str, notice: str | None = None) -> _Reply:
+        reply = self._go(state, lang, "contact")
+        if notice:
+            screen = reply.screen
+            reply.screen = Screen(f"<i>{html.escape(notice)}</i>\n\n{screen.text}", screen.keyboard)
+        return reply
+
+    async def _contact_step(
+        self, action: callbacks.ContactStep, state: SessionState, lang: str, turn: _Turn
+    ) -> _Reply:
+        """One tap in the flow. Old buttons (a request already sent or cancelled) are stale."""
+        _ = self.renderer.t(lang).gettext
+        verb, value = action.verb, action.value
+        if state.team_id not in self.content.teams or self.cases is None:
+            return self._intro(state, lang)
+        if verb == "st":
+            return await self._status(state, lang)
+        if verb in ("w", "wy"):
+            return await self._withdraw(state, lang, confirmed=verb == "wy")
+        if verb == "new":
+            if await self._open_case(state) is not None:
+                return await self._status(
+                    state, lang, _("You already have an open request. Here is where it stands.")
+                )
+            if state.draft is None:
+                state.draft = flow.new_draft(lang)
+            return self._flow_screen(state, lang)
+        draft = state.draft
+        if draft is None:
+            notice = _("This request has already been sent or cancelled.")
+            if state.case_id is not None:
+                return await self._status(state, lang, notice)
+            return self._intro(state, lang, notice)
+        fields = {"c": "concerns", "t": "topic", "u": "urgency", "r": "reply_via", "l": "language"}
+        ok = True
+        if verb in fields and value is not None:
+            ok = flow.answer(draft, fields[verb], value, self.enabled)
+        elif verb == "go":
+            flow.acknowledge_urgent(draft)
+        elif verb == "pc":
+            ok = flow.give_consent(draft)
+        elif verb == "skip":
+            flow.set_text(draft, None)
+        elif verb == "e" and value is None:
+            state.node = "contact"
+            return _Reply(self.contact.edit_menu(lang))
+        elif verb == "e":
+            if value == "preview":
+                draft["step"] = flow.first_missing(draft)
+            else:
+                ok = flow.edit(draft, value or "")
+        elif verb == "b":
+            if not flow.back(draft):
+                return self._intro(state, lang)
+        elif verb == "no":
+            state.draft = None
+            return self._intro(state, lang, _("Your request was cancelled. Nothing was sent."))
+        elif verb == "ok":
+            return await self._confirm(state, lang, turn)
+        else:
+            ok = False
+        if not ok:
+            return self._flow_screen(
+                state, lang, _("This button is out of date. Here is where your request is now.")
+            )
+        return self._flow_screen(state, lang)
+
+    async def _confirm(self, state: SessionState, lang: str, turn: _Turn) -> _Reply:
+        """Commit the request first; only then show its code (and remember it in the state)."""
+        _ = self.renderer.t(lang).gettext
+        assert state.draft is not None and state.team_id is not None and self.cases is not None
+        request = flow.to_request(state.draft, state.team_id)
+        if request is None or flow.current_step(state.draft) != "preview":
+            state.draft["step"] = flow.first_missing(state.draft)
+            return self._flow_screen(
+                state, lang, _("Please answer this first; then you can send your request.")
+            )
+        try:
+            created = await self.cases.create_request(request, turn.chat_id)
+        except CaseError as exc:
+            log.warning("contact request refused: %s", exc.reason)
+            return self._flow_screen(
+                state,
+                lang,
+                _("Sorry, the request could not be sent. Nothing was lost; please try again."),
+            )
+        state.case_id, state.draft = created.case_id, None
+        # Remember the case before anything else can fail: a redelivered update is then a
+        # duplicate, never a second request.
+        if not await self.store.save(turn.pseudonym, state, turn.update_id, self.today()):
+            log.warning("case created but the chat state was written meanwhile by another process")
+        state.node, state.page = "contact", 0
+        return _Reply(
+            self.contact.created(lang, state.team_id, created.code, request.reply_via, self._now()),
+            edit=True,
+        )
+
+    async def _withdraw(self, state: SessionState, lang: str, *, confirmed: bool) -> _Reply:
+        _ = self.renderer.t(lang).gettext
+        view = await self._open_case(state)
+        if view is None or state.case_id is None:
+            return await self._status(state, lang, _("There is no open request to withdraw."))
+        if not confirmed:
+            return _Reply(self.contact.withdraw_question(lang, view.code))
+        try:
+            assert self.cases is not None
+            await self.cases.withdraw(state.case_id)
+        except CaseError as exc:
+            log.info("withdraw refused: %s", exc.reason)
+            return await self._status(state, lang)
+        return _Reply(self.contact.withdrawn(lang))
+
+    async def _text(self, text: str, state: SessionState, lang: str) -> _Reply:
+        """Typed text: an answer the flow asked for, a message to an open case, or a hint."""
+        _ = self.renderer.t(lang).gettext
+        step = self._draft_step(state)
+        if step is not None and state.node == "contact" and step in flow.TEXT_STEPS:
+            assert state.draft is not None
+            if step == "phone":
+                if not flow.set_phone(state.draft, text):
+                    return self._flow_screen(
+                        state,
+                        lang,
+                        _(
+                            "That does not look like a phone number. Please type only the "
+                            "number, for example with the area code first."
+                        ),
+                    )
+                return self._flow_screen(state, lang)
+            if flow.too_long(text):
+                return self._flow_screen(state, lang, self._too_long(lang, text))
+            result = scrub(text.strip())
+            flow.set_text(state.draft, result.text or None, removed=result.changed)
+            return self._flow_screen(state, lang)
+        if state.case_id is not None and self.cases is not None:
+            if flow.too_long(text):
+                return self._with_notice(state, lang, self._too_long(lang, text))
+            if await self.cases.relative_message(state.case_id, scrub(text.strip()).text):
+                return _Reply(self.contact.message_sent(lang), edit=False)
+            return self._with_notice(
+                state,
+                lang,
+                _(
+                    "Your request is closed, so what you write here is not passed on. To ask "
+                    "again, tap “Talk to someone”."
+                ),
+            )
+        return self._with_notice(
+            state,
+            lang,
+            _(
+                "I can only guide you with the buttons. What you write here is not read by "
+                "anyone and not saved. To reach a person, tap “Talk to someone”."
+            ),
+        )
+
+    def _too_long(self, lang: str, text: str) -> str:
+        tr = self.renderer.t(lang)
+        return (
+            tr.gettext(
+                "Your text has {count} characters; at most {max} can be passed on at a time. "
+                "Please shorten it and send it again. Nothing was sent."
+            )
+            .replace("{count}", tr.number(len(text)))
+            .replace("{max}", tr.number(flow.MAX_TEXT))
+        )
 
     def _stale(self, state: SessionState, lang: str, message: str) -> _Reply:
         reply = self._with_notice(state, lang, message)
@@ -300,13 +545,14 @@ class ConversationService:
         if name == "clear_ask":
             return _Reply(self._clear_question(lang))
         if name == "delete_ask":
-            return _Reply(self._delete_question(lang))
+            return _Reply(self._delete_question(lang, state.case_id is not None))
         if name == "clear_do":
             await self._clear(state, port)
             return _Reply(self.renderer.notice(lang, _("This chat has been cleared.")), edit=False)
         if name in ("delete_do", "delete_and_clear"):
             if name == "delete_and_clear":
                 await self._clear(state, port)
+            await self._withdraw_quietly(state)
             await self.store.delete(pseudonym)
             text = _(
                 "Everything this guide stored about this chat has been deleted. "
@@ -316,6 +562,15 @@ class ConversationService:
             return _Reply(screen, edit=name == "delete_do", save=False)
         # cancel: back to where the relative was
         return _Reply(self.current_screen(state, lang))
+
+    async def _withdraw_quietly(self, state: SessionState) -> None:
+        """/delete removes everything: an open request is withdrawn (staff see "withdrawn")."""
+        if state.case_id is None or self.cases is None:
+            return
+        try:
+            await self.cases.withdraw(state.case_id)
+        except CaseError as exc:
+            log.info("withdraw on delete: %s", exc.reason)  # already closed or withdrawn
 
     async def _clear(self, state: SessionState, port: ChatPort) -> None:
         """Delete our own and the relative's messages that we know of (Telegram: last 48 h)."""

@@ -54,6 +54,7 @@ async def publish_commands(
             BotCommand("language", _("Change language")),
             BotCommand("municipality", _("Change municipality")),
             BotCommand("privacy", _("What is stored")),
+            BotCommand("status", _("Status of my request")),
             BotCommand("clear", _("Remove the messages in this chat")),
             BotCommand("delete", _("Delete my data")),
             BotCommand("help", _("How this guide works")),

@@ -1,8 +1,8 @@
 """The Telegram door: turn an update into an Event, call the service, answer the button.
 
 One TypeHandler for every update keeps dispatch cheap; everything below is parsing.
-Message text is read only to tell a command from other text; it is never stored
-or logged.
+Message text is handed to the service, which uses it only where the contact flow
+asks for it (scrubbed before it is stored); it is never logged.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def event_from_update(update: Update) -> Event | None:
                 command=command,
                 message_id=message.message_id,
             )
-        return Event(update.update_id, "text", language, message_id=message.message_id)
+        return Event(update.update_id, "text", language, message_id=message.message_id, text=text)
     return Event(update.update_id, "other", language, message_id=message.message_id)
 
 
