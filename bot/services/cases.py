@@ -19,12 +19,25 @@ names and types stable, implement the bodies).
 
 from __future__ import annotations
 
+import logging
+import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Literal, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.services.link_crypto import LinkCipher, LinkError
+from bot.services.scrub import scrub
+from bot.storage import cases as db
+from bot.storage.engine import read_tx, write_tx
+
+log = logging.getLogger(__name__)
 
 # --- vocabularies (stored as these short ASCII values; labels live in the doors' i18n) ----
 
@@ -230,70 +243,564 @@ class CaseService:
     relay: RelayPort | None = None
     events: CaseEvents | None = None
     now: Callable[[], datetime] = _now
+    # Team ids from content/teams; None accepts any team id (tests of the rules alone).
+    known_teams: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        self._cipher = LinkCipher(self.secret_key)
+
+    def _clock(self) -> datetime:
+        return self.now().astimezone(UTC)
 
     # -- relative side (the bot flow) -----------------------------------------------------
 
     async def create_request(self, draft: RequestDraft, chat_id: int) -> CreatedCase:
         """Validate, store the case and its encrypted contact link, commit, then notify."""
-        raise NotImplementedError
+        text, phone = self._validate_draft(draft)
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            case_id, code = await self._insert_with_fresh_code(conn, draft, now)
+            phone_ref = self._cipher.seal(phone, case_id, "phone") if phone else None
+            await db.insert_contact(
+                conn, case_id, self._cipher.seal_chat(chat_id, case_id), phone_ref
+            )
+            if text:
+                await db.insert_message(
+                    conn,
+                    {"case_id": case_id, "author": "relative", "body": text, "created_at": now},
+                )
+        log.info("contact request created (urgency %s)", draft.urgency)
+        if self.events is not None:
+            try:
+                await self.events.new_request(draft.team_id, draft.urgency == "urgent")
+            except Exception as exc:  # a notification must never undo a confirmed request
+                log.error("new-request notification failed: %s", type(exc).__name__)
+        return CreatedCase(case_id, code)
+
+    def _validate_draft(self, draft: RequestDraft) -> tuple[str | None, str | None]:
+        if self.known_teams is not None and draft.team_id not in self.known_teams:
+            raise CaseError("unknown_team", draft.team_id)
+        if (
+            draft.concerns not in CONCERNS
+            or draft.topic not in TOPICS
+            or draft.urgency not in URGENCIES
+            or draft.reply_via not in REPLY_VIA
+            or not _LANGUAGE_RE.fullmatch(draft.language or "")
+        ):
+            raise CaseError("invalid", "answer outside the vocabulary")
+        phone = None
+        if draft.reply_via == "phone":
+            phone = normalise_phone(draft.phone or "")
+            if phone is None:
+                raise CaseError("invalid", "phone number")
+        elif draft.phone:
+            raise CaseError("invalid", "a phone number is kept only for a call-back")
+        return _clean_text(draft.text, MAX_TEXT, from_relative=True), phone
+
+    async def _insert_with_fresh_code(
+        self, conn: AsyncConnection, draft: RequestDraft, now: datetime
+    ) -> tuple[int, str]:
+        for _attempt in range(20):
+            code = new_code()
+            try:
+                async with conn.begin_nested():
+                    case_id = await db.insert_case(
+                        conn,
+                        {
+                            "code": code,
+                            "team_id": draft.team_id,
+                            "language": draft.language,
+                            "concerns": draft.concerns,
+                            "topic": draft.topic,
+                            "urgency": draft.urgency,
+                            "reply_via": draft.reply_via,
+                            "status": "open",
+                            "created_at": now,
+                            "updated_at": now,
+                            "version": 1,
+                        },
+                    )
+                return case_id, code
+            except IntegrityError:
+                continue  # that code is taken: draw another
+        raise RuntimeError("no free case code after 20 draws")
 
     async def view_for_relative(self, case_id: int) -> RelativeView | None:
-        raise NotImplementedError
+        async with read_tx(self.engine) as conn:
+            row = await db.case_by_id(conn, case_id)
+            if row is None:
+                return None
+            replies = await db.count_staff_replies(conn, case_id)
+        return RelativeView(
+            code=row["code"],
+            status=row["status"],
+            created_at=_at(row["created_at"]),
+            claimed=row["status"] == "claimed",
+            staff_replies=replies,
+        )
 
     async def withdraw(self, case_id: int) -> None:
         """The relative withdrew (or used /delete): staff see "withdrawn"; link and text go."""
-        raise NotImplementedError
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            row = await db.case_by_id(conn, case_id)
+            if row is None:
+                return
+            if row["status"] in db.ACTIVE:
+                await db.update_case(
+                    conn,
+                    case_id,
+                    now,
+                    only_if=(db.requests.c.status.in_(db.ACTIVE),),
+                    status="withdrawn",
+                    outcome="withdrew",
+                    closed_at=now,
+                )
+                await db.record(conn, now, "relative", "withdraw", row["code"])
+            await db.delete_contacts(conn, [case_id])
+            await db.delete_texts(conn, [case_id])
+        log.info("contact request withdrawn")
 
     async def relative_message(self, case_id: int, text: str) -> bool:
         """Add the relative's (scrubbed) message to an open case; False if it is not open."""
-        raise NotImplementedError
+        body = _clean_text(text, MAX_TEXT, from_relative=True)
+        if body is None:
+            raise CaseError("invalid", "empty message")
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            changed = await db.update_case(
+                conn, case_id, now, only_if=(db.requests.c.status.in_(db.ACTIVE),)
+            )
+            if not changed:
+                return False
+            await db.insert_message(
+                conn, {"case_id": case_id, "author": "relative", "body": body, "created_at": now}
+            )
+        return True
 
     # -- staff side -------------------------------------------------------------------------
 
     async def queue(self, staff: StaffUser) -> Queue:
-        raise NotImplementedError
+        now = self._clock()
+        async with read_tx(self.engine) as conn:
+            rows = await db.queue_rows(conn, _teams(staff))
+        items = [_item(row, now) for row in rows]
+        waiting = [i for i in items if i.status == "open"]
+        return Queue(
+            items=items,
+            waiting=len(waiting),
+            urgent_waiting=sum(1 for i in waiting if i.urgency == "urgent"),
+            version=_fingerprint(rows),
+        )
+
+    async def queue_version(self, staff: StaffUser) -> str:
+        """The ``Queue.version`` alone, from one aggregate query: cheap enough to poll."""
+        async with read_tx(self.engine) as conn:
+            return await db.queue_fingerprint(conn, _teams(staff))
 
     async def detail(self, staff: StaffUser, code: str) -> CaseDetail:
-        raise NotImplementedError
+        now = self._clock()
+        async with read_tx(self.engine) as conn:
+            row = await self._visible_case(conn, staff, code)
+            messages = await db.case_messages(conn, row["id"])
+            notes = await db.case_notes(conn, row["id"])
+            link = await db.contact(conn, row["id"])
+        phone = None
+        if link is not None and link["phone_ref"] and row["status"] in db.ACTIVE:
+            phone = self._open_or_none(link["phone_ref"], row["id"], "phone")
+        return CaseDetail(
+            item=_item(row, now),
+            outcome=row["outcome"],
+            closed_at=_at_or_none(row["closed_at"]),
+            messages=[_message(m) for m in messages],
+            notes=[
+                NoteView(author=n["author"], body=n["body"], created_at=_at(n["created_at"]))
+                for n in notes
+            ],
+            phone=phone,
+            can_reopen=self._reopenable(row, link, now),
+        )
 
     async def claim(self, staff: StaffUser, code: str) -> ClaimResult:
         """Atomic: of many simultaneous claims exactly one wins."""
-        raise NotImplementedError
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            row = await self._visible_case(conn, staff, code)
+            if await db.claim_case(conn, row["id"], staff.id, staff.username, now):
+                await db.record(conn, now, staff.username, "claim", row["code"])
+                return ClaimResult(won=True, holder=staff.username)
+            current = await db.case_by_id(conn, row["id"])
+        assert current is not None
+        if current["status"] != "claimed":
+            return ClaimResult(won=False, holder=None)
+        return ClaimResult(won=current["claimed_by_id"] == staff.id, holder=current["claimed_by"])
 
     async def release(self, staff: StaffUser, code: str) -> None:
-        raise NotImplementedError
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            row = await self._visible_case(conn, staff, code)
+            holder = _holder_condition(staff)
+            if not await db.update_case(conn, row["id"], now, only_if=holder, **_UNCLAIMED):
+                raise CaseError("not_claimed_by_you")
+            await db.record(conn, now, staff.username, "release", row["code"])
 
     async def reply(
         self, staff: StaffUser, code: str, text: str, *, sign: bool = False
     ) -> CaseMessageView:
         """Store and relay through ``relay``; a failed relay is recorded on the message."""
-        raise NotImplementedError
+        body = _clean_text(text, MAX_STAFF_TEXT)
+        if body is None:
+            raise CaseError("invalid", "empty reply")
+        signature = staff.display_name if sign and staff.display_name else None
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            row = await self._visible_case(conn, staff, code)
+            if row["status"] in db.FINISHED:
+                raise CaseError("closed")
+            changed = await db.update_case(
+                conn,
+                row["id"],
+                now,
+                only_if=(db.claimed_by(staff.id),),
+                first_reply_at=func.coalesce(db.requests.c.first_reply_at, now),
+                last_staff_reply_at=now,
+            )
+            if not changed:
+                raise CaseError("not_claimed_by_you")
+            message_id = await db.insert_message(
+                conn,
+                {
+                    "case_id": row["id"],
+                    "author": "staff",
+                    "body": body,
+                    "signature": signature,
+                    "created_at": now,
+                },
+            )
+            link = await db.contact(conn, row["id"])
+            await db.record(conn, now, staff.username, "reply", row["code"])
+        # The network call happens outside the transaction; its outcome is stored after.
+        delivery = await self._deliver(row, link, body, signature)
+        async with write_tx(self.engine) as conn:
+            await db.set_delivery(conn, message_id, delivery)
+        return CaseMessageView(
+            author="staff", body=body, created_at=now, signature=signature, delivery=delivery
+        )
+
+    async def _deliver(
+        self, row: RowMapping, link: RowMapping | None, body: str, signature: str | None
+    ) -> str:
+        if self.relay is None:
+            return "failed: no_relay"
+        if link is None:
+            return "failed: no_contact"
+        try:
+            chat_id = self._cipher.open_chat(link["chat_ref"], row["id"])
+        except LinkError:
+            log.error("a contact link could not be decrypted")
+            return "failed: contact_unreadable"
+        try:
+            reason = await self.relay.deliver(
+                chat_id, row["team_id"], row["language"], body, signature
+            )
+        except Exception as exc:  # shown on the case, never swallowed
+            log.error("relay of a staff reply failed: %s", type(exc).__name__)
+            return f"failed: {type(exc).__name__}"[:200]
+        if reason is not None:
+            log.warning("relay of a staff reply refused")
+            return f"failed: {reason}"[:200]
+        return "sent"
 
     async def add_note(self, staff: StaffUser, code: str, text: str) -> None:
-        raise NotImplementedError
+        body = _clean_text(text, MAX_STAFF_TEXT)
+        if body is None:
+            raise CaseError("invalid", "empty note")
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            row = await self._visible_case(conn, staff, code)
+            if row["status"] == "withdrawn":
+                raise CaseError("closed")
+            await db.update_case(conn, row["id"], now)
+            await db.insert_note(
+                conn,
+                {"case_id": row["id"], "author": staff.username, "body": body, "created_at": now},
+            )
+            await db.record(conn, now, staff.username, "note", row["code"])
 
     async def transfer(self, staff: StaffUser, code: str, team_id: str) -> None:
-        raise NotImplementedError
+        if self.known_teams is not None and team_id not in self.known_teams:
+            raise CaseError("unknown_team", team_id)
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            row = await self._visible_case(conn, staff, code)
+            if row["status"] in db.FINISHED:
+                raise CaseError("closed")
+            if row["team_id"] == team_id:
+                raise CaseError("invalid", "already with that team")
+            conditions = (db.requests.c.status.in_(db.ACTIVE), *_free_or_mine(staff))
+            changed = await db.update_case(
+                conn, row["id"], now, only_if=conditions, team_id=team_id, **_UNCLAIMED
+            )
+            if not changed:
+                raise CaseError("not_claimed_by_you")
+            await db.record(conn, now, staff.username, "transfer", row["code"])
 
     async def close(self, staff: StaffUser, code: str, outcome: Outcome) -> None:
-        raise NotImplementedError
+        if outcome not in OUTCOMES:
+            raise CaseError("invalid", "unknown outcome")
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            row = await self._visible_case(conn, staff, code)
+            if row["status"] in db.FINISHED:
+                raise CaseError("closed")
+            conditions = (db.requests.c.status.in_(db.ACTIVE), *_free_or_mine(staff))
+            changed = await db.update_case(
+                conn,
+                row["id"],
+                now,
+                only_if=conditions,
+                status="closed",
+                outcome=outcome,
+                closed_at=now,
+            )
+            if not changed:
+                raise CaseError("not_claimed_by_you")
+            grace = timedelta(days=self.retention.link_grace_days)
+            await db.set_contact_expiry(conn, row["id"], now + grace)
+            await db.record(conn, now, staff.username, "close", row["code"])
 
     async def reopen(self, staff: StaffUser, code: str) -> None:
-        raise NotImplementedError
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            row = await self._visible_case(conn, staff, code)
+            if row["status"] in db.ACTIVE:
+                raise CaseError("not_closed")
+            if row["status"] == "withdrawn":
+                raise CaseError("invalid", "the relative withdrew this request")
+            link = await db.contact(conn, row["id"])
+            if not self._reopenable(row, link, now):
+                raise CaseError("retention_passed")
+            changed = await db.update_case(
+                conn,
+                row["id"],
+                now,
+                only_if=(db.requests.c.status == "closed",),
+                outcome=None,
+                closed_at=None,
+                **_UNCLAIMED,
+            )
+            if not changed:
+                raise CaseError("not_closed")
+            await db.set_contact_expiry(conn, row["id"], None)
+            await db.record(conn, now, staff.username, "reopen", row["code"])
+
+    def _reopenable(self, row: RowMapping, link: RowMapping | None, now: datetime) -> bool:
+        closed_at = _at_or_none(row["closed_at"])
+        if row["status"] != "closed" or closed_at is None or link is None:
+            return False
+        return now < closed_at + timedelta(days=self.retention.text_retention_days)
 
     async def canned_replies(self, staff: StaffUser, team_id: str, language: str) -> list[str]:
-        raise NotImplementedError
+        if not staff.can_see(team_id):
+            raise CaseError("forbidden")
+        async with read_tx(self.engine) as conn:
+            rows = await db.canned_replies(conn, team_id, language)
+        return [row["body"] for row in rows]
+
+    async def add_canned_reply(
+        self, staff: StaffUser, team_id: str, language: str, title: str, body: str
+    ) -> None:
+        """Coordinators and admins keep their teams' canned replies (never relatives' text)."""
+        if staff.role not in ("coordinator", "admin") or not staff.can_see(team_id):
+            raise CaseError("forbidden")
+        if self.known_teams is not None and team_id not in self.known_teams:
+            raise CaseError("unknown_team", team_id)
+        clean_title = _clean_text(title, 100)
+        clean_body = _clean_text(body, MAX_STAFF_TEXT)
+        if clean_title is None or clean_body is None or not _LANGUAGE_RE.fullmatch(language):
+            raise CaseError("invalid")
+        now = self._clock()
+        async with write_tx(self.engine) as conn:
+            await db.insert_canned(
+                conn,
+                {
+                    "team_id": team_id,
+                    "language": language,
+                    "title": clean_title,
+                    "body": clean_body,
+                },
+            )
+            await db.record(conn, now, staff.username, "canned_reply_add", None)
 
     async def audit_log(self, staff: StaffUser, limit: int = 200) -> list[AuditEntry]:
         """Admins only."""
-        raise NotImplementedError
+        if staff.role != "admin":
+            raise CaseError("forbidden")
+        async with read_tx(self.engine) as conn:
+            rows = await db.audit_rows(conn, max(1, min(limit, 10_000)))
+        return [
+            AuditEntry(
+                at=_at(r["at"]), staff=r["staff"], action=r["action"], case_code=r["case_code"]
+            )
+            for r in rows
+        ]
+
+    async def _visible_case(self, conn: AsyncConnection, staff: StaffUser, code: str) -> RowMapping:
+        normal = normalise_code(code)
+        row = await db.case_by_code(conn, normal) if normal else None
+        if row is None:
+            raise CaseError("not_found")
+        if not staff.can_see(row["team_id"]):
+            raise CaseError("forbidden")
+        return row
+
+    def _open_or_none(self, token: str, case_id: int, purpose: str) -> str | None:
+        try:
+            return self._cipher.open(token, case_id, purpose)
+        except LinkError:
+            log.error("a contact link could not be decrypted")
+            return None
 
     # -- jobs -------------------------------------------------------------------------------
 
     async def auto_release(self) -> int:
         """Release claims with no staff reply for ``auto_release_minutes``."""
-        raise NotImplementedError
+        now = self._clock()
+        cutoff = now - timedelta(minutes=self.retention.auto_release_minutes)
+        released = 0
+        async with write_tx(self.engine) as conn:
+            for row in await db.stale_claims(conn, cutoff):
+                conditions = db.still_stale(cutoff)
+                if await db.update_case(conn, row["id"], now, only_if=conditions, **_UNCLAIMED):
+                    await db.record(conn, now, "system", "auto_release", row["code"])
+                    released += 1
+        if released:
+            log.info("released %d idle claim(s)", released)
+        return released
 
     async def purge(self) -> PurgeReport:
         """Delete contact links after the grace period and texts after retention."""
-        raise NotImplementedError
+        now = self._clock()
+        text_cutoff = now - timedelta(days=self.retention.text_retention_days)
+        async with write_tx(self.engine) as conn:
+            links = await db.delete_contacts(conn, await db.expired_contacts(conn, now))
+            texts = await db.delete_texts(conn, None, closed_before=text_cutoff)
+            await db.forget_staff(conn, text_cutoff)
+        log.info("purged %d contact link(s) and %d case text(s)", links, texts)
+        return PurgeReport(links_deleted=links, texts_deleted=texts)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+_LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?")
+_UNCLAIMED: dict[str, Any] = {
+    "status": "open",
+    "claimed_by_id": None,
+    "claimed_by": None,
+    "claimed_at": None,
+}
+
+
+def new_code() -> str:
+    """A random case code from the unambiguous alphabet, shown as XXX-XXX."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:3]}-{raw[3:]}"
+
+
+def normalise_code(code: str) -> str | None:
+    """Accept what people type ("abc def", "ABCDEF", "abc-def"); None if it cannot be a code."""
+    raw = "".join(c for c in code.upper() if c not in " -\u2010\u2011\u2013")
+    if len(raw) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in raw):
+        return None
+    return f"{raw[:3]}-{raw[3:]}"
+
+
+def normalise_phone(phone: str) -> str | None:
+    """A call-back number as digits with an optional leading +; None if it is not one."""
+    stripped = phone.strip()
+    if not stripped or any(c not in "+0123456789 -()/." for c in stripped):
+        return None
+    plus = stripped.startswith("+")
+    digits = "".join(c for c in stripped if c.isdigit())
+    if not 7 <= len(digits) <= 15 or "+" in stripped[1:]:
+        return None
+    return ("+" if plus else "") + digits
+
+
+def _clean_text(text: str | None, limit: int, *, from_relative: bool = False) -> str | None:
+    """Stripped, None if empty; a relative's text is scrubbed (again: scrubbing is idempotent).
+
+    Staff texts are not scrubbed: a reply may rightly carry a helpline's number or address.
+    """
+    if text is None:
+        return None
+    stripped = text.strip()
+    if not stripped:
+        return None
+    if len(stripped) > limit:
+        raise CaseError("too_long", f"at most {limit} characters")
+    return scrub(stripped).text if from_relative else stripped
+
+
+def _teams(staff: StaffUser) -> frozenset[str] | None:
+    return None if staff.role == "admin" else staff.teams
+
+
+def _holder_condition(staff: StaffUser) -> tuple[Any, ...]:
+    if staff.role == "admin":
+        return (db.requests.c.status == "claimed",)
+    return (db.claimed_by(staff.id),)
+
+
+def _free_or_mine(staff: StaffUser) -> tuple[Any, ...]:
+    return () if staff.role == "admin" else (db.not_claimed_by_other(staff.id),)
+
+
+def _at(value: datetime) -> datetime:
+    aware = db.aware(value)
+    assert aware is not None
+    return aware
+
+
+def _at_or_none(value: datetime | None) -> datetime | None:
+    return db.aware(value)
+
+
+def _item(row: RowMapping, now: datetime) -> QueueItem:
+    created = _at(row["created_at"])
+    return QueueItem(
+        code=row["code"],
+        team_id=row["team_id"],
+        status=row["status"],
+        urgency=row["urgency"],
+        language=row["language"],
+        topic=row["topic"],
+        concerns=row["concerns"],
+        reply_via=row["reply_via"],
+        created_at=created,
+        waiting_seconds=max(0, int((now - created).total_seconds())),
+        claimed_by=row["claimed_by"],
+    )
+
+
+def _message(row: RowMapping) -> CaseMessageView:
+    return CaseMessageView(
+        author=row["author"],
+        body=row["body"],
+        created_at=_at(row["created_at"]),
+        signature=row["signature"],
+        delivery=row["delivery"],
+    )
+
+
+def _fingerprint(rows: list[RowMapping]) -> str:
+    """The same string ``storage.cases.queue_fingerprint`` computes in SQL."""
+    latest = max((_at(r["updated_at"]) for r in rows), default=None)
+    return ".".join(
+        (
+            str(len(rows)),
+            str(sum(r["version"] for r in rows)),
+            str(max((r["id"] for r in rows), default=0)),
+            latest.isoformat() if latest is not None else "-",
+        )
+    )

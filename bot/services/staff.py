@@ -8,17 +8,31 @@ service only says whether a username/password pair is valid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.services.cases import Role, StaffUser
+from bot.services.cases import ROLES, Role, StaffUser
+from bot.storage import staff as db
+from bot.storage.engine import read_tx, write_tx
 
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1000  # argon2 takes any length; a cap keeps a request from costing more
+USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+MAX_DISPLAY_NAME = 64
 
 
 class StaffError(Exception):
-    """reasons: "exists", "not_found", "weak_password", "invalid_role", "unknown_team"."""
+    """reasons: "exists", "not_found", "weak_password", "invalid_role", "unknown_team",
+    "invalid_username" (added: a username must be 2-64 of a-z 0-9 . _ -)."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -40,6 +54,11 @@ class StaffAccountView:
 class StaffService:
     engine: AsyncEngine
     known_teams: frozenset[str]  # team ids from content/teams
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        self._dummy_hash: str | None = None
 
     async def create(
         self,
@@ -49,24 +68,138 @@ class StaffService:
         teams: frozenset[str],
         display_name: str | None = None,
     ) -> StaffAccountView:
-        raise NotImplementedError
+        name = normalise_username(username)
+        if role not in ROLES:
+            raise StaffError("invalid_role", str(role))
+        self._check_teams(teams, role)
+        self._check_password(password)
+        shown = _display_name(display_name)
+        password_hash = await self._hash(password)
+        try:
+            async with write_tx(self.engine) as conn:
+                if await db.by_username(conn, name) is not None:
+                    raise StaffError("exists", name)
+                values = db.account_values(name, password_hash, role, shown, self.now())
+                staff_id = await db.insert_account(conn, values)
+                await db.replace_teams(conn, staff_id, teams)
+        except IntegrityError:  # created by someone else at the same moment
+            raise StaffError("exists", name) from None
+        return StaffAccountView(staff_id, name, role, frozenset(teams), True, shown)
 
     async def set_password(self, username: str, password: str) -> None:
-        raise NotImplementedError
+        self._check_password(password)
+        password_hash = await self._hash(password)
+        async with write_tx(self.engine) as conn:
+            if not await db.update_account(
+                conn, normalise_username(username), password_hash=password_hash
+            ):
+                raise StaffError("not_found", username)
 
     async def set_teams(self, username: str, teams: frozenset[str]) -> None:
-        raise NotImplementedError
+        async with write_tx(self.engine) as conn:
+            row = await db.by_username(conn, normalise_username(username))
+            if row is None:
+                raise StaffError("not_found", username)
+            self._check_teams(teams, row["role"])
+            await db.replace_teams(conn, row["id"], teams)
 
     async def deactivate(self, username: str) -> None:
-        raise NotImplementedError
+        async with write_tx(self.engine) as conn:
+            if not await db.update_account(conn, normalise_username(username), active=False):
+                raise StaffError("not_found", username)
 
     async def list(self) -> list[StaffAccountView]:
-        raise NotImplementedError
+        async with read_tx(self.engine) as conn:
+            rows = await db.all_accounts(conn)
+            teams = await db.all_memberships(conn)
+        return [_view(row, frozenset(teams.get(row["id"], ()))) for row in rows]
 
     async def authenticate(self, username: str, password: str) -> StaffUser | None:
         """The user for a valid, active account; None otherwise (same time either way)."""
-        raise NotImplementedError
+        try:
+            name = normalise_username(username)
+        except StaffError:
+            name = None
+        row = None
+        if name is not None and len(password) <= MAX_PASSWORD_LENGTH:
+            async with read_tx(self.engine) as conn:
+                row = await db.by_username(conn, name)
+        if row is None or not row["active"]:
+            # Unknown or inactive: spend the same work on a dummy hash, then refuse.
+            await self._verify(await self._dummy(), password[:MAX_PASSWORD_LENGTH])
+            return None
+        if not await self._verify(row["password_hash"], password):
+            return None
+        if self.hasher.check_needs_rehash(row["password_hash"]):
+            rehashed = await self._hash(password)
+            async with write_tx(self.engine) as conn:
+                await db.update_account(conn, row["username"], password_hash=rehashed)
+        return await self.get(row["id"])
 
     async def get(self, staff_id: int) -> StaffUser | None:
         """For a session cookie: the current rights of an active account, else None."""
-        raise NotImplementedError
+        async with read_tx(self.engine) as conn:
+            row = await db.by_id(conn, staff_id)
+            if row is None or not row["active"]:
+                return None
+            teams = await db.teams_of(conn, staff_id)
+        return StaffUser(
+            id=row["id"],
+            username=row["username"],
+            role=row["role"],
+            teams=teams,
+            display_name=row["display_name"],
+        )
+
+    def _check_teams(self, teams: frozenset[str], role: str) -> None:
+        unknown = sorted(set(teams) - self.known_teams)
+        if unknown:
+            raise StaffError("unknown_team", ", ".join(unknown))
+        if not teams and role != "admin":
+            raise StaffError("unknown_team", "staff and coordinators need at least one team")
+
+    @staticmethod
+    def _check_password(password: str) -> None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise StaffError("weak_password", f"at least {MIN_PASSWORD_LENGTH} characters")
+        if len(password) > MAX_PASSWORD_LENGTH:
+            raise StaffError("weak_password", f"at most {MAX_PASSWORD_LENGTH} characters")
+
+    async def _hash(self, password: str) -> str:
+        # argon2 takes tens of milliseconds of CPU by design: keep it off the event loop.
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return await asyncio.to_thread(self.hasher.verify, password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = await self._hash("not-a-password-of-anyone-" * 2)
+        return self._dummy_hash
+
+
+def normalise_username(username: str) -> str:
+    name = username.strip().lower()
+    if not USERNAME_RE.fullmatch(name):
+        raise StaffError("not_found" if not name else "invalid_username", username[:64])
+    return name
+
+
+def _display_name(display_name: str | None) -> str | None:
+    if display_name is None or not display_name.strip():
+        return None
+    return display_name.strip()[:MAX_DISPLAY_NAME]
+
+
+def _view(row: RowMapping, teams: frozenset[str]) -> StaffAccountView:
+    return StaffAccountView(
+        id=row["id"],
+        username=row["username"],
+        role=row["role"],
+        teams=teams,
+        active=bool(row["active"]),
+        display_name=row["display_name"],
+    )

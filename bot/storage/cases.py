@@ -1,0 +1,316 @@
+"""SQL for contact requests, their contact links, messages, notes, canned replies and audit.
+
+Plain SQLAlchemy Core on a connection the service opened: the service decides
+where a transaction begins and ends (``engine.write_tx`` / ``read_tx``). Every
+state change stamps ``updated_at`` and bumps ``version``, which the queue's
+fingerprint is built from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.storage.models import (
+    AuditEvent,
+    CannedReply,
+    CaseContact,
+    CaseMessage,
+    CaseNote,
+    CaseRequest,
+    ChatSession,
+)
+
+requests = CaseRequest.__table__  # type: ignore[attr-defined]
+contacts = CaseContact.__table__  # type: ignore[attr-defined]
+messages = CaseMessage.__table__  # type: ignore[attr-defined]
+notes = CaseNote.__table__  # type: ignore[attr-defined]
+canned = CannedReply.__table__  # type: ignore[attr-defined]
+audit = AuditEvent.__table__  # type: ignore[attr-defined]
+sessions = ChatSession.__table__  # type: ignore[attr-defined]
+
+ACTIVE = ("open", "claimed")
+FINISHED = ("closed", "withdrawn")
+_URGENCY_RANK = case(
+    (requests.c.urgency == "urgent", 0), (requests.c.urgency == "soon", 1), else_=2
+)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back without a zone; every stored timestamp is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+# --- cases -----------------------------------------------------------------------------
+
+
+async def insert_case(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    result = await conn.execute(insert(requests).values(**values).returning(requests.c.id))
+    return int(result.scalar_one())
+
+
+async def case_by_code(conn: AsyncConnection, code: str) -> RowMapping | None:
+    result = await conn.execute(select(requests).where(requests.c.code == code))
+    return result.mappings().first()
+
+
+async def case_by_id(conn: AsyncConnection, case_id: int) -> RowMapping | None:
+    result = await conn.execute(select(requests).where(requests.c.id == case_id))
+    return result.mappings().first()
+
+
+async def update_case(
+    conn: AsyncConnection,
+    case_id: int,
+    now: datetime,
+    *,
+    only_if: Sequence[Any] = (),
+    **values: Any,
+) -> int:
+    """Change one case if the extra conditions hold; the row count says whether it did."""
+    statement = (
+        update(requests)
+        .where(requests.c.id == case_id, *only_if)
+        .values(updated_at=now, version=requests.c.version + 1, **values)
+    )
+    return (await conn.execute(statement)).rowcount
+
+
+async def claim_case(
+    conn: AsyncConnection, case_id: int, staff_id: int, username: str, now: datetime
+) -> bool:
+    """The atomic claim: one conditional UPDATE; only a still-open case changes hands."""
+    changed = await update_case(
+        conn,
+        case_id,
+        now,
+        only_if=(requests.c.status == "open",),
+        status="claimed",
+        claimed_by_id=staff_id,
+        claimed_by=username,
+        claimed_at=now,
+        first_claim_at=func.coalesce(requests.c.first_claim_at, now),
+    )
+    return changed == 1
+
+
+def _visible(teams: Iterable[str] | None) -> list[Any]:
+    conditions: list[Any] = [requests.c.status.in_(ACTIVE)]
+    if teams is not None:
+        conditions.append(requests.c.team_id.in_(sorted(teams)))
+    return conditions
+
+
+async def queue_rows(conn: AsyncConnection, teams: Iterable[str] | None) -> list[RowMapping]:
+    """Open and claimed cases of these teams (None: all), urgent first, then oldest first."""
+    statement = (
+        select(requests)
+        .where(*_visible(teams))
+        .order_by(_URGENCY_RANK, requests.c.created_at, requests.c.id)
+    )
+    return list((await conn.execute(statement)).mappings().all())
+
+
+async def queue_fingerprint(conn: AsyncConnection, teams: Iterable[str] | None) -> str:
+    """Changes whenever a visible case is added, removed or changed (count, sum, latest)."""
+    statement = select(
+        func.count(),
+        func.coalesce(func.sum(requests.c.version), 0),
+        func.max(requests.c.id),
+        func.max(requests.c.updated_at),
+    ).where(*_visible(teams))
+    count, versions, last_id, latest = (await conn.execute(statement)).one()
+    latest = aware(latest)
+    stamp = latest.isoformat() if latest is not None else "-"
+    return f"{count}.{versions}.{last_id or 0}.{stamp}"
+
+
+async def stale_claims(conn: AsyncConnection, cutoff: datetime) -> list[RowMapping]:
+    """Claims whose last sign of work (claim or staff reply) is older than ``cutoff``."""
+    statement = select(requests.c.id, requests.c.code).where(
+        requests.c.status == "claimed",
+        requests.c.claimed_at < cutoff,
+        or_(requests.c.last_staff_reply_at.is_(None), requests.c.last_staff_reply_at < cutoff),
+    )
+    return list((await conn.execute(statement)).mappings().all())
+
+
+def still_stale(cutoff: datetime) -> tuple[Any, ...]:
+    """The same test as ``stale_claims``, for the releasing UPDATE (someone may reply meanwhile)."""
+    return (
+        requests.c.status == "claimed",
+        requests.c.claimed_at < cutoff,
+        or_(requests.c.last_staff_reply_at.is_(None), requests.c.last_staff_reply_at < cutoff),
+    )
+
+
+async def count_staff_replies(conn: AsyncConnection, case_id: int) -> int:
+    statement = select(func.count()).where(
+        messages.c.case_id == case_id, messages.c.author == "staff"
+    )
+    return int((await conn.execute(statement)).scalar_one())
+
+
+# --- contact links ---------------------------------------------------------------------
+
+
+async def insert_contact(
+    conn: AsyncConnection, case_id: int, chat_ref: str, phone_ref: str | None
+) -> None:
+    await conn.execute(
+        insert(contacts).values(case_id=case_id, chat_ref=chat_ref, phone_ref=phone_ref)
+    )
+
+
+async def contact(conn: AsyncConnection, case_id: int) -> RowMapping | None:
+    result = await conn.execute(select(contacts).where(contacts.c.case_id == case_id))
+    return result.mappings().first()
+
+
+async def set_contact_expiry(
+    conn: AsyncConnection, case_id: int, delete_after: datetime | None
+) -> None:
+    await conn.execute(
+        update(contacts).where(contacts.c.case_id == case_id).values(delete_after=delete_after)
+    )
+
+
+async def delete_contacts(conn: AsyncConnection, case_ids: Sequence[int]) -> int:
+    """Delete contact links and forget which chat pointed to those cases."""
+    if not case_ids:
+        return 0
+    removed = (
+        await conn.execute(delete(contacts).where(contacts.c.case_id.in_(case_ids)))
+    ).rowcount
+    # A changed version makes a conversation that read the old pointer reload, not write it back.
+    await conn.execute(
+        update(sessions)
+        .where(sessions.c.case_id.in_(case_ids))
+        .values(case_id=None, version=sessions.c.version + 1)
+    )
+    return removed
+
+
+async def expired_contacts(conn: AsyncConnection, now: datetime) -> list[int]:
+    statement = select(contacts.c.case_id).where(
+        contacts.c.delete_after.is_not(None), contacts.c.delete_after <= now
+    )
+    return [int(i) for i in (await conn.execute(statement)).scalars().all()]
+
+
+# --- messages and notes ----------------------------------------------------------------
+
+
+async def insert_message(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    result = await conn.execute(insert(messages).values(**values).returning(messages.c.id))
+    return int(result.scalar_one())
+
+
+async def set_delivery(conn: AsyncConnection, message_id: int, delivery: str) -> None:
+    await conn.execute(
+        update(messages).where(messages.c.id == message_id).values(delivery=delivery)
+    )
+
+
+async def case_messages(conn: AsyncConnection, case_id: int) -> list[RowMapping]:
+    statement = (
+        select(messages)
+        .where(messages.c.case_id == case_id)
+        .order_by(messages.c.created_at, messages.c.id)
+    )
+    return list((await conn.execute(statement)).mappings().all())
+
+
+async def insert_note(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(notes).values(**values))
+
+
+async def case_notes(conn: AsyncConnection, case_id: int) -> list[RowMapping]:
+    statement = (
+        select(notes).where(notes.c.case_id == case_id).order_by(notes.c.created_at, notes.c.id)
+    )
+    return list((await conn.execute(statement)).mappings().all())
+
+
+async def delete_texts(
+    conn: AsyncConnection, case_ids: Sequence[int] | None, closed_before: datetime | None = None
+) -> int:
+    """Set message and note bodies to NULL: for the given cases, or cases closed before a time."""
+    if case_ids is not None:
+        if not case_ids:
+            return 0
+        which: Any = list(case_ids)
+    else:
+        which = select(requests.c.id).where(
+            requests.c.status.in_(FINISHED), requests.c.closed_at < closed_before
+        )
+    removed = 0
+    for table in (messages, notes):
+        statement = (
+            update(table)
+            .where(table.c.case_id.in_(which), table.c.body.is_not(None))
+            .values(body=None)
+        )
+        removed += (await conn.execute(statement)).rowcount
+    # Signatures are first names: they go with the text.
+    await conn.execute(
+        update(messages)
+        .where(messages.c.case_id.in_(which), messages.c.signature.is_not(None))
+        .values(signature=None)
+    )
+    return removed
+
+
+# --- canned replies and audit ----------------------------------------------------------
+
+
+async def canned_replies(conn: AsyncConnection, team_id: str, language: str) -> list[RowMapping]:
+    statement = (
+        select(canned)
+        .where(canned.c.team_id == team_id, canned.c.language == language)
+        .order_by(canned.c.title, canned.c.id)
+    )
+    return list((await conn.execute(statement)).mappings().all())
+
+
+async def insert_canned(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(canned).values(**values))
+
+
+async def record(
+    conn: AsyncConnection, at: datetime, staff: str, action: str, case_code: str | None
+) -> None:
+    await conn.execute(insert(audit).values(at=at, staff=staff, action=action, case_code=case_code))
+
+
+async def audit_rows(conn: AsyncConnection, limit: int) -> list[RowMapping]:
+    statement = select(audit).order_by(audit.c.at.desc(), audit.c.id.desc()).limit(limit)
+    return list((await conn.execute(statement)).mappings().all())
+
+
+def not_claimed_by_other(staff_id: int) -> Any:
+    return or_(requests.c.claimed_by_id.is_(None), requests.c.claimed_by_id == staff_id)
+
+
+def claimed_by(staff_id: int) -> Any:
+    return and_(requests.c.status == "claimed", requests.c.claimed_by_id == staff_id)
+
+
+async def forget_staff(conn: AsyncConnection, closed_before: datetime) -> None:
+    """Past text retention, a finished case keeps no staff name either: statistics need none."""
+    await conn.execute(
+        update(requests)
+        .where(
+            requests.c.status.in_(FINISHED),
+            requests.c.closed_at < closed_before,
+            requests.c.claimed_by.is_not(None),
+        )
+        .values(claimed_by=None, claimed_by_id=None)
+    )

@@ -1,0 +1,75 @@
+"""SQL for staff accounts and their team memberships."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.storage.models import StaffAccount, StaffTeam
+
+accounts = StaffAccount.__table__  # type: ignore[attr-defined]
+memberships = StaffTeam.__table__  # type: ignore[attr-defined]
+
+
+async def insert_account(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    result = await conn.execute(insert(accounts).values(**values).returning(accounts.c.id))
+    return int(result.scalar_one())
+
+
+async def by_username(conn: AsyncConnection, username: str) -> RowMapping | None:
+    result = await conn.execute(select(accounts).where(accounts.c.username == username))
+    return result.mappings().first()
+
+
+async def by_id(conn: AsyncConnection, staff_id: int) -> RowMapping | None:
+    result = await conn.execute(select(accounts).where(accounts.c.id == staff_id))
+    return result.mappings().first()
+
+
+async def teams_of(conn: AsyncConnection, staff_id: int) -> frozenset[str]:
+    result = await conn.execute(
+        select(memberships.c.team_id).where(memberships.c.staff_id == staff_id)
+    )
+    return frozenset(result.scalars().all())
+
+
+async def all_memberships(conn: AsyncConnection) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = {}
+    for staff_id, team_id in (await conn.execute(select(memberships))).all():
+        found.setdefault(int(staff_id), set()).add(team_id)
+    return found
+
+
+async def replace_teams(conn: AsyncConnection, staff_id: int, teams: Iterable[str]) -> None:
+    await conn.execute(delete(memberships).where(memberships.c.staff_id == staff_id))
+    rows = [{"staff_id": staff_id, "team_id": team} for team in sorted(set(teams))]
+    if rows:
+        await conn.execute(insert(memberships), rows)
+
+
+async def update_account(conn: AsyncConnection, username: str, **values: Any) -> int:
+    statement = update(accounts).where(accounts.c.username == username).values(**values)
+    return (await conn.execute(statement)).rowcount
+
+
+async def all_accounts(conn: AsyncConnection) -> list[RowMapping]:
+    result = await conn.execute(select(accounts).order_by(accounts.c.username))
+    return list(result.mappings().all())
+
+
+def account_values(
+    username: str, password_hash: str, role: str, display_name: str | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "username": username,
+        "password_hash": password_hash,
+        "role": role,
+        "active": True,
+        "display_name": display_name,
+        "created_at": now,
+    }
