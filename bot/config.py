@@ -41,6 +41,11 @@ class Settings:
     locales_dir: Path = field(default_factory=lambda: REPO_ROOT / "locales")
     session_retention_days: int = 30
     log_level: str = "INFO"
+    case_link_grace_days: int = 7
+    case_text_retention_days: int = 30
+    case_auto_release_minutes: int = 30
+    staff_notify_chat_id: int | None = None
+    staff_notify_language: str = "sv"
 
     @property
     def webhook_path(self) -> str:
@@ -120,6 +125,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
     )
     database_url = normalise_database_url(database_url)
 
+    notify_raw = env.get("STAFF_NOTIFY_CHAT_ID", "").strip()
+    if notify_raw and not re.fullmatch(r"-?\d{1,20}", notify_raw):
+        raise ConfigError("STAFF_NOTIFY_CHAT_ID must be a Telegram chat id (an integer)")
+    notify_language = env.get("STAFF_NOTIFY_LANGUAGE", "").strip().lower() or "sv"
+    if notify_language not in ("sv", "en"):
+        raise ConfigError(f"STAFF_NOTIFY_LANGUAGE must be sv or en, got {notify_language!r}")
+
     level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -138,6 +150,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         locales_dir=Path(env.get("LOCALES_DIR", "").strip() or REPO_ROOT / "locales"),
         session_retention_days=_int(env, "SESSION_RETENTION_DAYS", 30, 1, 365),
         log_level=level,
+        case_link_grace_days=_int(env, "CASE_LINK_GRACE_DAYS", 7, 0, 90),
+        case_text_retention_days=_int(env, "CASE_TEXT_RETENTION_DAYS", 30, 1, 365),
+        case_auto_release_minutes=_int(env, "CASE_AUTO_RELEASE_MINUTES", 30, 1, 24 * 60),
+        staff_notify_chat_id=int(notify_raw) if notify_raw else None,
+        staff_notify_language=notify_language,
     )
 
 

@@ -190,3 +190,18 @@ def test_serve_without_token_exits_2_with_one_line_and_no_traceback(tmp_path: Pa
     assert lines[0].startswith("configuration error:")
     assert "TELEGRAM_BOT_TOKEN" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("chat", ["@staffgroup", "12ab", "1.5", "-"])
+def test_staff_notify_chat_must_be_an_integer(chat: str) -> None:
+    with pytest.raises(ConfigError, match="STAFF_NOTIFY_CHAT_ID must be"):
+        load_settings({"STAFF_NOTIFY_CHAT_ID": chat}, require_telegram=False)
+
+
+def test_case_retention_settings_have_documented_defaults_and_bounds() -> None:
+    settings = load_settings({"STAFF_NOTIFY_CHAT_ID": "-1001234567890"}, require_telegram=False)
+    assert settings.staff_notify_chat_id == -1001234567890
+    assert (settings.case_link_grace_days, settings.case_text_retention_days) == (7, 30)
+    assert settings.case_auto_release_minutes == 30
+    with pytest.raises(ConfigError, match="CASE_TEXT_RETENTION_DAYS"):
+        load_settings({"CASE_TEXT_RETENTION_DAYS": "0"}, require_telegram=False)
