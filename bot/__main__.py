@@ -1,4 +1,4 @@
-"""Command line: `python -m bot serve | preview | content check | migrate | purge`.
+"""Command line: `python -m bot serve | preview | content check | migrate | purge | staff`.
 
 Operators see one clear line for a configuration or content problem and a
 non-zero exit, never a traceback.
@@ -125,16 +125,21 @@ def cmd_migrate(settings: Settings) -> int:
 
 def cmd_purge(settings: Settings) -> int:
     from bot.runtime import build_core
+    from bot.services.cases import PurgeReport
 
-    async def run() -> int:
+    async def run() -> tuple[int, PurgeReport]:
         core = await build_core(settings)
         try:
-            return await core.conversation.purge()
+            return await core.conversation.purge(), await core.cases.purge()
         finally:
             await core.close()
 
-    removed = asyncio.run(run())
+    removed, cases = asyncio.run(run())
     print(f"removed {removed} idle conversation(s)")
+    print(
+        f"removed {cases.links_deleted} contact link(s) of closed requests "
+        f"and {cases.texts_deleted} text(s) past retention"
+    )
     return 0
 
 
@@ -148,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     content_sub.add_parser("check", help="validate content/ and locales/, print coverage")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("purge", help="delete data past its retention period")
+    from bot.cli_staff import add_parser as add_staff_parser
+
+    add_staff_parser(sub)
     return parser
 
 
@@ -167,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_migrate(settings)
         if args.command == "purge":
             return cmd_purge(settings)
+        if args.command == "staff":
+            from bot.cli_staff import run as run_staff
+
+            return run_staff(args, settings)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -22,7 +22,9 @@ from bot.content.model import Content
 from bot.content.render import Renderer
 from bot.content.validate import check
 from bot.i18n import Translator
+from bot.services.cases import CaseService, RetentionSettings
 from bot.services.conversation import ConversationService
+from bot.services.staff import StaffService
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
 from bot.storage.sessions import SessionStore, open_session_store
@@ -32,6 +34,7 @@ from bot.web.app import create_web_app
 log = logging.getLogger(__name__)
 PREVIEW_TOKEN = "100000001:PREVIEW-offline-token-not-for-telegram"
 PURGE_EVERY_SECONDS = 6 * 3600
+AUTO_RELEASE_EVERY_SECONDS = 60
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Core:
     engine: AsyncEngine
     store: SessionStore
     conversation: ConversationService
+    cases: CaseService
+    staff: StaffService
 
     async def close(self) -> None:
         await self.store.close()
@@ -69,6 +74,17 @@ async def build_core(settings: Settings) -> Core:
     except Exception as exc:
         await engine.dispose()
         raise ConfigError(f"cannot open the database ({type(exc).__name__}: {exc})") from exc
+    cases = CaseService(
+        engine,
+        settings.secret_key,
+        RetentionSettings(
+            link_grace_days=settings.case_link_grace_days,
+            text_retention_days=settings.case_text_retention_days,
+            auto_release_minutes=settings.case_auto_release_minutes,
+        ),
+        known_teams=frozenset(report.content.teams),
+    )
+    staff = StaffService(engine, frozenset(report.content.teams))
     conversation = ConversationService(
         store,
         report.content,
@@ -77,7 +93,15 @@ async def build_core(settings: Settings) -> Core:
         settings.session_retention_days,
     )
     return Core(
-        settings, report.content, report.translators, report.renderer, engine, store, conversation
+        settings,
+        report.content,
+        report.translators,
+        report.renderer,
+        engine,
+        store,
+        conversation,
+        cases,
+        staff,
     )
 
 
@@ -93,6 +117,7 @@ class Server:
         self.emulator = None
         self._runner: web.AppRunner | None = None
         self._purge_task: asyncio.Task[None] | None = None
+        self._release_task: asyncio.Task[None] | None = None
         self.port = settings.port
 
     @property
@@ -165,6 +190,7 @@ class Server:
                 drop_pending_updates=False,
             )
         self._purge_task = asyncio.create_task(self._purge_loop())
+        self._release_task = asyncio.create_task(self._auto_release_loop())
 
     async def _purge_loop(self) -> None:
         assert self.core is not None
@@ -173,13 +199,28 @@ class Server:
                 await self.core.conversation.purge()
             except Exception as exc:  # keep serving; the next round retries
                 log.error("purge failed: %s", type(exc).__name__)
+            try:
+                await self.core.cases.purge()
+            except Exception as exc:
+                log.error("case purge failed: %s", type(exc).__name__)
             await asyncio.sleep(PURGE_EVERY_SECONDS)
 
+    async def _auto_release_loop(self) -> None:
+        """Claims nobody works on go back to the queue (checked every minute)."""
+        assert self.core is not None
+        while True:
+            await asyncio.sleep(AUTO_RELEASE_EVERY_SECONDS)
+            try:
+                await self.core.cases.auto_release()
+            except Exception as exc:  # keep serving; the next round retries
+                log.error("auto-release failed: %s", type(exc).__name__)
+
     async def stop(self) -> None:
-        if self._purge_task is not None:
-            self._purge_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purge_task
+        for task in (self._purge_task, self._release_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.application is not None:
             if self.application.updater is not None and self.application.updater.running:
                 await self.application.updater.stop()

@@ -1,0 +1,127 @@
+"""`python -m bot staff ...`: manage helpline staff accounts and their teams.
+
+Passwords never travel as arguments (they would land in shell history and the
+process list): they come from STAFF_PASSWORD or are asked for with getpass.
+Every refusal is one line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from bot.config import ConfigError, Settings
+from bot.content.loader import load_content
+from bot.services.cases import ROLES
+from bot.services.staff import MIN_PASSWORD_LENGTH, StaffError, StaffService
+from bot.storage.engine import create_engine
+from bot.storage.migrate import upgrade
+
+T = TypeVar("T")
+
+_REASONS = {
+    "exists": "an account with that username already exists",
+    "not_found": "no account with that username",
+    "weak_password": f"the password must be at least {MIN_PASSWORD_LENGTH} characters",
+    "invalid_role": f"the role must be one of: {', '.join(ROLES)}",
+    "unknown_team": "unknown team",
+    "invalid_username": "a username is 2-64 characters of a-z, 0-9, '.', '_' and '-'",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    staff = sub.add_parser("staff", help="manage helpline staff accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_sub.add_parser("add", help="create an account (password: STAFF_PASSWORD or asked)")
+    add.add_argument("username")
+    add.add_argument("--role", choices=ROLES, default="staff")
+    add.add_argument("--team", action="append", default=[], help="a team id; repeat for more")
+    add.add_argument("--name", help="first name staff may sign replies with")
+    passwd = staff_sub.add_parser("passwd", help="set a new password")
+    passwd.add_argument("username")
+    teams = staff_sub.add_parser("teams", help="replace the teams of an account")
+    teams.add_argument("username")
+    teams.add_argument("--team", action="append", default=[], required=True)
+    deactivate = staff_sub.add_parser("deactivate", help="stop an account from signing in")
+    deactivate.add_argument("username")
+    staff_sub.add_parser("list", help="list accounts")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    content, _problems = load_content(settings.content_dir)
+    if content is None:
+        raise ConfigError(f"cannot read the teams in {settings.content_dir}")
+    known = frozenset(content.teams)
+    try:
+        if args.staff_command == "add":
+            password = _password(f"Password for {args.username}: ")
+            view = _with_service(
+                settings,
+                known,
+                lambda s: s.create(
+                    args.username, password, args.role, frozenset(args.team), args.name
+                ),
+            )
+            print(f"created {view.username} ({view.role}; teams: {', '.join(sorted(view.teams))})")
+        elif args.staff_command == "passwd":
+            password = _password(f"New password for {args.username}: ")
+            _with_service(settings, known, lambda s: s.set_password(args.username, password))
+            print(f"password changed for {args.username}")
+        elif args.staff_command == "teams":
+            teams = frozenset(args.team)
+            _with_service(settings, known, lambda s: s.set_teams(args.username, teams))
+            print(f"{args.username} now belongs to: {', '.join(sorted(teams))}")
+        elif args.staff_command == "deactivate":
+            _with_service(settings, known, lambda s: s.deactivate(args.username))
+            print(f"{args.username} can no longer sign in")
+        elif args.staff_command == "list":
+            accounts = _with_service(settings, known, lambda s: s.list())
+            for a in accounts:
+                state = "active" if a.active else "inactive"
+                print(f"{a.username}\t{a.role}\t{','.join(sorted(a.teams)) or '-'}\t{state}")
+            if not accounts:
+                print("no staff accounts yet")
+    except StaffError as exc:
+        detail = f" ({exc.detail})" if exc.detail and exc.reason == "unknown_team" else ""
+        print(
+            f"staff {args.staff_command}: {_REASONS.get(exc.reason, exc.reason)}{detail}",
+            file=sys.stderr,
+        )
+        if exc.reason == "unknown_team":
+            print(f"known teams: {', '.join(sorted(known))}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _password(prompt: str) -> str:
+    from_env = os.environ.get("STAFF_PASSWORD")
+    if from_env is not None:
+        return from_env
+    if not sys.stdin.isatty():
+        raise ConfigError("set STAFF_PASSWORD or run this in a terminal to type the password")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != first:
+        raise ConfigError("the two passwords differ")
+    return first
+
+
+def _with_service(
+    settings: Settings, known: frozenset[str], action: Callable[[StaffService], Awaitable[T]]
+) -> T:
+    async def main() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            try:
+                await upgrade(engine)
+            except Exception as exc:  # any driver error: one line for the operator
+                raise ConfigError(f"cannot open the database ({type(exc).__name__})") from exc
+            return await action(StaffService(engine, known))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
