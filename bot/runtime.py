@@ -30,6 +30,8 @@ from bot.storage.migrate import upgrade
 from bot.storage.sessions import SessionStore, open_session_store
 from bot.telegram.app import ALLOWED_UPDATES, build_application, publish_commands
 from bot.web.app import create_web_app
+from bot.web.staff import StaffWeb
+from bot.web.staff.demo import DemoAccount, create_demo_accounts
 
 log = logging.getLogger(__name__)
 PREVIEW_TOKEN = "100000001:PREVIEW-offline-token-not-for-telegram"
@@ -119,6 +121,7 @@ class Server:
         self._purge_task: asyncio.Task[None] | None = None
         self._release_task: asyncio.Task[None] | None = None
         self.port = settings.port
+        self.demo_accounts: list[DemoAccount] = []  # preview only: printed with the staff URL
 
     @property
     def origin(self) -> str:
@@ -134,7 +137,8 @@ class Server:
         if token is None:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
 
-        web_app = create_web_app()
+        staff_web = StaffWeb.from_core(self.core)
+        web_app = create_web_app(staff=staff_web)
         if webhook:
             self.application = build_application(
                 self.core.conversation,
@@ -146,10 +150,14 @@ class Server:
                 application=self.application,
                 webhook_path=settings.webhook_path,
                 webhook_secret=settings.webhook_secret or "",
+                staff=staff_web,
             )
         if self.preview:
             from bot.emulator.server import BotApiEmulator
 
+            self.demo_accounts = await create_demo_accounts(
+                self.core.staff, sorted(self.core.content.teams)
+            )
             self.emulator = BotApiEmulator(token, validator=self.spec_validator)
             self.emulator.add_routes(web_app)
         self._runner = web.AppRunner(web_app, access_log=None)

@@ -102,6 +102,20 @@ class StaffWeb:
         self.cookie_secure = cookie_secure  # None: Secure whenever the request came over https
         self.pages = PageRenderer(content, timezone, poll_seconds)
 
+    @classmethod
+    def from_core(cls, core: Any) -> StaffWeb:
+        """Built from ``bot.runtime.Core``: the same services the bot uses."""
+        settings = core.settings
+        https = bool(settings.webhook_url and settings.webhook_url.startswith("https://"))
+        return cls(
+            cases=core.cases,
+            staff=core.staff,
+            content=core.content,
+            translators=core.translators,
+            secret_key=settings.secret_key,
+            cookie_secure=True if https else None,
+        )
+
     def mount(self, app: web.Application) -> None:
         from bot.web.staff import api, views
 
@@ -167,7 +181,8 @@ class StaffWeb:
             if auth and ctx.user is None:
                 if request.method in UNSAFE_METHODS:
                     session.set_flash("info", ctx._("Your session has ended. Please sign in."))
-                return web.HTTPSeeOther(f"/staff/login?next={quote(request.path)}")
+                location = f"/staff/login?next={quote(request.path)}"
+                return web.Response(status=303, headers={"Location": location})
             return await handler(ctx)
         except CaseError as exc:
             status = {"not_found": 404, "forbidden": 403}.get(exc.reason, 409)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel.dates import format_datetime, format_timedelta
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.content.model import Content
 from bot.i18n import N_
@@ -52,7 +52,6 @@ class PageRenderer:
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(["html"]),
-            undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
         )
@@ -77,9 +76,8 @@ class PageRenderer:
             return tr.gettext(table[value]) if value in table else value
 
         def age(seconds: int) -> str:
-            return format_timedelta(
-                timedelta(seconds=-max(0, seconds)), add_direction=True, locale=tr.locale
-            )
+            """How long it has waited, as a duration ("5 minutes"), in the page's language."""
+            return format_timedelta(timedelta(seconds=max(1, seconds)), locale=tr.locale)
 
         def when(value: datetime | None) -> str:
             if value is None:
@@ -92,7 +90,7 @@ class PageRenderer:
             "lang": lang,
             "user": ctx.user,
             "csrf": ctx.session.csrf,
-            "flash": ctx.session.pop_flash(),
+            "flash": None,
             "path": ctx.request.path_qs,
             "label": label,
             "age": age,
@@ -105,6 +103,7 @@ class PageRenderer:
         }
 
     def render(self, ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Response:
+        values.setdefault("flash", ctx.session.pop_flash())  # only whole pages show it
         html = self.fragment(ctx, template, **values)
         return web.Response(
             text=html,

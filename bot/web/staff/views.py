@@ -40,6 +40,11 @@ def case_code(ctx: Ctx) -> str:
     return code
 
 
+def redirect(location: str) -> web.Response:
+    """303 See Other: after a POST, the browser GETs the page (post/redirect/get)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
 def case_url(code: str) -> str:
     return f"/staff/cases/{quote(code)}"
 
@@ -51,12 +56,12 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
 
     @page(auth=False)
     async def root(ctx: Ctx) -> web.StreamResponse:
-        return web.HTTPSeeOther("/staff/queue" if ctx.user else "/staff/login")
+        return redirect("/staff/queue" if ctx.user else "/staff/login")
 
     @page(auth=False)
     async def login_form(ctx: Ctx) -> web.StreamResponse:
         if ctx.user is not None:
-            return web.HTTPSeeOther(safe_next(ctx.request.query.get("next")))
+            return redirect(safe_next(ctx.request.query.get("next")))
         return pages.render(
             ctx, "staff/login.html", next=safe_next(ctx.request.query.get("next")), username=""
         )
@@ -89,13 +94,13 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
             )
         web_.throttle.succeeded(username)
         ctx.session.sign_in(user.id)
-        return web.HTTPSeeOther(target)
+        return redirect(target)
 
     @page(auth=False)
     async def logout(ctx: Ctx) -> web.StreamResponse:
         ctx.session.sign_out()
         ctx.session.set_flash("info", ctx._("You have signed out."))
-        return web.HTTPSeeOther("/staff/login")
+        return redirect("/staff/login")
 
     @page(auth=False)
     async def set_language(ctx: Ctx) -> web.StreamResponse:
@@ -104,7 +109,7 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
             ctx.session.lang = lang
             ctx.session.changed = True
         back = ctx.form.get("next", "")
-        return web.HTTPSeeOther(back if back == "/staff/login" else safe_next(back))
+        return redirect(back if back == "/staff/login" else safe_next(back))
 
     @page()
     async def queue(ctx: Ctx) -> web.StreamResponse:
@@ -180,11 +185,13 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
 
     def done(ctx: Ctx, code: str, key: str, kind: str = "success") -> web.StreamResponse:
         ctx.session.set_flash(kind, ctx.say(texts.DONE[key]))
-        return web.HTTPSeeOther(case_url(code))
+        return redirect(case_url(code))
 
     def refused(ctx: Ctx, code: str, reason: str) -> web.StreamResponse:
-        ctx.session.set_flash("error", ctx.say(texts.REFUSALS.get(reason, texts.REFUSALS["invalid"])))
-        return web.HTTPSeeOther(case_url(code))
+        ctx.session.set_flash(
+            "error", ctx.say(texts.REFUSALS.get(reason, texts.REFUSALS["invalid"]))
+        )
+        return redirect(case_url(code))
 
     @page()
     async def claim(ctx: Ctx) -> web.StreamResponse:
@@ -200,7 +207,7 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
         else:
             message = ctx.say(texts.REFUSALS["not_open"])
         ctx.session.set_flash("error", message)
-        return web.HTTPSeeOther(case_url(code))
+        return redirect(case_url(code))
 
     async def simple_action(ctx: Ctx, action: str) -> web.StreamResponse:
         """release / reopen: no fields; a refusal becomes a flash message."""
@@ -284,7 +291,7 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
             return refused(ctx, code, exc.reason)
         ctx.session.set_flash("success", ctx.say(texts.DONE["transfer"]))
         # After a transfer to another team the case may no longer be visible: go to the queue.
-        return web.HTTPSeeOther(case_url(code) if ctx.user.can_see(team) else "/staff/queue")
+        return redirect(case_url(code) if ctx.user.can_see(team) else "/staff/queue")
 
     @page()
     async def close(ctx: Ctx) -> web.StreamResponse:
@@ -293,7 +300,7 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
         outcome = ctx.form.get("outcome", "")
         if outcome not in OUTCOMES:
             ctx.session.set_flash("error", ctx._("Choose an outcome before closing."))
-            return web.HTTPSeeOther(case_url(code))
+            return redirect(case_url(code))
         try:
             await cases.close(ctx.user, code, outcome)  # type: ignore[arg-type]
         except CaseError as exc:

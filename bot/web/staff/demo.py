@@ -1,0 +1,41 @@
+"""Demo staff accounts for `preview`: every role for every team, random passwords.
+
+The preview database is thrown away at every start, so these accounts live only
+as long as the preview; the passwords are printed once, on the operator's terminal.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from bot.services.staff import StaffService
+
+DEMO_NAMES = {"staff": "Alex", "coordinator": "Kim", "admin": None}
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    role: str
+    teams: tuple[str, ...]
+
+
+async def create_demo_accounts(staff: StaffService, teams: list[str]) -> list[DemoAccount]:
+    made: list[DemoAccount] = []
+    wanted = [
+        (f"{team}-{role}", role, (team,)) for team in teams for role in ("staff", "coordinator")
+    ]
+    wanted.append(("admin", "admin", tuple(teams)))
+    for username, role, member_of in wanted:
+        password = secrets.token_urlsafe(12)
+        await staff.create(
+            username,
+            password,
+            role,  # type: ignore[arg-type]
+            frozenset(member_of),
+            display_name=DEMO_NAMES[role],
+        )
+        made.append(DemoAccount(username, password, role, member_of))
+    return made

@@ -1,0 +1,122 @@
+"""Helpers for the staff web tests: accounts, requests, and an HTTP client that keeps cookies."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import aiohttp
+
+from bot.runtime import Server
+from bot.services.cases import CreatedCase, RequestDraft
+
+PASSWORD = "correct horse battery staple"
+ACCOUNTS = {
+    # username: (role, teams, display name)
+    "anna": ("staff", ("laholm",), "Anna"),
+    "bo": ("staff", ("laholm",), None),
+    "cecilia": ("staff", ("botkyrka",), None),
+    "root": ("admin", ("laholm", "botkyrka"), None),
+}
+_CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def create_accounts(server: Server) -> None:
+    assert server.core is not None
+    for username, (role, teams, name) in ACCOUNTS.items():
+        await server.core.staff.create(
+            username,
+            PASSWORD,
+            role,  # type: ignore[arg-type]
+            frozenset(teams),
+            display_name=name,
+        )
+
+
+async def new_request(
+    server: Server,
+    *,
+    team: str = "laholm",
+    urgency: str = "soon",
+    text: str | None = "My brother has new friends and talks about violence.",
+    language: str = "sv",
+    chat_id: int | None = None,
+) -> CreatedCase:
+    assert server.core is not None and server.emulator is not None
+    if chat_id is None:
+        chat_id = server.emulator.new_private_chat(language_code=language)
+    draft = RequestDraft(
+        team_id=team,
+        language=language,
+        concerns="young_adult",
+        topic="worry",
+        urgency=urgency,  # type: ignore[arg-type]
+        text=text,
+    )
+    return await server.core.cases.create_request(draft, chat_id)
+
+
+class StaffClient:
+    """One browser's worth of staff session: cookies, the last page, its CSRF token."""
+
+    def __init__(self, server: Server, accept_language: str = "sv-SE,sv;q=0.9") -> None:
+        self.origin = server.origin
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            headers={"Accept-Language": accept_language},
+        )
+        self.page = ""
+        self.status = 0
+        self.url = ""
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    @property
+    def csrf(self) -> str:
+        found = _CSRF_RE.search(self.page)
+        assert found, "no CSRF token on the last page"
+        return html.unescape(found.group(1))
+
+    async def get(self, path: str) -> str:
+        async with self.http.get(self.origin + path) as response:
+            self.status, self.page, self.url = (
+                response.status,
+                await response.text(),
+                str(response.url),
+            )
+        return self.page
+
+    async def post(self, path: str, data: dict[str, str], *, csrf: bool = True) -> str:
+        form = dict(data)
+        if csrf:
+            form.setdefault("csrf", self.csrf)
+        async with self.http.post(self.origin + path, data=form) as response:
+            self.status, self.page, self.url = (
+                response.status,
+                await response.text(),
+                str(response.url),
+            )
+        return self.page
+
+    async def sign_in(self, username: str, password: str = PASSWORD) -> str:
+        await self.get("/staff/login")
+        return await self.post("/staff/login", {"username": username, "password": password})
+
+    async def api(
+        self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        async with self.http.request(
+            method, self.origin + path, json=json, headers=headers or {}
+        ) as response:
+            body = await response.read()
+            if response.content_type == "application/json":
+                return response.status, await response.json()
+            return response.status, body.decode() if body else None
+
+
+def text_of(page: str) -> str:
+    """The page's visible text, roughly: tags dropped, entities decoded, spaces squeezed."""
+    no_tags = re.sub(r"<script.*?</script>|<[^>]+>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(no_tags)).strip()
