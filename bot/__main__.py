@@ -72,7 +72,13 @@ def cmd_preview(settings: Settings) -> int:
             f"  Chat with the bot as a relative: {server.origin}/preview/\n"
             f"  Bot API calls are checked against the official spec: "
             f"{'yes' if validator else 'no (spec file not found)'}\n"
-            "Ctrl+C stops.\n",
+            f"  Staff pages (the helpline team's queue): {server.origin}/staff/\n"
+            "  Demo staff accounts (new random passwords at every start):\n"
+            + "".join(
+                f"    {a.username:<22} {a.password:<18} {a.role:<12} {', '.join(a.teams)}\n"
+                for a in server.demo_accounts
+            )
+            + "Ctrl+C stops.\n",
             flush=True,
         )
         try:
