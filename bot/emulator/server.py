@@ -303,6 +303,7 @@ class _Chat:
     toast: dict[str, Any] | None = None
     reply_keyboard: dict[str, Any] | None = None
     signal: _Signal = field(default_factory=_Signal)
+    blocked: bool = False  # the user blocked the bot: Telegram refuses every call with 403
 
     @property
     def chat_object(self) -> dict[str, Any]:
@@ -597,6 +598,10 @@ class BotApiEmulator:
         else:
             chat.user.pop("language_code", None)
         self._bump(chat)
+
+    def user_blocks_bot(self, chat_id: int, blocked: bool = True) -> None:
+        """The user blocks (or unblocks) the bot; calls to this chat then get 403 as on Telegram."""
+        self._chat(chat_id).blocked = blocked
 
     def _user_message(self, chat: _Chat, **content: Any) -> dict[str, Any]:
         return {
@@ -929,6 +934,8 @@ class BotApiEmulator:
         chat = self._chats.get(value) if isinstance(value, int) else None
         if chat is None:
             raise _bad("chat not found")
+        if chat.blocked:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
         return chat
 
     @staticmethod

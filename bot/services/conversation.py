@@ -380,7 +380,7 @@ class ConversationService:
         if verb == "st":
             return await self._status(state, lang)
         if verb in ("w", "wy"):
-            return await self._withdraw(state, lang, confirmed=verb == "wy")
+            return await self._withdraw(state, lang, turn, confirmed=verb == "wy")
         if verb == "new":
             if await self._open_case(state) is not None:
                 return await self._status(
@@ -459,7 +459,9 @@ class ConversationService:
             edit=True,
         )
 
-    async def _withdraw(self, state: SessionState, lang: str, *, confirmed: bool) -> _Reply:
+    async def _withdraw(
+        self, state: SessionState, lang: str, turn: _Turn, *, confirmed: bool
+    ) -> _Reply:
         _ = self.renderer.t(lang).gettext
         view = await self._open_case(state)
         if view is None or state.case_id is None:
@@ -472,6 +474,12 @@ class ConversationService:
         except CaseError as exc:
             log.info("withdraw refused: %s", exc.reason)
             return await self._status(state, lang)
+        # Withdrawing forgets which chat pointed to the case (and bumps the state's version):
+        # carry on from the stored state so this turn's write is not refused.
+        fresh = await self.store.load(turn.pseudonym)
+        state.case_id = None
+        if fresh is not None:
+            state.version = fresh.version
         return _Reply(self.contact.withdrawn(lang))
 
     async def _text(self, text: str, state: SessionState, lang: str) -> _Reply:
