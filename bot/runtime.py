@@ -29,6 +29,7 @@ from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
 from bot.storage.sessions import SessionStore, open_session_store
 from bot.telegram.app import ALLOWED_UPDATES, build_application, publish_commands
+from bot.telegram.relay import TelegramRelay
 from bot.web.app import create_web_app
 from bot.web.staff import StaffWeb
 from bot.web.staff.demo import DemoAccount, create_demo_accounts
@@ -87,12 +88,16 @@ async def build_core(settings: Settings) -> Core:
         known_teams=frozenset(report.content.teams),
     )
     staff = StaffService(engine, frozenset(report.content.teams))
+    report.renderer.set_case_retention(
+        settings.case_text_retention_days, settings.case_link_grace_days
+    )
     conversation = ConversationService(
         store,
         report.content,
         report.renderer,
         settings.secret_key,
         settings.session_retention_days,
+        cases=cases,
     )
     return Core(
         settings,
@@ -181,6 +186,7 @@ class Server:
                 self.core.conversation, token=token, base_url=base_url, with_updater=True
             )
         await self.application.initialize()
+        self.core.cases.relay = TelegramRelay(self.application.bot, self.core.renderer)
         await publish_commands(self.application, self.core.content, self.core.translators)
         await self.application.start()
         if webhook:
