@@ -56,6 +56,7 @@ class Core:
 
     async def close(self) -> None:
         await self.store.close()
+        await self.cases.dispose()
         await self.engine.dispose()
 
 

@@ -107,8 +107,10 @@ def events() -> Events:
 
 
 @pytest.fixture
-def service(engine: AsyncEngine, clock: Clock, relay: FakeRelay, events: Events) -> CaseService:
-    return CaseService(
+async def service(
+    engine: AsyncEngine, clock: Clock, relay: FakeRelay, events: Events
+) -> AsyncIterator[CaseService]:
+    opened = CaseService(
         engine,
         KEY,
         RetentionSettings(link_grace_days=7, text_retention_days=30, auto_release_minutes=30),
@@ -117,6 +119,10 @@ def service(engine: AsyncEngine, clock: Clock, relay: FakeRelay, events: Events)
         now=clock,
         known_teams=TEAMS,
     )
+    try:
+        yield opened
+    finally:
+        await opened.dispose()
 
 
 def draft(**changes: object) -> RequestDraft:
@@ -311,6 +317,19 @@ async def test_claim_then_the_other_sees_who_has_it(service: CaseService) -> Non
     assert (item.status, item.claimed_by) == ("claimed", "anna")
     assert (await service.queue(BO)).waiting == 0
     assert (await service.view_for_relative(created.case_id)).claimed  # type: ignore[union-attr]
+
+
+async def test_admins_claim_any_team_and_codes_are_read_leniently(service: CaseService) -> None:
+    created = await service.create_request(draft(team_id="botkyrka"), CHAT)
+    typed = created.code.lower().replace("-", " ")
+    assert (await service.claim(ADMIN, typed)).won
+    assert (await service.claim(CILLA, created.code)).holder == "root"
+    with pytest.raises(CaseError) as missing:
+        await service.claim(ADMIN, "ACD-EFG")
+    assert missing.value.reason == "not_found"
+    await service.close(ADMIN, created.code, "advice")
+    closed = await service.claim(CILLA, created.code)
+    assert (closed.won, closed.holder) == (False, None)
 
 
 async def test_release_only_by_the_holder(service: CaseService) -> None:

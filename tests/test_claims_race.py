@@ -45,6 +45,14 @@ async def claims_in_audit(engine: AsyncEngine) -> int:
 @pytest.mark.parametrize("rounds", [5])
 async def test_twenty_simultaneous_claims_have_one_winner(engine: AsyncEngine, rounds: int) -> None:
     service = CaseService(engine, KEY, now=fixed_now)
+    try:
+        await claim_rounds(service, rounds)
+    finally:
+        await service.dispose()
+    assert await claims_in_audit(engine) == rounds
+
+
+async def claim_rounds(service: CaseService, rounds: int) -> None:
     for round_ in range(rounds):
         created = await service.create_request(DRAFT, 1000 + round_)
         results = await asyncio.gather(*(service.claim(s, created.code) for s in STAFF))
@@ -53,7 +61,6 @@ async def test_twenty_simultaneous_claims_have_one_winner(engine: AsyncEngine, r
         assert {r.holder for r in results} == {winners[0]}
         item = next(i for i in (await service.queue(STAFF[0])).items if i.code == created.code)
         assert item.claimed_by == winners[0]
-    assert await claims_in_audit(engine) == rounds
 
 
 async def test_separate_processes_worth_of_connections_have_one_winner(
@@ -64,8 +71,8 @@ async def test_separate_processes_worth_of_connections_have_one_winner(
     creator = CaseService(engine, KEY, now=fixed_now)
     created = await creator.create_request(DRAFT, 42)
     engines = [create_engine(database_url) for _ in STAFF]
+    services = [CaseService(e, KEY, now=fixed_now) for e in engines]
     try:
-        services = [CaseService(e, KEY, now=fixed_now) for e in engines]
         # Open every connection first so the claims really start together.
         await asyncio.gather(*(s.queue(STAFF[0]) for s in services))
         start = asyncio.Event()
@@ -79,6 +86,7 @@ async def test_separate_processes_worth_of_connections_have_one_winner(
         start.set()
         won = await asyncio.gather(*tasks)
     finally:
+        await asyncio.gather(*(s.dispose() for s in services))
         await asyncio.gather(*(e.dispose() for e in engines))
     assert sum(won) == 1
     assert await claims_in_audit(engine) == 1

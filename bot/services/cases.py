@@ -19,6 +19,7 @@ names and types stable, implement the bodies).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
 from bot.storage import cases as db
-from bot.storage.engine import read_tx, write_tx
+from bot.storage.engine import is_sqlite, read_tx, write_tx
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,26 @@ class CaseService:
 
     def __post_init__(self) -> None:
         self._cipher = LinkCipher(self.secret_key)
+        self._claims: db.PostgresClaims | None = None
+        self._claims_lock = asyncio.Lock()
+
+    async def _pg_claims(self) -> db.PostgresClaims | None:
+        """PostgreSQL claims go straight to asyncpg (see ``PostgresClaims``); SQLite uses Core."""
+        if is_sqlite(self.engine):
+            return None
+        async with self._claims_lock:
+            if self._claims is None:
+                url = self.engine.url.set(drivername="postgresql")
+                self._claims = await db.PostgresClaims.connect(
+                    url.render_as_string(hide_password=False)
+                )
+        return self._claims
+
+    async def dispose(self) -> None:
+        """Close what the service opened besides the engine (the claims pool)."""
+        if self._claims is not None:
+            await self._claims.close()
+            self._claims = None
 
     def _clock(self) -> datetime:
         return self.now().astimezone(UTC)
@@ -423,14 +444,29 @@ class CaseService:
 
     async def claim(self, staff: StaffUser, code: str) -> ClaimResult:
         """Atomic: of many simultaneous claims exactly one wins."""
+        normal = normalise_code(code)
+        if normal is None:
+            raise CaseError("not_found")
         now = self._clock()
-        async with write_tx(self.engine) as conn:
-            row = await self._visible_case(conn, staff, code)
-            if await db.claim_case(conn, row["id"], staff.id, staff.username, now):
-                await db.record(conn, now, staff.username, "claim", row["code"])
+        fast = await self._pg_claims()
+        if fast is not None:
+            if await fast.claim(normal, staff.id, staff.username, now, _teams(staff)):
                 return ClaimResult(won=True, holder=staff.username)
-            current = await db.case_by_id(conn, row["id"])
-        assert current is not None
+            found = await fast.holder(normal)
+            if found is None:
+                raise CaseError("not_found")
+            if not staff.can_see(found["team_id"]):
+                raise CaseError("forbidden")
+            if found["status"] != "claimed":
+                return ClaimResult(won=False, holder=None)
+            won = found["claimed_by_id"] == staff.id
+            return ClaimResult(won=won, holder=found["claimed_by"])
+        async with write_tx(self.engine) as conn:
+            # The claim first (fewest round trips for the common case), visibility after.
+            if await db.claim_case(conn, normal, staff.id, staff.username, now, _teams(staff)):
+                await db.record(conn, now, staff.username, "claim", normal)
+                return ClaimResult(won=True, holder=staff.username)
+            current = await self._visible_case(conn, staff, normal)
         if current["status"] != "claimed":
             return ClaimResult(won=False, holder=None)
         return ClaimResult(won=current["claimed_by_id"] == staff.id, holder=current["claimed_by"])
