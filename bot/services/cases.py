@@ -401,23 +401,25 @@ class CaseService:
 
     # -- staff side -------------------------------------------------------------------------
 
-    async def queue(self, staff: StaffUser) -> Queue:
+    async def queue(self, staff: StaffUser, limit: int | None = None) -> Queue:
+        """``limit`` (added) caps ``items`` (the first in queue order); the counts and
+        the version always cover the whole queue. A page showing 200 rows of 10,000
+        need not load them all."""
         now = self._clock()
         async with read_tx(self.engine) as conn:
-            rows = await db.queue_rows(conn, _teams(staff))
-        items = [_item(row, now) for row in rows]
-        waiting = [i for i in items if i.status == "open"]
+            rows = await db.queue_rows(conn, _teams(staff), limit)
+            summary = await db.queue_summary(conn, _teams(staff))
         return Queue(
-            items=items,
-            waiting=len(waiting),
-            urgent_waiting=sum(1 for i in waiting if i.urgency == "urgent"),
-            version=_fingerprint(rows),
+            items=[_item(row, now) for row in rows],
+            waiting=summary.waiting,
+            urgent_waiting=summary.urgent_waiting,
+            version=summary.fingerprint,
         )
 
     async def queue_version(self, staff: StaffUser) -> str:
         """The ``Queue.version`` alone, from one aggregate query: cheap enough to poll."""
         async with read_tx(self.engine) as conn:
-            return await db.queue_fingerprint(conn, _teams(staff))
+            return (await db.queue_summary(conn, _teams(staff))).fingerprint
 
     async def detail(self, staff: StaffUser, code: str) -> CaseDetail:
         now = self._clock()
@@ -826,17 +828,4 @@ def _message(row: RowMapping) -> CaseMessageView:
         created_at=_at(row["created_at"]),
         signature=row["signature"],
         delivery=row["delivery"],
-    )
-
-
-def _fingerprint(rows: list[RowMapping]) -> str:
-    """The same string ``storage.cases.queue_fingerprint`` computes in SQL."""
-    latest = max((_at(r["updated_at"]) for r in rows), default=None)
-    return ".".join(
-        (
-            str(len(rows)),
-            str(sum(r["version"] for r in rows)),
-            str(max((r["id"] for r in rows), default=0)),
-            latest.isoformat() if latest is not None else "-",
-        )
     )

@@ -9,6 +9,7 @@ fingerprint is built from.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,28 +122,43 @@ def _visible(teams: Iterable[str] | None) -> list[Any]:
     return conditions
 
 
-async def queue_rows(conn: AsyncConnection, teams: Iterable[str] | None) -> list[RowMapping]:
+async def queue_rows(
+    conn: AsyncConnection, teams: Iterable[str] | None, limit: int | None = None
+) -> list[RowMapping]:
     """Open and claimed cases of these teams (None: all), urgent first, then oldest first."""
     statement = (
         select(requests)
         .where(*_visible(teams))
         .order_by(_URGENCY_RANK, requests.c.created_at, requests.c.id)
+        .limit(limit)
     )
     return list((await conn.execute(statement)).mappings().all())
 
 
-async def queue_fingerprint(conn: AsyncConnection, teams: Iterable[str] | None) -> str:
-    """Changes whenever a visible case is added, removed or changed (count, sum, latest)."""
+@dataclass(frozen=True)
+class QueueSummary:
+    waiting: int
+    urgent_waiting: int
+    fingerprint: str  # changes whenever a visible case is added, removed or changed
+
+
+async def queue_summary(conn: AsyncConnection, teams: Iterable[str] | None) -> QueueSummary:
+    """Counts and fingerprint of the visible queue in one aggregate query."""
+    is_open = requests.c.status == "open"
     statement = select(
         func.count(),
         func.coalesce(func.sum(requests.c.version), 0),
         func.max(requests.c.id),
         func.max(requests.c.updated_at),
+        func.coalesce(func.sum(case((is_open, 1), else_=0)), 0),
+        func.coalesce(
+            func.sum(case((and_(is_open, requests.c.urgency == "urgent"), 1), else_=0)), 0
+        ),
     ).where(*_visible(teams))
-    count, versions, last_id, latest = (await conn.execute(statement)).one()
+    count, versions, last_id, latest, waiting, urgent = (await conn.execute(statement)).one()
     latest = aware(latest)
     stamp = latest.isoformat() if latest is not None else "-"
-    return f"{count}.{versions}.{last_id or 0}.{stamp}"
+    return QueueSummary(int(waiting), int(urgent), f"{count}.{versions}.{last_id or 0}.{stamp}")
 
 
 async def stale_claims(conn: AsyncConnection, cutoff: datetime) -> list[RowMapping]:
