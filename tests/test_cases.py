@@ -257,7 +257,7 @@ async def test_queue_is_urgent_first_then_longest_waiting(
     assert queue.items[-1].waiting_seconds == 4 * 60
     first_two = await service.queue(ANNA, limit=2)
     assert [i.code for i in first_two.items] == [urgent_new.code, soon_old.code]
-    assert (first_two.waiting, first_two.urgent_waiting) == (4, 1)
+    assert (first_two.total, first_two.waiting, first_two.urgent_waiting) == (4, 4, 1)
     assert first_two.version == queue.version
     assert len((await service.queue(ADMIN)).items) == 5
     assert [i.team_id for i in (await service.queue(CILLA)).items] == ["botkyrka"]

@@ -158,6 +158,7 @@ class Queue:
     waiting: int  # open (unclaimed) requests among my teams
     urgent_waiting: int
     version: str  # changes whenever anything in these teams' queue changes (for live updates)
+    total: int = 0  # (added) open and claimed requests in all, also when ``items`` is limited
 
 
 @dataclass(frozen=True)
@@ -414,6 +415,7 @@ class CaseService:
             waiting=summary.waiting,
             urgent_waiting=summary.urgent_waiting,
             version=summary.fingerprint,
+            total=summary.total,
         )
 
     async def queue_version(self, staff: StaffUser) -> str:

@@ -137,6 +137,7 @@ async def queue_rows(
 
 @dataclass(frozen=True)
 class QueueSummary:
+    total: int
     waiting: int
     urgent_waiting: int
     fingerprint: str  # changes whenever a visible case is added, removed or changed
@@ -158,7 +159,9 @@ async def queue_summary(conn: AsyncConnection, teams: Iterable[str] | None) -> Q
     count, versions, last_id, latest, waiting, urgent = (await conn.execute(statement)).one()
     latest = aware(latest)
     stamp = latest.isoformat() if latest is not None else "-"
-    return QueueSummary(int(waiting), int(urgent), f"{count}.{versions}.{last_id or 0}.{stamp}")
+    return QueueSummary(
+        int(count), int(waiting), int(urgent), f"{count}.{versions}.{last_id or 0}.{stamp}"
+    )
 
 
 async def stale_claims(conn: AsyncConnection, cutoff: datetime) -> list[RowMapping]:
