@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.log_policy import enforce_log_privacy
 from bot.privacy import chat_pseudonym
 from bot.services.cases import (
     CODE_ALPHABET,
@@ -604,9 +606,15 @@ async def test_purge_deletes_links_after_grace_and_texts_after_retention(
         await store.close()
 
 
-async def test_no_identifier_in_any_table_after_a_full_scenario(
-    service: CaseService, clock: Clock, engine: AsyncEngine, relay: FakeRelay
+async def test_no_identifier_in_any_table_or_log_after_a_full_scenario(
+    service: CaseService,
+    clock: Clock,
+    engine: AsyncEngine,
+    relay: FakeRelay,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    enforce_log_privacy()  # what `python -m bot` does at start, whatever LOG_LEVEL says
+    caplog.set_level(logging.DEBUG)
     phone = "0701234567"
     created = await service.create_request(
         draft(
@@ -635,3 +643,7 @@ async def test_no_identifier_in_any_table_after_a_full_scenario(
     await service.purge()
     rows = await dump(engine)
     assert "vi ringer" not in rows and "Anna" not in rows
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "contact request created" in logged  # the capture works
+    for secret in (str(CHAT), phone, "+46701234567", "kalle88", "vi ringer", "Ring", "Anna"):
+        assert secret not in logged, secret
