@@ -142,6 +142,9 @@ async def test_phone_call_back_needs_consent_and_a_valid_number(preview_server: 
     assert "ser inte ut som ett telefonnummer" in refused["text"]
     language = await relative.says("070-123 45 67")
     assert "k:l:sv" in button_data(language)
+    stored = (await _state(preview_server, relative)).draft
+    assert stored is not None and stored.get("phone")
+    assert "0701234567" not in repr(stored), "the draft keeps the number sealed"
     await relative.taps("k:l:en")
     preview = await relative.taps("k:skip")
     assert "0701234567" in preview["text"]

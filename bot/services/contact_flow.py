@@ -2,7 +2,7 @@
 
 The draft is a small JSON-able dict kept in the chat's state (so a restart keeps
 an unconfirmed request). It holds only coarse answers, the scrubbed text and,
-with explicit consent, a call-back number; nothing here talks to Telegram or
+with explicit consent, a call-back number (sealed); nothing here talks to Telegram or
 the database. The screens live in ``bot.content.render``; the service that
 applies an event is ``bot.services.conversation``.
 """
@@ -10,7 +10,7 @@ applies an event is ``bot.services.conversation``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bot.services.cases import CONCERNS, MAX_TEXT, REPLY_VIA, TOPICS, URGENCIES, RequestDraft
@@ -130,11 +130,12 @@ def normalise_phone(raw: str) -> str | None:
     return compact if PHONE_RE.match(compact) else None
 
 
-def set_phone(draft: Draft, raw: str) -> bool:
+def set_phone(draft: Draft, raw: str, seal: Callable[[str], str]) -> bool:
+    """Keep a valid number, sealed by ``seal`` (the draft is stored; the number is not plain)."""
     phone = normalise_phone(raw)
     if phone is None:
         return False
-    draft["phone"] = phone
+    draft["phone"] = seal(phone)
     draft["step"] = first_missing(draft)
     return True
 

@@ -24,6 +24,7 @@ from bot.content.render import UTILITY_NODES, Renderer, Screen
 from bot.privacy import chat_pseudonym
 from bot.services import contact_flow as flow
 from bot.services.cases import CaseError, CaseService, RelativeView
+from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
 from bot.storage.sessions import SessionState, SessionStore
 
@@ -41,6 +42,7 @@ COMMANDS = (
     "status",
 )
 OPEN_STATUSES = ("open", "claimed")
+DRAFT_PHONE = "draft_phone"  # AES-GCM context of a call-back number kept in a draft
 
 
 class ChatPort(Protocol):
@@ -112,6 +114,7 @@ class ConversationService:
         self.today = today
         self.cases = cases  # set by the runtime; without it "talk to someone" only informs
         self.contact = ContactScreens(renderer)
+        self.cipher = LinkCipher(secret_key)  # a draft's call-back number is stored sealed
         self.enabled = {lang.code for lang in content.enabled_languages}
 
     def pick_language(self, language_code: str | None) -> str:
@@ -181,7 +184,7 @@ class ConversationService:
             return self.renderer.team_picker(lang, None, back=False)
         if state.node == "contact" and self._draft_step(state) is not None:
             assert state.draft is not None
-            return self.contact.step(lang, state.team_id, state.draft)
+            return self.contact.step(lang, state.team_id, self._opened(state.draft))
         node = state.node if state.node in self.content.nodes else self.content.root
         return self.renderer.guide(lang, state.team_id, node, state.page, None)
 
@@ -360,7 +363,19 @@ class ConversationService:
     def _flow_screen(self, state: SessionState, lang: str, notice: str | None = None) -> _Reply:
         assert state.draft is not None and state.team_id is not None
         state.node, state.page = "contact", 0
-        return _Reply(self.contact.step(lang, state.team_id, state.draft, notice))
+        return _Reply(self.contact.step(lang, state.team_id, self._opened(state.draft), notice))
+
+    def _opened(self, draft: flow.Draft) -> flow.Draft:
+        """The draft with its sealed call-back number readable (for the preview and sending)."""
+        sealed = draft.get("phone")
+        if not sealed:
+            return draft
+        try:
+            return {**draft, "phone": self.cipher.open(sealed, 0, DRAFT_PHONE)}
+        except LinkError:  # SECRET_KEY changed: ask for the number again
+            draft.pop("phone", None)
+            draft["step"] = flow.first_missing(draft)
+            return draft
 
     def _intro(self, state: SessionState, lang: str, notice: str | None = None) -> _Reply:
         reply = self._go(state, lang, "contact")
@@ -433,7 +448,7 @@ class ConversationService:
         """Commit the request first; only then show its code (and remember it in the state)."""
         _ = self.renderer.t(lang).gettext
         assert state.draft is not None and state.team_id is not None and self.cases is not None
-        request = flow.to_request(state.draft, state.team_id)
+        request = flow.to_request(self._opened(state.draft), state.team_id)
         if request is None or flow.current_step(state.draft) != "preview":
             state.draft["step"] = flow.first_missing(state.draft)
             return self._flow_screen(
@@ -489,7 +504,7 @@ class ConversationService:
         if step is not None and state.node == "contact" and step in flow.TEXT_STEPS:
             assert state.draft is not None
             if step == "phone":
-                if not flow.set_phone(state.draft, text):
+                if not flow.set_phone(state.draft, text, self._seal_phone):
                     return self._flow_screen(
                         state,
                         lang,
@@ -525,6 +540,9 @@ class ConversationService:
                 "anyone and not saved. To reach a person, tap “Talk to someone”."
             ),
         )
+
+    def _seal_phone(self, phone: str) -> str:
+        return self.cipher.seal(phone, 0, DRAFT_PHONE)
 
     def _too_long(self, lang: str, text: str) -> str:
         tr = self.renderer.t(lang)
