@@ -212,3 +212,22 @@ def test_a_link_never_survives(before: str, scheme: str, path: str, after: str) 
 )
 def test_ages_years_and_words_pass_unchanged(text: str) -> None:
     assert scrub(text).text == text
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            words,
+            personal_numbers(),
+            phone_numbers(),
+            st.emails(),
+            st.text(alphabet=string.printable, max_size=30),
+        ),
+        max_size=6,
+    ).map(" ".join)
+)
+def test_scrubbing_twice_changes_nothing_more(text: str) -> None:
+    """The relative is shown scrub(text); the service scrubs again: both must be the same."""
+    once = scrub(text).text
+    assert scrub(once).text == once
