@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from bot.services.staff import StaffService
+from bot.services.staff import StaffError, StaffService
 
 DEMO_NAMES = {"staff": "Alex", "coordinator": "Kim", "admin": None}
 
@@ -30,12 +30,17 @@ async def create_demo_accounts(staff: StaffService, teams: list[str]) -> list[De
     wanted.append(("admin", "admin", tuple(teams)))
     for username, role, member_of in wanted:
         password = secrets.token_urlsafe(12)
-        await staff.create(
-            username,
-            password,
-            role,  # type: ignore[arg-type]
-            frozenset(member_of),
-            display_name=DEMO_NAMES[role],
-        )
+        try:
+            await staff.create(
+                username,
+                password,
+                role,  # type: ignore[arg-type]
+                frozenset(member_of),
+                display_name=DEMO_NAMES[role],
+            )
+        except StaffError as exc:
+            if exc.reason != "exists":  # a restart on the same database: new password
+                raise
+            await staff.set_password(username, password)
         made.append(DemoAccount(username, password, role, member_of))
     return made
