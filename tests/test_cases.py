@@ -211,6 +211,19 @@ async def test_a_notification_failure_does_not_lose_the_request(
     assert await service.view_for_relative(created.case_id) is not None
 
 
+async def test_a_hanging_notification_does_not_hold_back_the_case_code(
+    service: CaseService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Hanging:
+        async def new_request(self, team_id: str, urgent: bool) -> None:
+            await asyncio.Event().wait()  # never answers
+
+    monkeypatch.setattr("bot.services.cases.NOTIFY_TIMEOUT_SECONDS", 0.05)
+    service.events = Hanging()
+    created = await asyncio.wait_for(service.create_request(draft(), CHAT), 5)
+    assert await service.view_for_relative(created.case_id) is not None
+
+
 async def test_identifiers_in_the_text_are_scrubbed_before_storing(
     service: CaseService, engine: AsyncEngine
 ) -> None:

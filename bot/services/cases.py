@@ -39,6 +39,7 @@ from bot.storage import cases as db
 from bot.storage.engine import is_sqlite, read_tx, write_tx
 
 log = logging.getLogger(__name__)
+NOTIFY_TIMEOUT_SECONDS = 5.0
 
 # --- vocabularies (stored as these short ASCII values; labels live in the doors' i18n) ----
 
@@ -294,7 +295,11 @@ class CaseService:
         log.info("contact request created (urgency %s)", draft.urgency)
         if self.events is not None:
             try:
-                await self.events.new_request(draft.team_id, draft.urgency == "urgent")
+                # Bounded: the relative is waiting for their case code.
+                await asyncio.wait_for(
+                    self.events.new_request(draft.team_id, draft.urgency == "urgent"),
+                    NOTIFY_TIMEOUT_SECONDS,
+                )
             except Exception as exc:  # a notification must never undo a confirmed request
                 log.error("new-request notification failed: %s", type(exc).__name__)
         return CreatedCase(case_id, code)
