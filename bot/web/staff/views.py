@@ -114,21 +114,17 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
     @page()
     async def queue(ctx: Ctx) -> web.StreamResponse:
         assert ctx.user is not None
-        current = await cases.queue(ctx.user)
-        return pages.render(
-            ctx, "staff/queue.html", queue=current, shown=current.items[:QUEUE_ROWS_SHOWN]
-        )
+        current = await cases.queue(ctx.user, limit=QUEUE_ROWS_SHOWN)
+        return pages.render(ctx, "staff/queue.html", queue=current, shown=current.items)
 
     @page()
     async def queue_live(ctx: Ctx) -> web.StreamResponse:
         """The queue's table as a fragment, or 204 when nothing changed since ``v``."""
         assert ctx.user is not None
-        current = await cases.queue(ctx.user)
-        if ctx.request.query.get("v") == current.version:
+        if ctx.request.query.get("v") == await cases.queue_version(ctx.user):
             return web.Response(status=204, headers={"Cache-Control": "no-store"})
-        html = pages.fragment(
-            ctx, "staff/_queue_table.html", queue=current, shown=current.items[:QUEUE_ROWS_SHOWN]
-        )
+        current = await cases.queue(ctx.user, limit=QUEUE_ROWS_SHOWN)
+        html = pages.fragment(ctx, "staff/_queue_table.html", queue=current, shown=current.items)
         return web.Response(
             text=html,
             content_type="text/html",
