@@ -155,4 +155,28 @@ class StaffTeam(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
 
 
+class StatsCounter(SQLModel, table=True):
+    """An anonymous daily count: no user key, no time finer than the day (see services.stats)."""
+
+    __tablename__ = "stats_counter"
+    __table_args__ = (Index("ix_stats_counter_team_kind_day", "team_id", "kind", "day"),)
+
+    day: date = Field(primary_key=True)
+    team_id: str = Field(default="", primary_key=True, max_length=32)  # '' = none
+    language: str = Field(default="", primary_key=True, max_length=16)  # '' = unknown
+    kind: str = Field(primary_key=True, max_length=32)
+    key: str = Field(default="", primary_key=True, max_length=96)  # node/option id, never text
+    count: int = Field(default=0)
+
+
+class StatsDailySeen(SQLModel, table=True):
+    """Today's keyed digests for distinct relatives; folded into a count and deleted next day."""
+
+    __tablename__ = "stats_daily_seen"
+
+    day: date = Field(primary_key=True)
+    digest: str = Field(primary_key=True, max_length=32)  # keyed per day and team, truncated
+    team_id: str = Field(default="", max_length=32)  # '' = none chosen yet
+
+
 metadata = SQLModel.metadata
