@@ -29,6 +29,7 @@ from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
 from bot.storage.sessions import SessionStore, open_session_store
 from bot.telegram.app import ALLOWED_UPDATES, build_application, publish_commands
+from bot.telegram.notify import TelegramStaffNotifier
 from bot.telegram.relay import TelegramRelay
 from bot.web.app import create_web_app
 from bot.web.staff import StaffWeb
@@ -187,7 +188,17 @@ class Server:
                 self.core.conversation, token=token, base_url=base_url, with_updater=True
             )
         await self.application.initialize()
-        self.core.cases.relay = TelegramRelay(self.application.bot, self.core.renderer)
+        self.core.cases.relay = TelegramRelay(
+            self.application.bot, self.core.renderer, self.core.conversation.remember_sent
+        )
+        if settings.staff_notify_chat_id is not None:
+            lang = settings.staff_notify_language
+            self.core.cases.events = TelegramStaffNotifier(
+                self.application.bot,
+                settings.staff_notify_chat_id,
+                team_name=lambda team_id: self.core.renderer.team_name(lang, team_id),
+                gettext=self.core.renderer.t(lang).gettext,
+            )
         await publish_commands(self.application, self.core.content, self.core.translators)
         await self.application.start()
         if webhook:
@@ -236,6 +247,8 @@ class Server:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self.core is not None and isinstance(self.core.cases.events, TelegramStaffNotifier):
+            await self.core.cases.events.drain()
         if self.application is not None:
             if self.application.updater is not None and self.application.updater.running:
                 await self.application.updater.stop()

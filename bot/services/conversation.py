@@ -605,6 +605,21 @@ class ConversationService:
         state.message_ids = []
         state.menu_message_id = None
 
+    async def remember_sent(self, chat_id: int, message_ids: list[int]) -> None:
+        """Track messages sent outside an update (staff replies) so "clear this chat" finds them.
+
+        A compare-and-set like every write; retried when an update wrote the chat meanwhile.
+        """
+        pseudonym = chat_pseudonym(self.secret_key, chat_id)
+        for _attempt in range(3):
+            state = await self.store.load(pseudonym)
+            if state is None:
+                return  # the relative deleted their data: nothing to attach the ids to
+            state.track(*message_ids)
+            if await self.store.save(pseudonym, state, None, self.today()):
+                return
+        log.info("sent message ids not remembered: the chat kept changing")
+
     # -- retention -------------------------------------------------------------------------
 
     async def purge(self) -> int:

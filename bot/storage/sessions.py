@@ -163,7 +163,10 @@ def _row_values(
     )
 
 
-def _recent(state: SessionState, update_id: int) -> list[int]:
+def _recent(state: SessionState, update_id: int | None) -> list[int]:
+    """The remembered update ids after this write (None: a write outside any update)."""
+    if update_id is None:
+        return state.recent_update_ids[-RECENT_UPDATES:]
     recent = [*[i for i in state.recent_update_ids if i != update_id], update_id]
     return recent[-RECENT_UPDATES:]
 
@@ -174,7 +177,7 @@ class SessionStore(Protocol):
     async def load(self, pseudonym: str) -> SessionState | None: ...
 
     async def save(
-        self, pseudonym: str, state: SessionState, update_id: int, today: date
+        self, pseudonym: str, state: SessionState, update_id: int | None, today: date
     ) -> bool: ...
 
     async def delete(self, pseudonym: str) -> int: ...
@@ -195,7 +198,9 @@ class SQLiteSessionStore:
         row = self._db.execute(_SQLITE_LOAD, (pseudonym,)).fetchone()
         return None if row is None else _state(row)
 
-    async def save(self, pseudonym: str, state: SessionState, update_id: int, today: date) -> bool:
+    async def save(
+        self, pseudonym: str, state: SessionState, update_id: int | None, today: date
+    ) -> bool:
         """Store the state if nobody else wrote this chat since it was read; remember the update."""
         recent = _recent(state, update_id)
         values = (*_row_values(pseudonym, state, recent, today.isoformat()), state.version)
@@ -236,7 +241,9 @@ class PostgresSessionStore:
         row = await self._pool.fetchrow(_PG_LOAD, pseudonym)
         return None if row is None else _state(row)
 
-    async def save(self, pseudonym: str, state: SessionState, update_id: int, today: date) -> bool:
+    async def save(
+        self, pseudonym: str, state: SessionState, update_id: int | None, today: date
+    ) -> bool:
         """Store the state if nobody else wrote this chat since it was read; remember the update."""
         recent = _recent(state, update_id)
         values = (*_row_values(pseudonym, state, recent, today), state.version)

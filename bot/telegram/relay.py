@@ -9,6 +9,7 @@ back as a short reason the case shows; nothing is raised and no text is logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -21,8 +22,14 @@ log = logging.getLogger(__name__)
 
 
 class TelegramRelay:
-    def __init__(self, bot: Bot, renderer: Renderer) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        renderer: Renderer,
+        remember_sent: Callable[[int, list[int]], Awaitable[None]] | None = None,
+    ) -> None:
         self._bot = bot
+        self._remember_sent = remember_sent
         self._renderer = renderer
         self._screens = ContactScreens(renderer)
         self._languages = {lang.code for lang in renderer.content.enabled_languages}
@@ -34,6 +41,7 @@ class TelegramRelay:
         lang = language if language in self._languages else self._renderer.content.base_language
         screen = self._screens.relayed(lang, team_id, text, signature)
         chunks = split_html(screen.text)
+        sent: list[int] = []
         try:
             for i, chunk in enumerate(chunks):
                 params = {
@@ -45,7 +53,8 @@ class TelegramRelay:
                 markup = keyboard(screen) if i == len(chunks) - 1 else None
                 if markup is not None:
                     params["reply_markup"] = markup
-                await self._bot._post("sendMessage", params)
+                message = await self._bot._post("sendMessage", params)
+                sent.append(message["message_id"])
         except Forbidden:
             log.info("relay refused: bot blocked or chat gone")
             return "blocked"
@@ -55,4 +64,7 @@ class TelegramRelay:
         except TelegramError as exc:
             log.warning("relay failed: %s", type(exc).__name__)
             return f"telegram_error: {type(exc).__name__}"
+        finally:
+            if sent and self._remember_sent is not None:
+                await self._remember_sent(chat_id, sent)
         return None
