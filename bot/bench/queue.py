@@ -110,7 +110,7 @@ async def run(requests: int, runs: int, database_url: str | None) -> None:
         for name, values in [
             ("GET /staff/queue (full page)", page_ms),
             ("GET /staff/queue/live (fragment)", api_ms),
-            ("CaseService.queue alone", service_ms),
+            ("CaseService.queue, all rows, no limit", service_ms),
         ]:
             print(
                 f"  {name:<34} p50 {percentile(values, 0.5):7.1f} ms   "
