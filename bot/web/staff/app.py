@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -25,6 +25,9 @@ from bot.services.staff import StaffService
 from bot.web.staff.pages import PageRenderer
 from bot.web.staff.session import COOKIE_NAME, Session, SessionCodec
 from bot.web.staff.throttle import SignInThrottle
+
+if TYPE_CHECKING:
+    from bot.web.staff.stats_views import StatsDeps
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -101,13 +104,14 @@ class StaffWeb:
         self.throttle = SignInThrottle()
         self.cookie_secure = cookie_secure  # None: Secure whenever the request came over https
         self.pages = PageRenderer(content, timezone, poll_seconds)
+        self.stats: StatsDeps | None = None  # statistics pages; set by from_core
 
     @classmethod
     def from_core(cls, core: Any) -> StaffWeb:
         """Built from ``bot.runtime.Core``: the same services the bot uses."""
         settings = core.settings
         https = bool(settings.webhook_url and settings.webhook_url.startswith("https://"))
-        return cls(
+        staff_web = cls(
             cases=core.cases,
             staff=core.staff,
             content=core.content,
@@ -115,12 +119,17 @@ class StaffWeb:
             secret_key=settings.secret_key,
             cookie_secure=True if https else None,
         )
+        from bot.web.staff.stats_views import StatsDeps
+
+        staff_web.stats = StatsDeps.from_core(core)
+        return staff_web
 
     def mount(self, app: web.Application) -> None:
-        from bot.web.staff import api, views
+        from bot.web.staff import api, stats_views, views
 
         views.add_routes(app, self)
         api.add_routes(app, self)
+        stats_views.add_routes(app, self)
         app.router.add_static("/staff/static/", STATIC_DIR, name="staff_static")
 
     # -- the request wrapper ---------------------------------------------------------------

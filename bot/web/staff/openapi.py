@@ -65,6 +65,38 @@ def _case_action(summary: str, ok: dict[str, Any], body: str | None = None) -> d
 
 
 NO_CONTENT = {"204": {"description": "Done."}}
+_DAY = {"type": "string", "format": "date"}
+STATS_PARAMS = [
+    {
+        "name": "period",
+        "in": "query",
+        "required": False,
+        "description": "Calendar period containing `date`, or `custom` with `from` and `to`.",
+        "schema": {"enum": ["week", "month", "quarter", "year", "custom"], "default": "month"},
+    },
+    {
+        "name": "date",
+        "in": "query",
+        "required": False,
+        "description": "A day in the period (default today).",
+        "schema": _DAY,
+    },
+    {"name": "from", "in": "query", "required": False, "schema": _DAY},
+    {
+        "name": "to",
+        "in": "query",
+        "required": False,
+        "description": "At most two years after `from`.",
+        "schema": _DAY,
+    },
+    {
+        "name": "team",
+        "in": "query",
+        "required": False,
+        "description": "One of my teams; omitted: all my teams.",
+        "schema": {"type": "string"},
+    },
+]
 
 
 @cache
@@ -247,6 +279,15 @@ def openapi_document() -> dict[str, Any]:
             "required": ["entries"],
             "properties": {"entries": {"type": "array", "items": _ref("AuditEntry")}},
         },
+        "StatsReport": {
+            "type": "object",
+            "description": (
+                "Anonymous daily counts for the period, already suppressed: a count under 5 "
+                'is null (shown as "<5"), and further cells are null where a hidden count '
+                "could otherwise be worked out from totals."
+            ),
+            "additionalProperties": True,
+        },
     }
     paths: dict[str, Any] = {
         "/api/v1/session": {
@@ -357,6 +398,17 @@ def openapi_document() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json(_ref("AuditLog"), "Newest first."),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/api/v1/stats": {
+            "get": {
+                "summary": "Anonymous usage statistics (coordinators: their teams; admins: all)",
+                "tags": ["statistics"],
+                "parameters": STATS_PARAMS,
+                "responses": {
+                    "200": _json(_ref("StatsReport"), "The same tables as the statistics page."),
                     **_errors(400, 401, 403),
                 },
             }

@@ -1,0 +1,132 @@
+"""What a statistics request asks for: period and team, checked before any query runs.
+
+The page, the exports and the API share this parser, so odd query strings get
+the same clear refusal everywhere (never a 500), and a coordinator cannot ask
+for a team they do not belong to by editing the address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.i18n import N_
+from bot.services.cases import StaffUser
+from bot.services.stats import Period
+
+PERIOD_KINDS = ("week", "month", "quarter", "year", "custom")
+DEFAULT_PERIOD = "month"
+MAX_SPAN_DAYS = 2 * 366  # "a range over 2 years" is refused
+EARLIEST = date(2020, 1, 1)
+
+# reason -> (HTTP status, English msgid shown to people and in the API's "message")
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "not_coordinator": (
+        403,
+        N_("Statistics are for coordinators and administrators."),
+    ),
+    "unknown_period": (
+        400,
+        N_("Unknown period. Choose week, month, quarter, year or a custom range."),
+    ),
+    "bad_date": (400, N_("A date was not understood. Write dates as YYYY-MM-DD.")),
+    "missing_dates": (400, N_("A custom range needs both a first and a last day.")),
+    "from_after_to": (400, N_("The first day comes after the last day.")),
+    "too_long": (400, N_("The range is longer than two years. Choose a shorter one.")),
+    "out_of_range": (400, N_("That date is outside the range statistics cover.")),
+    "unknown_team": (400, N_("There is no such team.")),
+    "team_forbidden": (403, N_("You can only see statistics for your own teams.")),
+}
+
+
+class StatsInputError(Exception):
+    """A request the statistics door refuses before asking the service; ``reason`` in PROBLEMS."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    @property
+    def status(self) -> int:
+        return PROBLEMS[self.reason][0]
+
+    @property
+    def message(self) -> str:
+        return PROBLEMS[self.reason][1]
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    period: Period
+    team_id: str | None  # None: all the viewer's teams
+
+    def params(self) -> dict[str, str]:
+        """The query string that asks for exactly this again (for links and exports)."""
+        out = {"period": self.period.kind}
+        if self.period.kind == "custom":
+            out["from"] = self.period.start.isoformat()
+            out["to"] = self.period.end.isoformat()
+        else:
+            out["date"] = self.period.end.isoformat()
+        if self.team_id:
+            out["team"] = self.team_id
+        return out
+
+
+def may_see_statistics(user: StaffUser) -> bool:
+    return user.role in ("coordinator", "admin")
+
+
+def visible_teams(user: StaffUser, known_teams: frozenset[str]) -> list[str]:
+    if user.role == "admin":
+        return sorted(known_teams)
+    return sorted(t for t in user.teams if t in known_teams)
+
+
+def _day(raw: str) -> date:
+    raw = raw.strip()
+    if len(raw) != 10:
+        raise StatsInputError("bad_date")
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise StatsInputError("bad_date") from None
+    if day < EARLIEST or day > date(9998, 12, 31):
+        raise StatsInputError("out_of_range")
+    return day
+
+
+def parse_period(query: Mapping[str, str], today: date) -> Period:
+    kind = query.get("period", "").strip() or DEFAULT_PERIOD
+    if kind not in PERIOD_KINDS:
+        raise StatsInputError("unknown_period")
+    if kind == "custom":
+        start_raw, end_raw = query.get("from", ""), query.get("to", "")
+        if not start_raw.strip() or not end_raw.strip():
+            raise StatsInputError("missing_dates")
+        start, end = _day(start_raw), _day(end_raw)
+        if start > end:
+            raise StatsInputError("from_after_to")
+        if (end - start) > timedelta(days=MAX_SPAN_DAYS):
+            raise StatsInputError("too_long")
+        return Period(start, end, "custom")
+    raw = query.get("date", "")
+    last_day = _day(raw) if raw.strip() else today
+    return Period.ending(kind, last_day)  # type: ignore[arg-type]
+
+
+def parse_stats_query(
+    query: Mapping[str, str], user: StaffUser, known_teams: frozenset[str], today: date
+) -> StatsQuery:
+    """The period and team asked for, or StatsInputError with a reason the door can show."""
+    if not may_see_statistics(user):
+        raise StatsInputError("not_coordinator")
+    period = parse_period(query, today)
+    team = query.get("team", "").strip() or None
+    if team is not None:
+        if team not in known_teams:
+            raise StatsInputError("unknown_team")
+        if not user.can_see(team):
+            raise StatsInputError("team_forbidden")
+    return StatsQuery(period, team)
