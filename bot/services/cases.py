@@ -204,6 +204,17 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class CannedReplyView:
+    """(Added.) A team's prepared reply, as coordinators manage it."""
+
+    id: int
+    team_id: str
+    language: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
 class PurgeReport:
     links_deleted: int
     texts_deleted: int
@@ -676,6 +687,31 @@ class CaseService:
                 },
             )
             await db.record(conn, now, staff.username, "canned_reply_add", None)
+
+    async def list_canned_replies(self, staff: StaffUser) -> list[CannedReplyView]:
+        """(Added.) Coordinators and admins: every canned reply of their teams, to manage them."""
+        if staff.role not in ("coordinator", "admin"):
+            raise CaseError("forbidden")
+        teams = _teams(staff)
+        async with read_tx(self.engine) as conn:
+            rows = await db.teams_canned(conn, None if teams is None else sorted(teams))
+        return [
+            CannedReplyView(r["id"], r["team_id"], r["language"], r["title"], r["body"])
+            for r in rows
+        ]
+
+    async def remove_canned_reply(self, staff: StaffUser, reply_id: int) -> None:
+        """(Added.) Coordinators and admins remove one of their teams' canned replies."""
+        if staff.role not in ("coordinator", "admin"):
+            raise CaseError("forbidden")
+        teams = _teams(staff)
+        async with write_tx(self.engine) as conn:
+            removed = await db.delete_canned(
+                conn, reply_id, None if teams is None else sorted(teams)
+            )
+            if not removed:
+                raise CaseError("not_found")
+            await db.record(conn, self._clock(), staff.username, "canned_reply_remove", None)
 
     async def audit_log(self, staff: StaffUser, limit: int = 200) -> list[AuditEntry]:
         """Admins only."""

@@ -91,10 +91,13 @@ async def claim_case(
     username: str,
     now: datetime,
     teams: Iterable[str] | None,
-) -> bool:
+) -> RowMapping | None:
     """The atomic claim: one conditional UPDATE; only a still-open case of these teams
     changes hands. Of simultaneous claims, PostgreSQL's row lock (and SQLite's single
     writer) lets the first through; the others then find status 'claimed' and change nothing.
+
+    Returns None when the claim did not win, else the coarse fields statistics need:
+    team_id, language, created_at, and ``first`` (whether this was the case's first claim).
     """
     conditions: list[Any] = [requests.c.code == code, requests.c.status == "open"]
     if teams is not None:
@@ -111,8 +114,14 @@ async def claim_case(
             updated_at=now,
             version=requests.c.version + 1,
         )
+        .returning(
+            requests.c.team_id,
+            requests.c.language,
+            requests.c.created_at,
+            (requests.c.first_claim_at == requests.c.claimed_at).label("first"),
+        )
     )
-    return (await conn.execute(statement)).rowcount == 1
+    return (await conn.execute(statement)).mappings().first()
 
 
 def _visible(teams: Iterable[str] | None) -> list[Any]:
@@ -316,6 +325,21 @@ async def insert_canned(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(insert(canned).values(**values))
 
 
+async def teams_canned(conn: AsyncConnection, team_ids: list[str] | None) -> list[RowMapping]:
+    """Every canned reply of these teams (None: all teams), for the page that manages them."""
+    statement = select(canned).order_by(canned.c.team_id, canned.c.language, canned.c.title)
+    if team_ids is not None:
+        statement = statement.where(canned.c.team_id.in_(team_ids))
+    return list((await conn.execute(statement)).mappings().all())
+
+
+async def delete_canned(conn: AsyncConnection, reply_id: int, team_ids: list[str] | None) -> int:
+    statement = delete(canned).where(canned.c.id == reply_id)
+    if team_ids is not None:
+        statement = statement.where(canned.c.team_id.in_(team_ids))
+    return (await conn.execute(statement)).rowcount
+
+
 async def record(
     conn: AsyncConnection, at: datetime, staff: str, action: str, case_code: str | None
 ) -> None:
@@ -356,11 +380,12 @@ WITH claimed AS (
     SET status = 'claimed', claimed_by_id = $2, claimed_by = $3, claimed_at = $4,
         first_claim_at = COALESCE(first_claim_at, $4), updated_at = $4, version = version + 1
     WHERE code = $1 AND status = 'open' AND ($5::text[] IS NULL OR team_id = ANY($5::text[]))
-    RETURNING code
+    RETURNING code, team_id, language, created_at, first_claim_at = claimed_at AS first
+), audited AS (
+    INSERT INTO audit_event (at, staff, action, case_code)
+    SELECT $4, $3, 'claim', code FROM claimed
 )
-INSERT INTO audit_event (at, staff, action, case_code)
-SELECT $4, $3, 'claim', code FROM claimed
-RETURNING case_code
+SELECT team_id, language, created_at, first FROM claimed
 """
 _PG_HOLDER = "SELECT team_id, status, claimed_by_id, claimed_by FROM case_request WHERE code = $1"
 
@@ -391,10 +416,11 @@ class PostgresClaims:
         username: str,
         now: datetime,
         teams: Iterable[str] | None,
-    ) -> bool:
+    ) -> dict[str, Any] | None:
+        """None when the claim did not win, else the fields ``claim_case`` returns."""
         team_list = sorted(teams) if teams is not None else None
-        won = await self._pool.fetchval(_PG_CLAIM, code, staff_id, username, now, team_list)
-        return won is not None
+        row = await self._pool.fetchrow(_PG_CLAIM, code, staff_id, username, now, team_list)
+        return dict(row) if row is not None else None
 
     async def holder(self, code: str) -> dict[str, Any] | None:
         row = await self._pool.fetchrow(_PG_HOLDER, code)

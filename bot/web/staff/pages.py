@@ -36,6 +36,10 @@ ERRORS = {
         N_("This request belongs to a team you are not part of."),
     ),
     "admin_only": (N_("For administrators"), N_("Only administrators can see this page.")),
+    "lead_only": (
+        N_("For coordinators"),
+        N_("Only coordinators and administrators can see this page."),
+    ),
     "http": (N_("Not found"), N_("There is no such page.")),
     "internal": (
         N_("Something went wrong"),

@@ -66,6 +66,8 @@ ACTION_LABELS = {
     "transfer": N_("Transferred"),
     "close": N_("Closed"),
     "reopen": N_("Reopened"),
+    "canned_reply_add": N_("Added a canned reply"),
+    "canned_reply_remove": N_("Removed a canned reply"),
 }
 # CaseError.reason -> what the staff member reads.
 REFUSALS = {

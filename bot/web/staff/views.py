@@ -313,6 +313,64 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
         entries = await cases.audit_log(ctx.user)
         return pages.render(ctx, "staff/audit.html", entries=entries)
 
+    @page()
+    async def canned(ctx: Ctx) -> web.StreamResponse:
+        """Coordinators keep the prepared replies staff can start from, per team and language."""
+        assert ctx.user is not None
+        if ctx.user.role not in ("coordinator", "admin"):
+            return pages.error(ctx, 403, "lead_only")
+        replies = await cases.list_canned_replies(ctx.user)
+        teams = sorted(t for t in web_.content.teams if ctx.user.can_see(t))
+        reply_languages = [lang.code for lang in web_.content.enabled_languages]
+        return pages.render(
+            ctx,
+            "staff/canned.html",
+            replies=replies,
+            teams=teams,
+            reply_languages=reply_languages,
+            max_text=MAX_STAFF_TEXT,
+        )
+
+    @page()
+    async def canned_add(ctx: Ctx) -> web.StreamResponse:
+        assert ctx.user is not None
+        form = ctx.form
+        try:
+            await cases.add_canned_reply(
+                ctx.user,
+                form.get("team", ""),
+                form.get("language", ""),
+                form.get("title", ""),
+                form.get("body", ""),
+            )
+        except CaseError as exc:
+            reason = "invalid" if exc.reason == "unknown_team" else exc.reason
+            if reason == "forbidden":
+                return pages.error(ctx, 403, "lead_only")
+            ctx.session.set_flash(
+                "error", ctx.say(texts.REFUSALS.get(reason, texts.REFUSALS["invalid"]))
+            )
+            return redirect("/staff/canned")
+        ctx.session.set_flash("success", ctx._("The canned reply was added."))
+        return redirect("/staff/canned")
+
+    @page()
+    async def canned_remove(ctx: Ctx) -> web.StreamResponse:
+        assert ctx.user is not None
+        raw = ctx.request.match_info["reply_id"]
+        try:
+            await cases.remove_canned_reply(ctx.user, int(raw))
+        except ValueError:
+            ctx.session.set_flash("error", ctx.say(texts.REFUSALS["invalid"]))
+            return redirect("/staff/canned")
+        except CaseError as exc:
+            if exc.reason == "forbidden":
+                return pages.error(ctx, 403, "lead_only")
+            ctx.session.set_flash("error", ctx._("That canned reply does not exist any more."))
+            return redirect("/staff/canned")
+        ctx.session.set_flash("success", ctx._("The canned reply was removed."))
+        return redirect("/staff/canned")
+
     @page(auth=False)
     async def not_found(ctx: Ctx) -> web.StreamResponse:
         return pages.error(ctx, 404, "http")
@@ -327,6 +385,9 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
     router.add_get("/staff/queue", queue)
     router.add_get("/staff/queue/live", queue_live)
     router.add_get("/staff/audit", audit)
+    router.add_get("/staff/canned", canned)
+    router.add_post("/staff/canned/add", canned_add)
+    router.add_post("/staff/canned/{reply_id}/remove", canned_remove)
     router.add_get("/staff/cases/{code}", case)
     router.add_get("/staff/cases/{code}/live", case_live)
     for name, handler in [
