@@ -46,6 +46,7 @@ class Settings:
     case_auto_release_minutes: int = 30
     staff_notify_chat_id: int | None = None
     staff_notify_language: str = "sv"
+    public_url: str | None = None  # where the public pages are reached (the bot links to them)
 
     @property
     def webhook_path(self) -> str:
@@ -155,6 +156,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         case_auto_release_minutes=_int(env, "CASE_AUTO_RELEASE_MINUTES", 30, 1, 24 * 60),
         staff_notify_chat_id=int(notify_raw) if notify_raw else None,
         staff_notify_language=notify_language,
+        public_url=_url(env, "PUBLIC_URL", schemes=("https", "http")),
     )
 
 

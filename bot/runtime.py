@@ -93,6 +93,7 @@ async def build_core(settings: Settings) -> Core:
     report.renderer.set_case_retention(
         settings.case_text_retention_days, settings.case_link_grace_days
     )
+    report.renderer.set_public_url(settings.public_url)
     conversation = ConversationService(
         store,
         report.content,
@@ -180,6 +181,8 @@ class Server:
             ) from exc
         if settings.port == 0:
             self.port = self._runner.addresses[0][1]
+        if self.preview and not settings.public_url:
+            self.core.renderer.set_public_url(self.origin)  # the bot links to this preview
         if self.emulator is not None:
             self.emulator.set_server_origin(self.origin)
         if self.application is None:

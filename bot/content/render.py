@@ -80,6 +80,26 @@ class Renderer:
         self.case_text_days = 30  # closed requests' texts; see set_case_retention
         self.case_link_days = 7  # the link back to the chat after closing
         self.guide = lru_cache(maxsize=16384)(self._guide)
+        self.public_url: str | None = None  # see set_public_url
+
+    def set_public_url(self, url: str | None) -> None:
+        """Where the public "what is counted" page lives; cached screens are rendered again."""
+        self.public_url = url.rstrip("/") if url else None
+        self.guide.cache_clear()
+
+    def _stats_note(self, lang: str) -> str:
+        """The privacy screen's line on statistics: a link to the public page, else the gist."""
+        _ = self.t(lang).gettext
+        if self.public_url:
+            href = html.escape(f"{self.public_url}/what-is-counted?lang={lang}", quote=True)
+            label = html.escape(_("What is counted for statistics, in plain words"))
+            return f'<a href="{href}">{label}</a>'
+        return html.escape(
+            _(
+                "For statistics, only numbers per day are counted: no names, no Telegram ids, "
+                "no texts, no times finer than the day, and counts under 5 are hidden."
+            )
+        )
 
     def set_case_retention(self, text_days: int, link_days: int) -> None:
         """Use the case service's retention in texts; cached screens are rendered again."""
@@ -174,6 +194,8 @@ class Renderer:
             )
         if node.id == content.root:
             parts.extend(self._home_notes(lang))
+        if node.id == "privacy":
+            parts.append(self._stats_note(lang))
         body = "\n\n".join(self.fill(p, lang, team_id) for p in parts if p)
 
         rows: list[tuple[Button, ...]] = []
