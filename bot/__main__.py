@@ -133,15 +133,17 @@ def cmd_purge(settings: Settings) -> int:
     from bot.runtime import build_core
     from bot.services.cases import PurgeReport
 
-    async def run() -> tuple[int, PurgeReport]:
+    async def run() -> tuple[int, PurgeReport, int]:
         core = await build_core(settings)
         try:
-            return await core.conversation.purge(), await core.cases.purge()
+            folded = await core.recorder.fold_finished_days() if core.recorder else 0
+            return await core.conversation.purge(), await core.cases.purge(), folded
         finally:
             await core.close()
 
-    removed, cases = asyncio.run(run())
+    removed, cases, folded = asyncio.run(run())
     print(f"removed {removed} idle conversation(s)")
+    print(f"counted and deleted {folded} finished day(s) of distinct-relative digests")
     print(
         f"removed {cases.links_deleted} contact link(s) of closed requests "
         f"and {cases.texts_deleted} text(s) past retention"

@@ -16,6 +16,7 @@ _GO = re.compile(rf"^g:(?P<node>{_ID})(?::(?P<page>\d{{1,2}})?(?::(?P<back>{_ID}
 _ANSWER = re.compile(rf"^a:(?P<node>{_ID}):(?P<option>[a-z0-9_]{{1,24}})$")
 _LANG = re.compile(r"^l:(?P<code>[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})?)$")
 _TEAM = re.compile(rf"^t:(?P<team>{_ID})$")
+_HELPFUL = re.compile(rf"^h:(?P<answer>[yn]):(?P<node>{_ID})(?::(?P<back>{_ID}))?$")
 _CONTACT = re.compile(r"^k:(?P<verb>[a-z]{1,8})(?::(?P<value>[A-Za-z0-9_-]{1,24}))?$")
 
 
@@ -65,6 +66,15 @@ class ContactStep:
     value: str | None = None
 
 
+@dataclass(frozen=True)
+class Helpful:
+    """ "Was this helpful?" at the end of an article; ``back`` re-renders the same screen."""
+
+    node: str
+    yes: bool
+    back: str | None = None
+
+
 SIMPLE = {
     "L": "language_picker",
     "T": "team_picker",
@@ -77,7 +87,7 @@ SIMPLE = {
 }
 _SIMPLE_CODES = {name: code for code, name in SIMPLE.items()}
 
-Action = Go | Answer | SetLanguage | SetTeam | Simple | ContactStep
+Action = Go | Answer | SetLanguage | SetTeam | Simple | ContactStep | Helpful
 
 
 def go(node: str, page: int = 0, back: str | None = None) -> str:
@@ -102,6 +112,11 @@ def contact(verb: str, value: str | None = None) -> str:
     return f"k:{verb}:{value}" if value else f"k:{verb}"
 
 
+def helpful(node: str, yes: bool, back: str | None = None) -> str:
+    answer = "y" if yes else "n"
+    return f"h:{answer}:{node}:{back}" if back else f"h:{answer}:{node}"
+
+
 def simple(name: str) -> str:
     return _SIMPLE_CODES[name]
 
@@ -120,6 +135,8 @@ def parse(data: str | None) -> Action | None:
         return SetLanguage(m["code"])
     if m := _TEAM.match(data):
         return SetTeam(m["team"])
+    if m := _HELPFUL.match(data):
+        return Helpful(m["node"], m["answer"] == "y", m["back"])
     if m := _CONTACT.match(data):
         return ContactStep(m["verb"], m["value"])
     return None

@@ -25,6 +25,7 @@ from bot.i18n import Translator
 from bot.services.cases import CaseService, RetentionSettings
 from bot.services.conversation import ConversationService
 from bot.services.staff import StaffService
+from bot.services.stats import FLUSH_SECONDS, StatsRecorder
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
 from bot.storage.sessions import SessionStore, open_session_store
@@ -54,8 +55,11 @@ class Core:
     conversation: ConversationService
     cases: CaseService
     staff: StaffService
+    recorder: StatsRecorder | None = None  # anonymous daily counts, flushed in the background
 
     async def close(self) -> None:
+        if self.recorder is not None:
+            await self.recorder.flush()  # a clean stop loses no counts
         await self.store.close()
         await self.cases.dispose()
         await self.engine.dispose()
@@ -89,6 +93,8 @@ async def build_core(settings: Settings) -> Core:
         ),
         known_teams=frozenset(report.content.teams),
     )
+    recorder = StatsRecorder(engine, settings.secret_key)
+    cases.stats = recorder
     staff = StaffService(engine, frozenset(report.content.teams))
     report.renderer.set_case_retention(
         settings.case_text_retention_days, settings.case_link_grace_days
@@ -101,6 +107,7 @@ async def build_core(settings: Settings) -> Core:
         settings.secret_key,
         settings.session_retention_days,
         cases=cases,
+        stats=recorder,
     )
     return Core(
         settings,
@@ -112,6 +119,7 @@ async def build_core(settings: Settings) -> Core:
         conversation,
         cases,
         staff,
+        recorder,
     )
 
 
@@ -128,6 +136,7 @@ class Server:
         self._runner: web.AppRunner | None = None
         self._purge_task: asyncio.Task[None] | None = None
         self._release_task: asyncio.Task[None] | None = None
+        self._stats_task: asyncio.Task[None] | None = None
         self.port = settings.port
         self.demo_accounts: list[DemoAccount] = []  # preview only: printed with the staff URL
 
@@ -220,6 +229,7 @@ class Server:
             )
         self._purge_task = asyncio.create_task(self._purge_loop())
         self._release_task = asyncio.create_task(self._auto_release_loop())
+        self._stats_task = asyncio.create_task(self._stats_flush_loop())
 
     async def _purge_loop(self) -> None:
         assert self.core is not None
@@ -232,7 +242,20 @@ class Server:
                 await self.core.cases.purge()
             except Exception as exc:
                 log.error("case purge failed: %s", type(exc).__name__)
+            if self.core.recorder is not None:
+                try:
+                    await self.core.recorder.fold_finished_days()
+                except Exception as exc:
+                    log.error("statistics fold failed: %s", type(exc).__name__)
             await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+    async def _stats_flush_loop(self) -> None:
+        """Counts reach the database every FLUSH_SECONDS: a crash loses at most that much."""
+        assert self.core is not None
+        recorder = self.core.recorder
+        while recorder is not None:
+            await asyncio.sleep(FLUSH_SECONDS)
+            await recorder.flush()  # logs and keeps its counts on failure
 
     async def _auto_release_loop(self) -> None:
         """Claims nobody works on go back to the queue (checked every minute)."""
@@ -245,7 +268,7 @@ class Server:
                 log.error("auto-release failed: %s", type(exc).__name__)
 
     async def stop(self) -> None:
-        for task in (self._purge_task, self._release_task):
+        for task in (self._purge_task, self._release_task, self._stats_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -161,8 +161,15 @@ class Renderer:
     # -- the guide -----------------------------------------------------------------------
 
     def _guide(
-        self, lang: str, team_id: str | None, node_id: str, page: int, back: str | None
+        self,
+        lang: str,
+        team_id: str | None,
+        node_id: str,
+        page: int,
+        back: str | None,
+        rated: bool = False,
     ) -> Screen:
+        """One guide screen; ``rated``: the relative answered "Was this helpful?" here."""
         content = self.content
         node = content.nodes[node_id]
         text = content.text(lang, node_id)
@@ -196,6 +203,10 @@ class Renderer:
             parts.extend(self._home_notes(lang))
         if node.id == "privacy":
             parts.append(self._stats_note(lang))
+        ask_helpful = node.kind == "article" and page == len(pages) - 1
+        if ask_helpful:
+            question = _("Thank you for your answer.") if rated else _("Was this helpful?")
+            parts.append("<i>" + html.escape(question) + "</i>")
         body = "\n\n".join(self.fill(p, lang, team_id) for p in parts if p)
 
         rows: list[tuple[Button, ...]] = []
@@ -222,6 +233,13 @@ class Renderer:
                         ),
                     )
                 )
+        if ask_helpful and not rated:
+            rows.append(
+                (
+                    Button(_("👍 Yes"), callbacks.helpful(node_id, True, back)),
+                    Button(_("👎 No"), callbacks.helpful(node_id, False, back)),
+                )
+            )
         if node.kind == "team":
             rows.append((Button(_("🏛 Change municipality"), callbacks.simple("team_picker")),))
         if node.kind == "contact":

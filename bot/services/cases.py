@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import func
 from sqlalchemy.engine import RowMapping
@@ -37,6 +37,9 @@ from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
 from bot.storage import cases as db
 from bot.storage.engine import is_sqlite, read_tx, write_tx
+
+if TYPE_CHECKING:
+    from bot.services.stats import StatsRecorder
 
 log = logging.getLogger(__name__)
 NOTIFY_TIMEOUT_SECONDS = 5.0
@@ -259,6 +262,7 @@ class CaseService:
     now: Callable[[], datetime] = _now
     # Team ids from content/teams; None accepts any team id (tests of the rules alone).
     known_teams: frozenset[str] | None = None
+    stats: StatsRecorder | None = None  # (added) anonymous daily counts; None records nothing
 
     def __post_init__(self) -> None:
         self._cipher = LinkCipher(self.secret_key)
@@ -286,6 +290,22 @@ class CaseService:
     def _clock(self) -> datetime:
         return self.now().astimezone(UTC)
 
+    def _count(self, kind: str, team_id: str, language: str, key: str = "") -> None:
+        """Anonymous daily count (no case code, no staff): never breaks the operation."""
+        if self.stats is None:
+            return
+        try:
+            self.stats.count(kind, team_id, language, key)
+        except Exception as exc:
+            log.error("statistics recording failed: %s", type(exc).__name__)
+
+    def _count_wait(self, kind: str, row: Any, now: datetime) -> None:
+        """A waiting time since the request was created, as a coarse bucket."""
+        from bot.services.stats import time_bucket
+
+        waited = (now - _at(row["created_at"])).total_seconds()
+        self._count(kind, row["team_id"], row["language"], time_bucket(waited))
+
     # -- relative side (the bot flow) -----------------------------------------------------
 
     async def create_request(self, draft: RequestDraft, chat_id: int) -> CreatedCase:
@@ -304,6 +324,12 @@ class CaseService:
                     {"case_id": case_id, "author": "relative", "body": text, "created_at": now},
                 )
         log.info("contact request created (urgency %s)", draft.urgency)
+        team, lang = draft.team_id, draft.language
+        self._count("request_created", team, lang)
+        self._count("request_urgency", team, lang, draft.urgency)
+        self._count("request_topic", team, lang, draft.topic)
+        self._count("request_concerns", team, lang, draft.concerns)
+        self._count("request_reply_via", team, lang, draft.reply_via)
         if self.events is not None:
             try:
                 # Bounded: the relative is waiting for their case code.
@@ -397,6 +423,9 @@ class CaseService:
                 await db.record(conn, now, "relative", "withdraw", row["code"])
             await db.delete_contacts(conn, [case_id])
             await db.delete_texts(conn, [case_id])
+        if row["status"] in db.ACTIVE:
+            self._count("request_withdrawn", row["team_id"], row["language"])
+            self._count("case_outcome", row["team_id"], row["language"], "withdrew")
         log.info("contact request withdrawn")
 
     async def relative_message(self, case_id: int, text: str) -> bool:
@@ -470,7 +499,10 @@ class CaseService:
         now = self._clock()
         fast = await self._pg_claims()
         if fast is not None:
-            if await fast.claim(normal, staff.id, staff.username, now, _teams(staff)):
+            claimed = await fast.claim(normal, staff.id, staff.username, now, _teams(staff))
+            if claimed is not None:
+                if claimed["first"]:
+                    self._count_wait("time_to_claim", claimed, now)
                 return ClaimResult(won=True, holder=staff.username)
             found = await fast.holder(normal)
             if found is None:
@@ -483,10 +515,17 @@ class CaseService:
             return ClaimResult(won=won, holder=found["claimed_by"])
         async with write_tx(self.engine) as conn:
             # The claim first (fewest round trips for the common case), visibility after.
-            if await db.claim_case(conn, normal, staff.id, staff.username, now, _teams(staff)):
+            claimed = await db.claim_case(
+                conn, normal, staff.id, staff.username, now, _teams(staff)
+            )
+            if claimed is not None:
                 await db.record(conn, now, staff.username, "claim", normal)
-                return ClaimResult(won=True, holder=staff.username)
-            current = await self._visible_case(conn, staff, normal)
+            else:
+                current = await self._visible_case(conn, staff, normal)
+        if claimed is not None:
+            if claimed["first"]:
+                self._count_wait("time_to_claim", claimed, now)
+            return ClaimResult(won=True, holder=staff.username)
         if current["status"] != "claimed":
             return ClaimResult(won=False, holder=None)
         return ClaimResult(won=current["claimed_by_id"] == staff.id, holder=current["claimed_by"])
@@ -535,10 +574,14 @@ class CaseService:
             )
             link = await db.contact(conn, row["id"])
             await db.record(conn, now, staff.username, "reply", row["code"])
+        if row["first_reply_at"] is None:
+            self._count_wait("time_to_first_reply", row, now)
         # The network call happens outside the transaction; its outcome is stored after.
         delivery = await self._deliver(row, link, body, signature)
         async with write_tx(self.engine) as conn:
             await db.set_delivery(conn, message_id, delivery)
+        if delivery != "sent":
+            self._count("relay_failed", row["team_id"], row["language"])
         return CaseMessageView(
             author="staff", body=body, created_at=now, signature=signature, delivery=delivery
         )
@@ -624,6 +667,7 @@ class CaseService:
             grace = timedelta(days=self.retention.link_grace_days)
             await db.set_contact_expiry(conn, row["id"], now + grace)
             await db.record(conn, now, staff.username, "close", row["code"])
+        self._count("case_outcome", row["team_id"], row["language"], outcome)
 
     async def reopen(self, staff: StaffUser, code: str) -> None:
         now = self._clock()

@@ -26,6 +26,7 @@ from bot.services import contact_flow as flow
 from bot.services.cases import CaseError, CaseService, RelativeView
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
+from bot.services.stats import StatsRecorder
 from bot.storage.sessions import SessionState, SessionStore
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class ConversationService:
         retention_days: int,
         today: Callable[[], date] = _today,
         cases: CaseService | None = None,
+        stats: StatsRecorder | None = None,
     ) -> None:
         self.store = store
         self.content = content
@@ -113,6 +115,7 @@ class ConversationService:
         self.retention_days = retention_days
         self.today = today
         self.cases = cases  # set by the runtime; without it "talk to someone" only informs
+        self.stats = stats  # anonymous daily counts; None records nothing
         self.contact = ContactScreens(renderer)
         self.cipher = LinkCipher(secret_key)  # a draft's call-back number is stored sealed
         self.enabled = {lang.code for lang in content.enabled_languages}
@@ -132,6 +135,8 @@ class ConversationService:
         if stored is not None and stored.seen(event.update_id):
             return Outcome(duplicate=True)
         state = stored or SessionState()
+        if stored is None:
+            self._count("conversation_started", state, self.pick_language(event.language_code))
         if state.language not in self.enabled:
             state.language = None
         lang = state.language or self.pick_language(event.language_code)
@@ -172,8 +177,35 @@ class ConversationService:
             state.track(*sent)
             if not await self.store.save(pseudonym, state, event.update_id, self.today()):
                 log.info("state not saved: another process wrote this chat meanwhile")
+        if reply.save:
+            self._seen(pseudonym, state)
         log.debug("handled a %s update", event.kind)
         return Outcome(toast=reply.toast)
+
+    # -- anonymous statistics ------------------------------------------------------------
+
+    def _team(self, state: SessionState) -> str:
+        """The team a count belongs to: a known team, else '' (none chosen or no team)."""
+        team = state.team_id
+        return team if team is not None and team in self.content.teams else ""
+
+    def _seen(self, pseudonym: str, state: SessionState) -> None:
+        """Distinct relatives per day (a digest for today only); never breaks an update."""
+        if self.stats is None:
+            return
+        try:
+            self.stats.seen(pseudonym, self._team(state))
+        except Exception as exc:
+            log.error("statistics recording failed: %s", type(exc).__name__)
+
+    def _count(self, kind: str, state: SessionState, lang: str | None, key: str = "") -> None:
+        """Record one count; recording never breaks an update (errors logged by type)."""
+        if self.stats is None:
+            return
+        try:
+            self.stats.count(kind, self._team(state), lang, key)
+        except Exception as exc:
+            log.error("statistics recording failed: %s", type(exc).__name__)
 
     # -- screens for the current state ---------------------------------------------------
 
@@ -196,6 +228,10 @@ class ConversationService:
     def _go(
         self, state: SessionState, lang: str, node: str, page: int = 0, back: str | None = None
     ) -> _Reply:
+        if node != state.node or page == 0:
+            self._count("screen_viewed", state, lang, node)
+            if node != state.node:
+                self._count("screen_move", state, lang, f"{state.node}>{node}")
         state.node, state.page = node, page
         return _Reply(self.renderer.guide(lang, state.team_id, node, page, back))
 
@@ -283,6 +319,7 @@ class ConversationService:
                 return self._stale(state, lang, stale)
             first_time = state.language is None
             state.language = action.code
+            self._count("language_chosen", state, action.code, action.code)
             if state.team_id is None:
                 return _Reply(self.renderer.team_picker(action.code, None, back=False))
             screen = self._go(state, action.code, self.content.root).screen
@@ -298,6 +335,7 @@ class ConversationService:
             if action.team not in self.content.teams and action.team != NO_TEAM:
                 return self._stale(state, lang, stale)
             state.team_id = action.team
+            self._count("team_chosen", state, lang, action.team)
             return self._go(state, lang, self.content.root)
         needs_team = isinstance(action, callbacks.Answer | callbacks.ContactStep) or (
             isinstance(action, callbacks.Go) and action.node not in UTILITY_NODES
@@ -322,9 +360,31 @@ class ConversationService:
             if option is None:
                 return self._stale(state, lang, stale)
             return self._go(state, lang, option.goto)
+        if isinstance(action, callbacks.Helpful):
+            return self._helpful(action, state, lang, stale)
         if isinstance(action, callbacks.Simple):
             return await self._simple(action.name, state, lang, port, turn.pseudonym)
         return self._stale(state, lang, stale)
+
+    def _helpful(
+        self, action: callbacks.Helpful, state: SessionState, lang: str, stale: str
+    ) -> _Reply:
+        """Count the answer and show the same screen with thanks instead of the buttons."""
+        node = self.content.nodes.get(action.node)
+        if (
+            node is None
+            or node.kind != "article"
+            or (action.back is not None and action.back not in self.content.nodes)
+        ):
+            return self._stale(state, lang, stale)
+        answer = "yes" if action.yes else "no"
+        self._count("helpful", state, lang, f"{action.node}:{answer}")
+        pages = self.renderer._pages(lang, state.team_id, node)
+        state.node, state.page = action.node, len(pages) - 1
+        screen = self.renderer.guide(
+            lang, state.team_id, action.node, state.page, action.back, rated=True
+        )
+        return _Reply(screen, toast=self.renderer.t(lang).gettext("Thank you"))
 
     # -- talk to someone -------------------------------------------------------------------
 
@@ -403,6 +463,7 @@ class ConversationService:
                 )
             if state.draft is None:
                 state.draft = flow.new_draft(lang)
+                self._count("request_started", state, lang)
             return self._flow_screen(state, lang)
         draft = state.draft
         if draft is None:

@@ -151,13 +151,15 @@ class StatsRecorder:
     def seen(self, pseudonym: str, team_id: str | None = None) -> None:
         """Note that this chat used the guide today (for distinct relatives per day).
 
-        ``team_id`` (added): distinct relatives are counted per team. Only a digest
-        keyed with a key for this day is kept; it cannot be linked to another day.
+        ``team_id`` (added): distinct relatives are counted per team ('' = none chosen
+        yet), so one relative seen before and after choosing counts once in each. Only a
+        digest keyed with a key for this day is kept; it cannot be linked to another day.
         """
         try:
-            day = self.today()
-            digest = hmac.new(self._day_key(day), pseudonym.encode(), hashlib.sha256)
-            self._seen.setdefault(day, set()).add((digest.hexdigest()[:32], team_id or ""))
+            day, team = self.today(), team_id or ""
+            message = f"{team}\x00{pseudonym}".encode()
+            digest = hmac.new(self._day_key(day), message, hashlib.sha256).hexdigest()[:32]
+            self._seen.setdefault(day, set()).add((digest, team))
         except Exception as exc:
             log.error("statistics seen failed: %s", type(exc).__name__)
 
