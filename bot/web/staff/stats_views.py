@@ -116,12 +116,18 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
     def labeller(ctx: Ctx) -> Callable[[str], str]:
         content = web_.content
 
+        def node_title(key: str) -> str:
+            try:
+                return content.text(ctx.lang, key).title or key
+            except (KeyError, LookupError):
+                return key
+
         def label(key: str) -> str:
             if key in content.nodes:
-                try:
-                    return content.text(ctx.lang, key).title or key
-                except (KeyError, LookupError):
-                    return key
+                return node_title(key)
+            source, sep, target = key.partition(">")
+            if sep and source in content.nodes and target in content.nodes:
+                return f"{node_title(source)} → {node_title(target)}"
             if key in content.languages:
                 return content.languages[key].name
             if key in content.teams:
