@@ -233,7 +233,7 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
                 headers=headers,
             )
         return web.Response(
-            text=json.dumps(service.to_json(report), ensure_ascii=False, indent=1),
+            text=_dumps(service.to_json(report)),
             content_type="application/json",
             charset="utf-8",
             headers=headers,
@@ -257,7 +257,9 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
         except StatsRefused as exc:
             return api_error(400, "refused", str(exc))
         return web.json_response(
-            deps().service.to_json(report), headers={"Cache-Control": "no-store"}
+            deps().service.to_json(report),
+            headers={"Cache-Control": "no-store"},
+            dumps=_dumps,
         )
 
     @page()
@@ -298,6 +300,17 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
     router.add_get("/staff/content", content_status)
     router.add_get("/api/v1/stats", stats_api)
     router.add_get(ABOUT_PATH, about)
+
+
+def _dumps(value: Any) -> str:
+    """JSON for exports and the API; dates (if the report carries any) as ISO strings."""
+    return json.dumps(value, ensure_ascii=False, default=_iso)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 class _NoSession:
