@@ -211,13 +211,20 @@ class StatsRecorder:
 
 @dataclass(frozen=True)
 class Cell:
-    """One shown number: ``value`` is None when suppressed (shown as "<5")."""
+    """One shown number: ``value`` is None when suppressed (shown as "<5").
+
+    ``complement`` (added): hidden although 5 or more, so that a small count beside it
+    cannot be worked out from a total; shown as "hidden", since "<5" would be untrue.
+    """
 
     value: int | None
+    complement: bool = False
 
     @property
     def shown(self) -> str:
-        return "<5" if self.value is None else str(self.value)
+        if self.value is not None:
+            return str(self.value)
+        return "hidden" if self.complement else "<5"
 
 
 @dataclass(frozen=True)
@@ -251,11 +258,53 @@ class StatsService:
     known_teams: frozenset[str]
 
     async def report(self, viewer: StaffUser, period: Period, team_id: str | None) -> Report:
-        """Coordinators: their teams; admins: all. ``team_id`` None = all the viewer's teams."""
-        raise NotImplementedError
+        """Coordinators: their teams; admins: all. ``team_id`` None = all the viewer's teams.
+
+        Raises StatsRefused (its message is a plain English msgid the door shows) for a
+        viewer who is not a coordinator or admin, an unknown team, a team outside the
+        viewer's teams, or an empty period. A breakdown that would single out fewer than 5
+        is not raised but shown as a table with no rows and a ``note`` saying why.
+        """
+        from bot.services import stats_report as build
+        from bot.storage import stats_report as sql
+        from bot.storage.engine import read_tx
+
+        if viewer.role not in ("coordinator", "admin"):
+            raise StatsRefused("Statistics are for coordinators and administrators.")
+        if period.start > period.end:
+            raise StatsRefused("The first day comes after the last day.")
+        if team_id is not None:
+            if team_id not in self.known_teams:
+                raise StatsRefused("There is no such team.")
+            if not viewer.can_see(team_id):
+                raise StatsRefused("You can only see statistics for your own teams.")
+            teams: tuple[str, ...] = (team_id,)
+        elif viewer.role == "admin":
+            teams = tuple(sorted(self.known_teams))
+        else:
+            teams = tuple(sorted(viewer.teams & self.known_teams))
+        # Admins' all-teams view also counts relatives who chose no municipality ('').
+        where: frozenset[str] | None = (
+            None if viewer.role == "admin" and team_id is None else frozenset(teams)
+        )
+        s, e = period.start, period.end
+        async with read_tx(self.engine) as conn:
+            series = await sql.daily_sums(conn, s, e, where, build.SERIES_KINDS)
+            keyed = await sql.keyed_sums(conn, s, e, where, build.KEYED_KINDS)
+            by_team = None
+            if team_id is None and (where is None or len(teams) > 1):
+                kinds = ["conversation_started", "request_created"]
+                by_team = await sql.team_sums(conn, s, e, where, kinds)
+        return Report(period, teams, build.build_tables(period, series, keyed, by_team))
 
     def to_csv(self, report: Report) -> str:
-        raise NotImplementedError
+        """(period, teams, table, row, column, shown value) rows; hidden numbers as text."""
+        from bot.services.stats_report import to_csv
+
+        return to_csv(report)
 
     def to_json(self, report: Report) -> dict:
-        raise NotImplementedError
+        """Plain JSON types; a hidden number is null beside its shown text."""
+        from bot.services.stats_report import to_json
+
+        return to_json(report)

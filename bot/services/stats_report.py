@@ -1,0 +1,342 @@
+"""Build the report's tables from period sums; every number passes through suppression.
+
+Why these shapes: every table has totals in one direction only (column totals), so a
+total is hidden exactly when it is under 5 and the same quantity shown in two tables on
+one page (the funnel's steps, the requests table's total, each breakdown's total) is
+hidden in both or in neither. Rankings (top screens, moves) show only rows of 5 or more
+and fold the rest into "Other ...", so their order says nothing about small counts;
+breakdowns list their vocabulary in a fixed order, never sorted by the hidden values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from bot.services.cases import CONCERNS, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
+from bot.services.stats import (
+    SMALL,
+    TIME_BUCKETS,
+    Cell,
+    Period,
+    Report,
+    StatTable,
+)
+from bot.services.suppression import (
+    BreakdownRefused,
+    refuse_small_breakdown,
+    suppress_table,
+    suppress_values,
+)
+
+TOP_SCREENS = 20
+TOP_MOVES = 15
+SERIES_KINDS = ["conversation_started", "relatives", "request_created"]
+KEYED_KINDS = [
+    "conversation_started",
+    "screen_viewed",
+    "screen_move",
+    "language_chosen",
+    "helpful",
+    "request_started",
+    "request_created",
+    "request_urgency",
+    "request_topic",
+    "request_concerns",
+    "request_reply_via",
+    "request_withdrawn",
+    "time_to_claim",
+    "time_to_first_reply",
+    "case_outcome",
+    "relay_failed",
+]
+OTHER_SCREENS = "Other screens"
+OTHER_MOVES = "Other moves"
+HIDDEN_NOTE = (
+    'Counts under 5 show as "<5"; cells marked "hidden" are 5 or more and hidden so '
+    "that the small ones cannot be worked out from the totals."
+)
+
+
+def bucket_size(period: Period) -> str:
+    """Rows of a series: days for a week or month, weeks for a quarter, months for a year."""
+    days = (period.end - period.start).days + 1
+    if period.kind in ("week", "month") or (period.kind == "custom" and days <= 62):
+        return "day"
+    if period.kind == "quarter" or (period.kind == "custom" and days <= 190):
+        return "week"
+    return "month"
+
+
+def bucket_of(day: date, size: str, period: Period) -> str:
+    if size == "day":
+        return day.isoformat()
+    if size == "week":
+        return max(day - timedelta(days=day.weekday()), period.start).isoformat()
+    return day.strftime("%Y-%m")
+
+
+def buckets(period: Period) -> list[str]:
+    size = bucket_size(period)
+    out: list[str] = []
+    day = period.start
+    while day <= period.end:
+        key = bucket_of(day, size, period)
+        if not out or out[-1] != key:
+            out.append(key)
+        day += timedelta(days=1)
+    return out
+
+
+def _refused(table_id: str, title: str, row_label: str, columns: list[str], note: str):
+    return StatTable(table_id, title, row_label, columns, rows=[], totals=None, note=note)
+
+
+def column_table(
+    table_id: str,
+    title: str,
+    row_label: str,
+    columns: list[str],
+    rows: Sequence[tuple[str, Sequence[int]]],
+    what: str,
+    note: str | None = None,
+) -> StatTable:
+    """A breakdown with a total per column, suppressed; refused when it cannot be protected."""
+    values = [list(v) for _, v in rows]
+    try:
+        for col in range(len(columns)):
+            refuse_small_breakdown(sum(v[col] for v in values), what)
+        if not values:
+            return StatTable(table_id, title, row_label, columns, [], [Cell(0)] * len(columns))
+        s = suppress_table(values, col_totals=True)
+    except BreakdownRefused as exc:
+        return _refused(table_id, title, row_label, columns, exc.message)
+    shown_rows = [
+        (key, [Cell(v, m == "complement") for v, m in zip(vals, marks, strict=True)])
+        for (key, _), vals, marks in zip(rows, s.cells, s.cell_marks, strict=True)
+    ]
+    totals = [Cell(v) for v in s.col_totals or []]
+    if any(m == "complement" for row in s.cell_marks for m in row):
+        note = f"{note} {HIDDEN_NOTE}" if note else HIDDEN_NOTE
+    return StatTable(table_id, title, row_label, columns, shown_rows, totals, note)
+
+
+def ranking(
+    table_id: str,
+    title: str,
+    row_label: str,
+    counts: dict[str, int],
+    top: int,
+    other: str,
+    what: str,
+) -> StatTable:
+    """The biggest rows of 5 or more, the rest folded into one "Other" row."""
+    big = sorted(((k, v) for k, v in counts.items() if v >= SMALL), key=lambda kv: (-kv[1], kv[0]))
+    shown = big[:top]
+    rest = sum(counts.values()) - sum(v for _, v in shown)
+    rows: list[tuple[str, list[int]]] = [(k, [v]) for k, v in shown]
+    if rest or not rows:
+        rows.append((other, [rest]))
+    return column_table(table_id, title, row_label, ["Count"], rows, what)
+
+
+def build_tables(
+    period: Period,
+    series: list[tuple[date, str, int]],
+    keyed: list[tuple[str, str, int]],
+    by_team: list[tuple[str, str, int]] | None,
+) -> list[StatTable]:
+    size = bucket_size(period)
+    rows_over_time = buckets(period)
+    over: dict[str, dict[str, int]] = {k: defaultdict(int) for k in SERIES_KINDS}
+    for day, kind, n in series:
+        over[kind][bucket_of(day, size, period)] += n
+    per: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for kind, key, n in keyed:
+        per[kind][key] += n
+
+    def total(kind: str) -> int:
+        return sum(per[kind].values())
+
+    time_label = {"day": "Day", "week": "Week from", "month": "Month"}[size]
+    tables = [
+        column_table(
+            "conversations_over_time",
+            "Conversations and relatives over time",
+            time_label,
+            ["Conversations started", "Relatives (distinct per day)"],
+            [(b, [over["conversation_started"][b], over["relatives"][b]]) for b in rows_over_time],
+            "conversations",
+            note=(
+                "A relative is counted once per day; rows and totals longer than a day add "
+                "up the days."
+            )
+            if size != "day"
+            else "A relative is counted once per day; the total adds up the days.",
+        ),
+        column_table(
+            "requests_over_time",
+            "Contact requests over time",
+            time_label,
+            ["Contact requests"],
+            [(b, [over["request_created"][b]]) for b in rows_over_time],
+            "contact requests",
+        ),
+    ]
+    steps = [
+        ("Conversations started", total("conversation_started")),
+        ("Guide screens viewed", total("screen_viewed")),
+        ("Contact questions begun", total("request_started")),
+        ("Contact requests sent", total("request_created")),
+        ("Requests withdrawn", total("request_withdrawn")),
+        ("Replies that could not be delivered", total("relay_failed")),
+    ]
+    funnel_values = suppress_values([n for _, n in steps])
+    tables.append(
+        StatTable(
+            "funnel",
+            "From first message to contact request",
+            "Step",
+            ["Count"],
+            [(label, [Cell(v)]) for (label, _), v in zip(steps, funnel_values, strict=True)],
+            note="Screens are counted per view, not per person.",
+        )
+    )
+    tables.append(
+        ranking(
+            "top_screens",
+            "Most viewed screens",
+            "Screen",
+            per["screen_viewed"],
+            TOP_SCREENS,
+            OTHER_SCREENS,
+            "screen views",
+        )
+    )
+    tables.append(
+        ranking(
+            "screen_moves",
+            "Moves between screens",
+            "From → to",
+            per["screen_move"],
+            TOP_MOVES,
+            OTHER_MOVES,
+            "moves between screens",
+        )
+    )
+    tables.append(
+        column_table(
+            "languages",
+            "Languages chosen",
+            "Language",
+            ["Count"],
+            sorted((k, [v]) for k, v in per["language_chosen"].items()),
+            "language choices",
+        )
+    )
+    helpful: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for key, n in per["helpful"].items():
+        node, _, answer = key.rpartition(":")
+        if answer in ("yes", "no") and node:
+            helpful[node][0 if answer == "yes" else 1] += n
+    tables.append(
+        column_table(
+            "helpfulness",
+            "Was this helpful? (per article)",
+            "Article",
+            ["Yes", "No"],
+            sorted(helpful.items()),
+            "answers to 'Was this helpful?'",
+        )
+    )
+    for table_id, title, row_label, kind, vocabulary, what in (
+        ("urgency", "Contact requests by urgency", "Urgency", "request_urgency", URGENCIES,
+         "requests"),
+        ("topics", "Contact requests by topic", "Topic", "request_topic", TOPICS, "requests"),
+        ("concerns", "Whom the worry concerns", "Whom it concerns", "request_concerns",
+         CONCERNS, "requests"),
+        ("reply_via", "Preferred way of reply", "Reply", "request_reply_via", REPLY_VIA,
+         "requests"),
+        ("time_to_claim", "Time until a request was taken", "Time", "time_to_claim",
+         TIME_BUCKETS, "taken requests"),
+        ("time_to_first_reply", "Time until the first reply", "Time", "time_to_first_reply",
+         TIME_BUCKETS, "first replies"),
+        ("outcomes", "Outcomes of closed requests", "Outcome", "case_outcome", OUTCOMES,
+         "closed requests"),
+    ):  # fmt: skip
+        counts = per[kind]
+        keys = list(vocabulary) + sorted(k for k in counts if k not in vocabulary)
+        tables.append(
+            column_table(
+                table_id, title, row_label, ["Requests"], [(k, [counts[k]]) for k in keys], what
+            )
+        )
+    if by_team is not None:
+        teams: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for team, kind, n in by_team:
+            teams[team or "none"][0 if kind == "conversation_started" else 1] += n
+        tables.append(
+            column_table(
+                "by_team",
+                "Per team",
+                "Team",
+                ["Conversations started", "Contact requests"],
+                sorted(teams.items()),
+                "conversations",
+            )
+        )
+    return tables
+
+
+def to_csv(report: Report) -> str:
+    """One tidy row per shown number: the same figures as the page, already suppressed."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["period_start", "period_end", "teams", "table", "row", "column", "value"])
+    head = [
+        report.period.start.isoformat(),
+        report.period.end.isoformat(),
+        " ".join(report.team_ids),
+    ]
+    for table in report.tables:
+        for key, cells in table.rows:
+            for column, cell in zip(table.columns, cells, strict=True):
+                writer.writerow([*head, table.id, key, column, cell.shown])
+        if table.totals is not None:
+            for column, cell in zip(table.columns, table.totals, strict=True):
+                writer.writerow([*head, table.id, "Total", column, cell.shown])
+        if table.note:
+            writer.writerow([*head, table.id, "", "note", table.note])
+    return out.getvalue()
+
+
+def _cell(cell: Cell) -> dict:
+    return {"value": cell.value, "shown": cell.shown}
+
+
+def to_json(report: Report) -> dict:
+    """Plain JSON types only; a hidden number is null with its shown text ("<5" / "hidden")."""
+    return {
+        "period": {
+            "start": report.period.start.isoformat(),
+            "end": report.period.end.isoformat(),
+            "kind": report.period.kind,
+        },
+        "teams": list(report.team_ids),
+        "small_count_limit": SMALL,
+        "tables": [
+            {
+                "id": t.id,
+                "title": t.title,
+                "row_label": t.row_label,
+                "columns": list(t.columns),
+                "rows": [{"key": key, "cells": [_cell(c) for c in cells]} for key, cells in t.rows],
+                "totals": [_cell(c) for c in t.totals] if t.totals is not None else None,
+                "note": t.note,
+            }
+            for t in report.tables
+        ],
+    }
