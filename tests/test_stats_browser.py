@@ -77,10 +77,10 @@ async def test_a_coordinator_reads_the_statistics(
             await expect(page.get_by_role("heading", name="Statistik", exact=True)).to_be_visible()
 
             # Switch period and team with the form.
-            await page.get_by_label("Period").select_option("custom")
+            await page.get_by_test_id("period").select_option("custom")
             await page.get_by_label("Från (eget intervall)").fill("2026-11-01")
             await page.get_by_label("Till (eget intervall)").fill("2026-11-30")
-            await page.get_by_label("Team").select_option("laholm")
+            await page.get_by_test_id("team").select_option("laholm")
             await page.get_by_test_id("show").click()
             await expect(page).to_have_url(
                 f"{server.origin}/staff/stats?period=custom&from=2026-11-01&to=2026-11-30"
@@ -105,8 +105,8 @@ async def test_a_coordinator_reads_the_statistics(
             assert str(BOTKYRKA_ONLY) not in await page.locator("main").inner_text()
 
             # The other team, another period.
-            await page.get_by_label("Team").select_option("botkyrka")
-            await page.get_by_label("Period").select_option("custom")
+            await page.get_by_test_id("team").select_option("botkyrka")
+            await page.get_by_test_id("period").select_option("custom")
             await page.get_by_label("Från (eget intervall)").fill("2026-10-01")
             await page.get_by_test_id("show").click()
             await expect(page).to_have_url(
