@@ -33,7 +33,7 @@ const hiddenMarks = {
 
 function drawChart(spec) {
   const canvas = document.querySelector(`canvas[data-chart="${CSS.escape(spec.id)}"]`);
-  if (!canvas || typeof Chart === "undefined") return;
+  if (!canvas || typeof Chart === "undefined" || !spec.labels.length) return false;
   const line = spec.kind === "line";
   const chart = new Chart(canvas, {
     type: line ? "line" : "bar",
@@ -69,6 +69,7 @@ function drawChart(spec) {
     plugins: [hiddenMarks],
   });
   canvas.dataset.drawn = String(chart.data.datasets.length);
+  return true;
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -80,6 +81,7 @@ document.addEventListener("DOMContentLoaded", () => {
   } catch (err) {
     return; // the tables still show every figure
   }
-  for (const spec of specs) drawChart(spec);
-  document.body.dataset.chartsDrawn = String(specs.length);
+  let drawn = 0;
+  for (const spec of specs) if (drawChart(spec)) drawn++;
+  document.body.dataset.chartsDrawn = String(drawn);
 });
