@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_staff import add_parser as add_staff_parser
 
     add_staff_parser(sub)
+    from bot.cli_stats import add_parser as add_stats_parser
+
+    add_stats_parser(sub)
     return parser
 
 
@@ -187,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli_staff import run as run_staff
 
             return run_staff(args, settings)
+        if args.command == "stats":
+            from bot.cli_stats import run as run_stats
+
+            return run_stats(args, settings)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

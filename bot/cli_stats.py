@@ -1,0 +1,112 @@
+"""`python -m bot stats`: the coordinators' tables in the terminal, already suppressed.
+
+Whoever can run this command can read the database anyway, so it acts as an
+administrator (every team) without a staff account; it still prints only the
+suppressed figures, so its output can be pasted into a report as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, date, datetime
+
+from bot.config import ConfigError, Settings
+from bot.content.loader import load_content
+from bot.services.cases import StaffUser
+from bot.services.stats import Period, Report, StatsRefused, StatsService
+from bot.storage.engine import create_engine
+from bot.storage.migrate import upgrade
+
+TERMINAL = StaffUser(id=0, username="terminal", role="admin", teams=frozenset())
+MAX_DAYS = 2 * 366
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    stats = sub.add_parser("stats", help="print the anonymous statistics tables for a period")
+    stats.add_argument(
+        "--period", choices=("week", "month", "quarter", "year", "custom"), default="month"
+    )
+    stats.add_argument("--date", help="a day in the period (YYYY-MM-DD; default today)")
+    stats.add_argument("--from", dest="start", help="first day of a custom period (YYYY-MM-DD)")
+    stats.add_argument("--to", dest="end", help="last day of a custom period (YYYY-MM-DD)")
+    stats.add_argument("--team", help="one team id (default: every team)")
+    stats.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+
+def _day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def period_of(args: argparse.Namespace, today: date) -> Period:
+    """The period the arguments ask for; one clear line for anything odd."""
+    if args.period == "custom":
+        if not args.start or not args.end:
+            raise ConfigError("a custom period needs both --from and --to")
+        start, end = _day(args.start, "--from"), _day(args.end, "--to")
+        if start > end:
+            raise ConfigError("--from comes after --to")
+        if (end - start).days >= MAX_DAYS:
+            raise ConfigError("the period is longer than two years")
+        return Period(start, end, "custom")
+    if args.start or args.end:
+        raise ConfigError("--from and --to go with --period custom")
+    last = _day(args.date, "--date") if args.date else today
+    return Period.ending(args.period, last)
+
+
+def render_table(report: Report) -> str:
+    """Plain text: one block per table, numbers right-aligned, notes below."""
+    teams = ", ".join(report.team_ids) or "no teams"
+    lines = [f"Statistics {report.period.start} to {report.period.end} ({teams})", ""]
+    for table in report.tables:
+        lines.append(f"== {table.title} ==")
+        if table.rows:
+            head = [table.row_label or "", *table.columns]
+            body = [[key, *(c.shown for c in cells)] for key, cells in table.rows]
+            if table.totals is not None:
+                body.append(["Total", *(c.shown for c in table.totals)])
+            widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+            for row in [head, *body]:
+                first = row[0].ljust(widths[0])
+                rest = [v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)]
+                lines.append("  ".join([first, *rest]).rstrip())
+        if table.note:
+            lines.append(f"Note: {table.note}")
+        lines.append("")
+    lines.append('Counts under 5 show as "<5"; "hidden" cells are 5 or more, hidden with them.')
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    content, _problems = load_content(settings.content_dir)
+    if content is None:
+        raise ConfigError(f"cannot read the teams in {settings.content_dir}")
+    period = period_of(args, datetime.now(UTC).date())
+
+    async def report() -> tuple[StatsService, Report]:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            service = StatsService(engine, frozenset(content.teams))
+            return service, await service.report(TERMINAL, period, args.team)
+        finally:
+            await engine.dispose()
+
+    try:
+        service, result = asyncio.run(report())
+    except StatsRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "csv":
+        sys.stdout.write(service.to_csv(result))
+    elif args.format == "json":
+        print(json.dumps(service.to_json(result), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(render_table(result))
+    return 0

@@ -1,0 +1,197 @@
+"""StatsService.report on SQLite and PostgreSQL: the right sums, nothing under 5, team rules."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+
+from bot.services.cases import StaffUser
+from bot.services.stats import SMALL, Period, Report, StatsRefused, StatsService
+from bot.storage import stats as stats_db
+from bot.storage.engine import create_engine, write_tx
+from bot.storage.migrate import upgrade
+from tests.conftest import _reset_postgres
+
+TEAMS = frozenset({"laholm", "botkyrka"})
+ADMIN = StaffUser(1, "ada", "admin", frozenset())
+KIM = StaffUser(2, "kim", "coordinator", frozenset({"laholm"}))
+STAFF = StaffUser(3, "sam", "staff", frozenset({"laholm"}))
+NOV = Period(date(2026, 11, 1), date(2026, 11, 30), "month")
+
+
+async def _service(database_url: str, cells: dict) -> StatsService:
+    if database_url.startswith("postgresql"):
+        await asyncio.to_thread(_reset_postgres, database_url)
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    async with write_tx(engine) as conn:
+        await stats_db.add_counts(conn, cells)
+    return StatsService(engine, TEAMS)
+
+
+def _fixture_cells() -> dict:
+    cells: dict = {}
+    for i in range(30):
+        day = date(2026, 11, 1) + timedelta(days=i)
+        cells[(day, "laholm", "sv", "conversation_started", "")] = 2 + i % 7  # 2..8 a day
+        cells[(day, "laholm", "", "relatives", "")] = 2 + i % 7
+        cells[(day, "botkyrka", "fi", "conversation_started", "")] = 10
+    cells[(date(2026, 11, 3), "laholm", "sv", "screen_viewed", "worry")] = 40
+    cells[(date(2026, 11, 3), "laholm", "sv", "screen_viewed", "talk")] = 12
+    cells[(date(2026, 11, 3), "laholm", "sv", "screen_viewed", "online")] = 3
+    cells[(date(2026, 11, 3), "laholm", "sv", "screen_move", "home>worry")] = 9
+    cells[(date(2026, 11, 3), "laholm", "sv", "helpful", "worry:yes")] = 7
+    cells[(date(2026, 11, 3), "laholm", "sv", "helpful", "worry:no")] = 2
+    cells[(date(2026, 11, 3), "laholm", "sv", "helpful", "talk:yes")] = 6
+    cells[(date(2026, 11, 3), "laholm", "sv", "helpful", "talk:no")] = 5
+    # Three contact requests for laholm: every breakdown of them must be refused.
+    cells[(date(2026, 11, 4), "laholm", "sv", "request_created", "")] = 3
+    cells[(date(2026, 11, 4), "laholm", "sv", "request_topic", "online")] = 3
+    cells[(date(2026, 11, 4), "laholm", "sv", "request_urgency", "soon")] = 3
+    # Nineteen for botkyrka: urgent 1 must be hidden, and with it another cell.
+    cells[(date(2026, 11, 5), "botkyrka", "fi", "request_created", "")] = 19
+    cells[(date(2026, 11, 5), "botkyrka", "fi", "request_urgency", "urgent")] = 1
+    cells[(date(2026, 11, 5), "botkyrka", "fi", "request_urgency", "soon")] = 8
+    cells[(date(2026, 11, 5), "botkyrka", "fi", "request_urgency", "later")] = 10
+    cells[(date(2026, 12, 1), "laholm", "sv", "conversation_started", "")] = 999  # outside
+    cells[(date(2026, 11, 9), "", "", "conversation_started", "")] = 4  # no team chosen
+    return cells
+
+
+def _table(report: Report, table_id: str):  # type: ignore[no-untyped-def]
+    return next(t for t in report.tables if t.id == table_id)
+
+
+def _every_value(report: Report) -> list[int]:
+    out = []
+    for t in report.tables:
+        for _, cells in t.rows:
+            out += [c.value for c in cells if c.value is not None]
+        out += [c.value for c in t.totals or [] if c.value is not None]
+    return out
+
+
+async def test_a_coordinator_sees_only_their_team_with_small_counts_hidden(
+    database_url: str,
+) -> None:
+    service = await _service(database_url, _fixture_cells())
+    try:
+        report = await service.report(KIM, NOV, None)
+        assert report.team_ids == ("laholm",)
+        assert all(v == 0 or v >= SMALL for v in _every_value(report))
+        over = _table(report, "conversations_over_time")
+        assert len(over.rows) == 30 and over.rows[0][0] == "2026-11-01"
+        conversations = sum(2 + i % 7 for i in range(30))
+        assert over.totals is not None and over.totals[0].value == conversations
+        # Days with 2-4 conversations are hidden; botkyrka's 10 a day never appear.
+        shown = [cells[0].shown for _, cells in over.rows]
+        assert shown[:4] == ["<5", "<5", "<5", "5"] and "10" not in shown
+        funnel = dict((k, c[0]) for k, c in _table(report, "funnel").rows)
+        assert funnel["Conversations started"].value == conversations
+        assert funnel["Contact requests sent"].shown == "<5"
+        # Three requests: their breakdowns are refused with a plain note, not shown.
+        for table_id in ("topics", "urgency", "requests_over_time"):
+            table = _table(report, table_id)
+            assert table.rows == [] and table.note and "fewer than 5" in table.note
+        screens = _table(report, "top_screens")
+        assert [(k, c[0].shown) for k, c in screens.rows] == [
+            ("worry", "40"),
+            ("talk", "12"),
+            ("Other screens", "<5"),
+        ] or screens.note  # the lone small "Other" needs a complement: see below
+        helpful = _table(report, "helpfulness")
+        assert [k for k, _ in helpful.rows] == ["talk", "worry"]
+        assert helpful.totals is not None and helpful.totals[0].value == 13
+    finally:
+        await service.engine.dispose()
+
+
+async def test_complementary_cell_is_hidden_and_says_so(database_url: str) -> None:
+    service = await _service(database_url, _fixture_cells())
+    try:
+        report = await service.report(ADMIN, NOV, "botkyrka")
+        urgency = _table(report, "urgency")
+        shown = {k: c[0].shown for k, c in urgency.rows}
+        assert shown == {"urgent": "<5", "soon": "hidden", "later": "10"}
+        assert urgency.totals is not None and urgency.totals[0].value == 19
+        assert urgency.note and "hidden" in urgency.note
+        # The same total is shown in the funnel: hidden in both or in neither.
+        funnel = dict((k, c[0]) for k, c in _table(report, "funnel").rows)
+        assert funnel["Contact requests sent"].value == 19
+    finally:
+        await service.engine.dispose()
+
+
+async def test_admin_all_teams_adds_the_per_team_table_and_teamless_counts(
+    database_url: str,
+) -> None:
+    service = await _service(database_url, _fixture_cells())
+    try:
+        report = await service.report(ADMIN, NOV, None)
+        assert report.team_ids == ("botkyrka", "laholm")
+        over = _table(report, "conversations_over_time")
+        laholm = sum(2 + i % 7 for i in range(30))
+        assert over.totals is not None and over.totals[0].value == laholm + 300 + 4
+        by_team = {k: [c.shown for c in cells] for k, cells in _table(report, "by_team").rows}
+        # "none" (4) is hidden; the smallest other team is hidden with it.
+        assert by_team["none"][0] == "<5" and by_team["laholm"][0] == "hidden"
+        assert by_team["botkyrka"][0] == "300"
+    finally:
+        await service.engine.dispose()
+
+
+async def test_refusals_are_plain(database_url: str) -> None:
+    service = await _service(database_url, {})
+    try:
+        with pytest.raises(StatsRefused, match="your own teams"):
+            await service.report(KIM, NOV, "botkyrka")
+        with pytest.raises(StatsRefused, match="no such team"):
+            await service.report(ADMIN, NOV, "nowhere")
+        with pytest.raises(StatsRefused, match="coordinators and administrators"):
+            await service.report(STAFF, NOV, None)
+        with pytest.raises(StatsRefused, match="first day"):
+            await service.report(ADMIN, Period(date(2026, 11, 2), date(2026, 11, 1)), None)
+        empty = await service.report(KIM, NOV, "laholm")
+        assert all(v == 0 for v in _every_value(empty))
+    finally:
+        await service.engine.dispose()
+
+
+async def test_quarter_by_week_and_year_by_month(database_url: str) -> None:
+    service = await _service(database_url, _fixture_cells())
+    try:
+        quarter = Period.ending("quarter", date(2026, 11, 15))
+        rows = _table(await service.report(ADMIN, quarter, None), "conversations_over_time").rows
+        assert rows[0][0] == "2026-10-01" and rows[1][0] == "2026-10-05" and len(rows) == 14
+        year = Period.ending("year", date(2026, 11, 15))
+        report = await service.report(ADMIN, year, None)
+        rows = _table(report, "conversations_over_time").rows
+        assert [k for k, _ in rows][-2:] == ["2026-11", "2026-12"]
+        assert rows[-1][1][0].value == 999
+    finally:
+        await service.engine.dispose()
+
+
+async def test_csv_and_json_carry_the_same_suppressed_figures(database_url: str) -> None:
+    service = await _service(database_url, _fixture_cells())
+    try:
+        report = await service.report(ADMIN, NOV, "botkyrka")
+        lines = list(csv.DictReader(io.StringIO(service.to_csv(report))))
+        values = [r["value"] for r in lines if r["column"] != "note"]
+        assert "<5" in values and "hidden" in values
+        assert not {"1", "2", "3", "4"} & set(values)
+        urgent = [r for r in lines if r["table"] == "urgency" and r["row"] == "urgent"]
+        assert urgent[0]["value"] == "<5" and urgent[0]["teams"] == "botkyrka"
+        data = service.to_json(report)
+        import json
+
+        json.dumps(data)  # plain JSON types only
+        urgency = next(t for t in data["tables"] if t["id"] == "urgency")
+        assert urgency["rows"][0] == {"key": "urgent", "cells": [{"value": None, "shown": "<5"}]}
+        assert data["period"] == {"start": "2026-11-01", "end": "2026-11-30", "kind": "month"}
+    finally:
+        await service.engine.dispose()
