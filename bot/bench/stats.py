@@ -1,0 +1,244 @@
+"""Benchmark: statistics reports over two years of counters (a script, not a test).
+
+Fills a fresh database with two years of daily counters for 10 teams x 8 languages x
+200 screens (screen views and moves, conversations, relatives, helpful answers, contact
+requests and their answers, claim and reply times, outcomes) at volumes a busy
+municipality might see, then times ``StatsService.report`` for a quarter and a year (an
+admin's all-teams view and a coordinator's single team) and the coordinator page over
+HTTP (the real staff web app on loopback). Prints p50 and p99.
+
+    .venv/bin/python -m bot.bench.stats [--runs 20] [--conversations 30]
+        [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+With ``--database-url`` for PostgreSQL a throwaway database is created there and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import secrets
+import statistics
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+from bot.config import load_settings
+from bot.runtime import build_core
+from bot.services.cases import CONCERNS, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES, StaffUser
+from bot.services.stats import TIME_BUCKETS, Period, StatsService
+from bot.storage import stats as stats_db
+from bot.storage.engine import write_tx
+from bot.web.app import create_web_app
+from bot.web.staff import StaffWeb
+
+PASSWORD = "benchmark password 0123"
+LANGUAGES = ["sv", "en", "ar", "fa", "so", "ti", "tr", "fi"]
+LANGUAGE_WEIGHTS = [40, 15, 15, 10, 8, 4, 5, 3]
+SCREENS = [f"screen{i:03d}" for i in range(200)]
+SCREEN_WEIGHTS = [1 / (i + 1) for i in range(200)]  # Zipf-like: a few screens most viewed
+LAST_DAY = date(2026, 11, 30)
+DAYS = 730
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def generate(teams: list[str], per_day: int, rng: random.Random):  # type: ignore[no-untyped-def]
+    """Yield batches of counter cells, one day at a time."""
+    moves = [(rng.choice(SCREENS[:60]), rng.choice(SCREENS)) for _ in range(600)]
+    move_weights = [1 / (i + 1) for i in range(len(moves))]
+    for offset in range(DAYS):
+        day = LAST_DAY - timedelta(days=offset)
+        cells: dict[tuple[date, str, str, str, str], int] = {}
+        for t, team in enumerate(teams):
+            size = per_day * (1 + t % 3) // 2  # teams of different sizes
+            conversations = max(0, int(rng.gauss(size, size / 3)))
+            langs = Counter(rng.choices(LANGUAGES, LANGUAGE_WEIGHTS, k=conversations))
+            cells[(day, team, "", "relatives", "")] = int(conversations * 0.8)
+            for lang, n in langs.items():
+                cells[(day, team, lang, "conversation_started", "")] = n
+                cells[(day, team, lang, "language_chosen", lang)] = n
+                for screen, v in Counter(rng.choices(SCREENS, SCREEN_WEIGHTS, k=n * 6)).items():
+                    cells[(day, team, lang, "screen_viewed", screen)] = v
+                for (a, b), v in Counter(rng.choices(moves, move_weights, k=n * 5)).items():
+                    cells[(day, team, lang, "screen_move", f"{a}>{b}")] = v
+                for screen in rng.choices(SCREENS[:40], k=n // 2):
+                    answer = "yes" if rng.random() < 0.7 else "no"
+                    key = (day, team, lang, "helpful", f"{screen}:{answer}")
+                    cells[key] = cells.get(key, 0) + 1
+                requests = sum(rng.random() < 0.08 for _ in range(n))
+                if requests:
+                    cells[(day, team, lang, "request_started", "")] = requests + 1
+                    cells[(day, team, lang, "request_created", "")] = requests
+                    for kind, vocabulary in (
+                        ("request_urgency", URGENCIES),
+                        ("request_topic", TOPICS),
+                        ("request_concerns", CONCERNS),
+                        ("request_reply_via", REPLY_VIA),
+                        ("time_to_claim", TIME_BUCKETS),
+                        ("time_to_first_reply", TIME_BUCKETS),
+                        ("case_outcome", OUTCOMES),
+                    ):
+                        for key, v in Counter(rng.choices(vocabulary, k=requests)).items():
+                            cells[(day, team, lang, kind, key)] = v
+        yield cells
+
+
+async def fill(core, teams: list[str], per_day: int) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    rng = random.Random(11)
+    rows = 0
+    started = time.perf_counter()
+    batch: dict = {}
+    for cells in generate(teams, per_day, rng):
+        batch.update(cells)
+        if len(batch) > 20_000:
+            async with write_tx(core.engine) as conn:
+                await stats_db.add_counts(conn, batch)
+            rows += len(batch)
+            batch = {}
+    if batch:
+        async with write_tx(core.engine) as conn:
+            await stats_db.add_counts(conn, batch)
+        rows += len(batch)
+    return rows, time.perf_counter() - started
+
+
+async def timed(runs: int, call) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        await call()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+async def run(runs: int, per_day: int, database_url: str | None) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-stats-"))
+    env = {
+        "DATABASE_URL": database_url or f"sqlite:///{tmp / 'bench.db'}",
+        "DATA_DIR": str(tmp),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+    }
+    settings = load_settings(env, require_telegram=False)
+    core = await build_core(settings)
+    try:
+        teams = sorted(core.content.teams) + [f"team{i:02d}" for i in range(10)]
+        teams = teams[:10]
+        rows, fill_s = await fill(core, teams, per_day)
+        service = StatsService(core.engine, frozenset(teams))
+        admin = StaffUser(0, "bench", "admin", frozenset())
+        coordinator = StaffUser(1, "kim", "coordinator", frozenset({teams[0]}))
+        quarter = Period.ending("quarter", LAST_DAY)
+        year = Period.ending("year", LAST_DAY)
+        results: list[tuple[str, list[float]]] = []
+        for name, period in (("quarter", quarter), ("year", year)):
+            await service.report(admin, period, None)  # warm up
+            results.append(
+                (
+                    f"report, admin, all 10 teams, {name}",
+                    await timed(runs, lambda p=period: service.report(admin, p, None)),
+                )
+            )
+            results.append(
+                (
+                    f"report, coordinator, 1 team, {name}",
+                    await timed(runs, lambda p=period: service.report(coordinator, p, None)),
+                )
+            )
+        await core.staff.create("bench", PASSWORD, "admin", frozenset())
+        app = create_web_app(staff=StaffWeb.from_core(core))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        origin = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                async with http.get(f"{origin}/staff/login") as response:
+                    page = await response.text()
+                csrf = page.split('name="csrf" value="')[1].split('"')[0]
+                form = {"csrf": csrf, "username": "bench", "password": PASSWORD}
+                async with http.post(f"{origin}/staff/login", data=form) as response:
+                    assert response.status == 200, response.status
+
+                async def get(path: str) -> None:
+                    async with http.get(f"{origin}{path}") as response:
+                        await response.read()
+                        assert response.status == 200, (path, response.status)
+
+                for name, period in (("quarter", quarter), ("year", year)):
+                    path = f"/staff/stats?period={name}&date={period.end.isoformat()}"
+                    await get(path)
+                    results.append(
+                        (
+                            f"GET /staff/stats, all teams, {name}",
+                            await timed(runs, lambda p=path: get(p)),
+                        )
+                    )
+        finally:
+            await runner.cleanup()
+        backend = "PostgreSQL" if "postgresql" in settings.database_url else "SQLite"
+        print(f"statistics benchmark: {backend}, {rows} counter rows "
+              f"(2 years, 10 teams x 8 languages x 200 screens), {runs} runs each")  # fmt: skip
+        print(f"  filling the database: {fill_s:.1f} s")
+        for name, values in results:
+            print(
+                f"  {name:<40} p50 {percentile(values, 0.5):7.1f} ms   "
+                f"p99 {percentile(values, 0.99):7.1f} ms   "
+                f"mean {statistics.fmean(values):7.1f} ms"
+            )
+        print("  targets: under 300 ms for a quarter, under 1 s for a year")
+    finally:
+        await core.close()
+
+
+def _throwaway_postgres(base: str) -> tuple[str, str, str]:
+    url = make_url(base)
+    name = f"bench_stats_{uuid.uuid4().hex[:8]}"
+    admin_dsn = (
+        f"postgresql://{url.username or 'postgres'}@{url.host or '127.0.0.1'}:{url.port or 5432}"
+    )
+    return admin_dsn, name, f"{admin_dsn}/{name}"
+
+
+async def _pg(dsn: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--conversations", type=int, default=30, help="per team and day (mean)")
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    if args.database_url and args.database_url.startswith("postgresql"):
+        admin_dsn, name, url = _throwaway_postgres(args.database_url)
+        database = make_url(args.database_url).database or "postgres"
+        asyncio.run(_pg(f"{admin_dsn}/{database}", f'CREATE DATABASE "{name}"'))
+        try:
+            asyncio.run(run(args.runs, args.conversations, url))
+        finally:
+            asyncio.run(_pg(f"{admin_dsn}/{database}", f'DROP DATABASE "{name}" WITH (FORCE)'))
+    else:
+        asyncio.run(run(args.runs, args.conversations, args.database_url))
+
+
+if __name__ == "__main__":
+    main()
