@@ -1,4 +1,4 @@
-"""Command line: `python -m bot serve | preview | content check | migrate | purge | staff`.
+"""Command line: `python -m bot serve | preview | content check | migrate | purge | staff | stats`.
 
 Operators see one clear line for a configuration or content problem and a
 non-zero exit, never a traceback.

@@ -195,3 +195,19 @@ async def test_csv_and_json_carry_the_same_suppressed_figures(database_url: str)
         assert data["period"] == {"start": "2026-11-01", "end": "2026-11-30", "kind": "month"}
     finally:
         await service.engine.dispose()
+
+
+def test_the_benchmark_still_runs() -> None:
+    """Tiny numbers, nothing timed: keeps bot.bench.stats working as the product changes."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.bench.stats", "--runs", "1", "--days", "10",
+         "--conversations", "4"],
+        cwd=REPO, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "GET /staff/stats, all teams, year" in done.stdout

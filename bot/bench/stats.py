@@ -54,11 +54,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def generate(teams: list[str], per_day: int, rng: random.Random):  # type: ignore[no-untyped-def]
+def generate(teams: list[str], per_day: int, rng: random.Random, days: int = DAYS):  # type: ignore[no-untyped-def]
     """Yield batches of counter cells, one day at a time."""
     moves = [(rng.choice(SCREENS[:60]), rng.choice(SCREENS)) for _ in range(600)]
     move_weights = [1 / (i + 1) for i in range(len(moves))]
-    for offset in range(DAYS):
+    for offset in range(days):
         day = LAST_DAY - timedelta(days=offset)
         cells: dict[tuple[date, str, str, str, str], int] = {}
         for t, team in enumerate(teams):
@@ -95,12 +95,12 @@ def generate(teams: list[str], per_day: int, rng: random.Random):  # type: ignor
         yield cells
 
 
-async def fill(core, teams: list[str], per_day: int) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+async def fill(core, teams: list[str], per_day: int, days: int) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     rng = random.Random(11)
     rows = 0
     started = time.perf_counter()
     batch: dict = {}
-    for cells in generate(teams, per_day, rng):
+    for cells in generate(teams, per_day, rng, days):
         batch.update(cells)
         if len(batch) > 20_000:
             async with write_tx(core.engine) as conn:
@@ -123,7 +123,7 @@ async def timed(runs: int, call) -> list[float]:  # type: ignore[no-untyped-def]
     return out
 
 
-async def run(runs: int, per_day: int, database_url: str | None) -> None:
+async def run(runs: int, per_day: int, database_url: str | None, days: int = DAYS) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-stats-"))
     env = {
         "DATABASE_URL": database_url or f"sqlite:///{tmp / 'bench.db'}",
@@ -135,7 +135,7 @@ async def run(runs: int, per_day: int, database_url: str | None) -> None:
     try:
         teams = sorted(core.content.teams) + [f"team{i:02d}" for i in range(10)]
         teams = teams[:10]
-        rows, fill_s = await fill(core, teams, per_day)
+        rows, fill_s = await fill(core, teams, per_day, days)
         service = StatsService(core.engine, frozenset(teams))
         admin = StaffUser(0, "bench", "admin", frozenset())
         coordinator = StaffUser(1, "kim", "coordinator", frozenset({teams[0]}))
@@ -190,7 +190,7 @@ async def run(runs: int, per_day: int, database_url: str | None) -> None:
             await runner.cleanup()
         backend = "PostgreSQL" if "postgresql" in settings.database_url else "SQLite"
         print(f"statistics benchmark: {backend}, {rows} counter rows "
-              f"(2 years, 10 teams x 8 languages x 200 screens), {runs} runs each")  # fmt: skip
+              f"({days} days, 10 teams x 8 languages x 200 screens), {runs} runs each")  # fmt: skip
         print(f"  filling the database: {fill_s:.1f} s")
         for name, values in results:
             print(
@@ -226,6 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--conversations", type=int, default=30, help="per team and day (mean)")
+    parser.add_argument("--days", type=int, default=DAYS, help="days of counters (smoke tests)")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     if args.database_url and args.database_url.startswith("postgresql"):
@@ -233,11 +234,11 @@ def main() -> None:
         database = make_url(args.database_url).database or "postgres"
         asyncio.run(_pg(f"{admin_dsn}/{database}", f'CREATE DATABASE "{name}"'))
         try:
-            asyncio.run(run(args.runs, args.conversations, url))
+            asyncio.run(run(args.runs, args.conversations, url, args.days))
         finally:
             asyncio.run(_pg(f"{admin_dsn}/{database}", f'DROP DATABASE "{name}" WITH (FORCE)'))
     else:
-        asyncio.run(run(args.runs, args.conversations, args.database_url))
+        asyncio.run(run(args.runs, args.conversations, args.database_url, args.days))
 
 
 if __name__ == "__main__":
