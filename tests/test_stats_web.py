@@ -93,8 +93,9 @@ async def test_coordinator_sees_their_team_with_small_counts_hidden(
     assert charts and page.count("<canvas") == sum(1 for c in charts if c["labels"])
     hidden_seen = 0
     for chart in charts:
-        for r, c in chart["hidden"]:
+        for r, c, mark in chart["hidden"]:
             assert chart["datasets"][c]["data"][r] is None
+            assert mark in ("<5", "dold")  # "dold": hidden only to protect a small count
             hidden_seen += 1
         for dataset in chart["datasets"]:
             assert all(v is None or v == 0 or v >= 5 for v in dataset["data"]), chart

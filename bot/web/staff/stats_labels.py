@@ -5,6 +5,8 @@ from __future__ import annotations
 from bot.i18n import N_
 from bot.services.stats import TIME_BUCKETS
 
+# A cell hidden although 5 or more (complementary suppression): "<5" would be untrue.
+HIDDEN = N_("hidden")
 TIME_BUCKET_LABELS = {
     "under_15m": N_("Under 15 minutes"),
     "15m_1h": N_("15 minutes to 1 hour"),

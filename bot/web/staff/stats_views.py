@@ -26,7 +26,7 @@ from bot.services.stats import Report, StatsRefused, StatsService, StatTable
 from bot.web.staff import texts
 from bot.web.staff.app import api_error, choose_language
 from bot.web.staff.pages import SECURITY_HEADERS
-from bot.web.staff.stats_labels import TIME_BUCKET_LABELS, chart_kind
+from bot.web.staff.stats_labels import HIDDEN, TIME_BUCKET_LABELS, chart_kind
 from bot.web.staff.stats_query import (
     PERIOD_KINDS,
     StatsInputError,
@@ -84,9 +84,9 @@ class StatsDeps:
 
 
 def _chart(table: StatTable, say: Callable[[str], str], label: Callable[[str], str]) -> dict:
-    """Chart.js-ready data: suppressed cells are null (a gap), listed in ``hidden``."""
+    """Chart.js-ready data: a suppressed cell is null (a gap), in ``hidden`` with its mark."""
     hidden = [
-        [r, c]
+        [r, c, say(HIDDEN) if cell.complement else cell.shown]
         for r, (_, cells) in enumerate(table.rows)
         for c, cell in enumerate(cells)
         if cell.value is None

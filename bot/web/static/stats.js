@@ -1,6 +1,7 @@
 // Statistics page: draw one Chart.js chart per table from the JSON block the server wrote.
 // The tables beside the charts are the accessible version; charts never plot a hidden
-// (suppressed) count as a number: it is a gap, marked "<5".
+// (suppressed) count as a number: it is a gap, marked "<5" (or "hidden" when the cell is
+// hidden only so that a small count beside it cannot be worked out).
 "use strict";
 
 const PALETTE = ["#0b4f8a", "#c05a00", "#17602e", "#7a2e8a", "#9b1c1c", "#4a4a4a", "#00707a"];
@@ -15,17 +16,18 @@ const hiddenMarks = {
     const index = horizontal ? chart.scales.y : chart.scales.x;
     const value = horizontal ? chart.scales.x : chart.scales.y;
     const ctx = chart.ctx;
-    const rows = new Set(hidden.map((pair) => pair[0]));
+    const rows = new Map();
+    for (const [row, , mark] of hidden) if (!rows.has(row)) rows.set(row, mark);
     ctx.save();
     ctx.fillStyle = "#4a4a4a";
     ctx.font = "italic 12px system-ui, sans-serif";
     ctx.textAlign = horizontal ? "left" : "center";
     ctx.textBaseline = horizontal ? "middle" : "bottom";
-    for (const row of rows) {
+    for (const [row, mark] of rows) {
       const at = index.getPixelForValue(row);
       const base = value.getPixelForValue(0);
-      if (horizontal) ctx.fillText("<5", base + 4, at);
-      else ctx.fillText("<5", at, base - 4);
+      if (horizontal) ctx.fillText(mark, base + 4, at);
+      else ctx.fillText(mark, at, base - 4);
     }
     ctx.restore();
   },
@@ -61,7 +63,12 @@ function drawChart(spec) {
         hiddenMarks: { hidden: spec.hidden },
         tooltip: {
           callbacks: {
-            label: (item) => `${item.dataset.label}: ${item.raw === null ? "<5" : item.raw}`,
+            label: (item) => {
+              const mark = spec.hidden.find(
+                ([row, col]) => row === item.dataIndex && col === item.datasetIndex,
+              );
+              return `${item.dataset.label}: ${mark ? mark[2] : item.raw}`;
+            },
           },
         },
       },
