@@ -267,7 +267,7 @@ class StatsService:
         """
         from bot.services import stats_report as build
         from bot.storage import stats_report as sql
-        from bot.storage.engine import read_tx
+        from bot.storage.engine import is_sqlite
 
         if viewer.role not in ("coordinator", "admin"):
             raise StatsRefused("Statistics are for coordinators and administrators.")
@@ -288,13 +288,19 @@ class StatsService:
             None if viewer.role == "admin" and team_id is None else frozenset(teams)
         )
         s, e = period.start, period.end
-        async with read_tx(self.engine) as conn:
+        # One snapshot for every query: the same figure in two tables (a series' total, the
+        # funnel) must be the same number, or a flush in between would show its difference.
+        async with self.engine.connect() as conn:
+            if not is_sqlite(self.engine):
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            await conn.begin()
             series = await sql.daily_sums(conn, s, e, where, build.SERIES_KINDS)
             keyed = await sql.keyed_sums(conn, s, e, where, build.KEYED_KINDS)
             by_team = None
             if team_id is None and (where is None or len(teams) > 1):
                 kinds = ["conversation_started", "request_created"]
                 by_team = await sql.team_sums(conn, s, e, where, kinds)
+            await conn.rollback()  # read only
         return Report(period, teams, build.build_tables(period, series, keyed, by_team))
 
     def to_csv(self, report: Report) -> str:

@@ -159,7 +159,11 @@ class StatsCounter(SQLModel, table=True):
     """An anonymous daily count: no user key, no time finer than the day (see services.stats)."""
 
     __tablename__ = "stats_counter"
-    __table_args__ = (Index("ix_stats_counter_team_kind_day", "team_id", "kind", "day"),)
+    __table_args__ = (
+        Index("ix_stats_counter_team_kind_day", "team_id", "kind", "day"),
+        # all-teams reports read a few kinds over a period (migration 0004)
+        Index("ix_stats_counter_kind_day", "kind", "day", "team_id"),
+    )
 
     day: date = Field(primary_key=True)
     team_id: str = Field(default="", primary_key=True, max_length=32)  # '' = none
