@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import load_settings
 from bot.emulator.spec import BotApiSpec, default_spec_path
@@ -140,3 +141,19 @@ async def preview_server(
     finally:
         await server.stop()
     assert server.emulator.problems == [], server.emulator.problems
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database (the PostgreSQL one is shared, so its schema is reset)."""
+    from bot.storage.engine import create_engine
+    from bot.storage.migrate import upgrade
+
+    if database_url.startswith("postgresql"):
+        await asyncio.to_thread(_reset_postgres, database_url)
+    eng = create_engine(database_url)
+    await upgrade(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()

@@ -26,11 +26,8 @@ from bot.services.cases import (
     StaffUser,
     normalise_code,
 )
-from bot.storage.engine import create_engine
-from bot.storage.migrate import upgrade
 from bot.storage.models import metadata
 from bot.storage.sessions import SessionState, open_session_store
-from tests.conftest import _reset_postgres
 
 KEY = b"case-tests-secret-key-0123456789abcdef"
 CHAT = 5550001234567
@@ -79,18 +76,6 @@ class Events:
 
     async def new_request(self, team_id: str, urgent: bool) -> None:
         self.seen.append((team_id, urgent))
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    eng = create_engine(database_url)
-    await upgrade(eng)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,8 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.services.cases import CaseService, RequestDraft, StaffUser
 from bot.storage.engine import create_engine
-from bot.storage.migrate import upgrade
-from tests.conftest import _reset_postgres
 
 KEY = b"race-tests-secret-key-0123456789abcdef"
 STAFF = [StaffUser(i, f"staff{i}", "staff", frozenset({"laholm"})) for i in range(1, 21)]
@@ -22,18 +19,6 @@ DRAFT = RequestDraft("laholm", "sv", "child", "worry", "urgent")
 
 def fixed_now() -> datetime:
     return datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    eng = create_engine(database_url)
-    await upgrade(eng)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
 
 
 async def claims_in_audit(engine: AsyncEngine) -> int:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,26 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.__main__ import main
 from bot.services.staff import MIN_PASSWORD_LENGTH, StaffError, StaffService
-from bot.storage.engine import create_engine
-from bot.storage.migrate import upgrade
 from tests.conftest import _reset_postgres
 
 TEAMS = frozenset({"laholm", "botkyrka"})
 GOOD = "correct horse battery staple"
 # Cheap parameters keep the tests quick; the product uses argon2-cffi's defaults.
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    eng = create_engine(database_url)
-    await upgrade(eng)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -14,7 +13,6 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy import chat_pseudonym
-from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
 from bot.storage.models import ChatSession, metadata
 from bot.storage.sessions import (
@@ -23,7 +21,6 @@ from bot.storage.sessions import (
     SessionStore,
     open_session_store,
 )
-from tests.conftest import _reset_postgres
 
 table = ChatSession.__table__  # type: ignore[attr-defined]
 
@@ -31,19 +28,6 @@ TODAY = date(2026, 5, 4)
 KEY = b"k" * 32
 ALICE = chat_pseudonym(KEY, 111)
 BOB = chat_pseudonym(KEY, 222)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A migrated, empty database (the PostgreSQL one is shared, so its schema is reset)."""
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    eng = create_engine(database_url)
-    await upgrade(eng)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
 
 
 @pytest.fixture
