@@ -317,9 +317,10 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
     async def canned(ctx: Ctx) -> web.StreamResponse:
         """Coordinators keep the prepared replies staff can start from, per team and language."""
         assert ctx.user is not None
-        if ctx.user.role not in ("coordinator", "admin"):
+        try:
+            replies = await cases.list_canned_replies(ctx.user)
+        except CaseError:
             return pages.error(ctx, 403, "lead_only")
-        replies = await cases.list_canned_replies(ctx.user)
         teams = sorted(t for t in web_.content.teams if ctx.user.can_see(t))
         reply_languages = [lang.code for lang in web_.content.enabled_languages]
         return pages.render(
