@@ -1,15 +1,15 @@
-"""Wiring python-telegram-bot in one place: transport, update processor, handlers, commands."""
+"""Wiring python-telegram-bot in one place: transport, update processor, handlers.
+
+The profile (description, short description, command menu) is in ``profile.py``.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, Update
-from telegram.error import TelegramError
+from telegram import Update
 from telegram.ext import Application, TypeHandler
 
-from bot.content.model import Content
-from bot.i18n import Translator
 from bot.log_policy import enforce_log_privacy
 from bot.services.conversation import ConversationService
 from bot.telegram.handlers import TelegramDoor
@@ -40,27 +40,3 @@ def build_application(
     application.add_handler(TypeHandler(Update, door.on_update))
     application.add_error_handler(door.on_error)
     return application
-
-
-async def publish_commands(
-    application: Application, content: Content, translators: dict[str, Translator]
-) -> None:
-    """Localised command menus, one per enabled language (Telegram picks by the user's language)."""
-    for language in content.enabled_languages:
-        _ = translators[language.code].gettext
-        commands = [
-            BotCommand("start", _("Main menu")),
-            BotCommand("emergency", _("When there is danger")),
-            BotCommand("language", _("Change language")),
-            BotCommand("municipality", _("Change municipality")),
-            BotCommand("privacy", _("What is stored")),
-            BotCommand("status", _("Status of my request")),
-            BotCommand("clear", _("Remove the messages in this chat")),
-            BotCommand("delete", _("Delete my data")),
-            BotCommand("help", _("How this guide works")),
-        ]
-        try:
-            code = None if language.code == content.base_language else language.code
-            await application.bot.set_my_commands(commands, language_code=code)
-        except TelegramError as exc:
-            log.warning("setMyCommands failed for %s: %s", language.code, type(exc).__name__)
