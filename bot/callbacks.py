@@ -59,7 +59,7 @@ class ContactStep:
     verbs: new (start or resume), c/t/u/r/l (answer concerns, topic, urgency, reply via,
     language), go (continue after the 112 screen), pc (consent to a call-back), skip (no
     text), e (edit a field), b (back), ok (send), no (cancel), st (status), w / wy (withdraw:
-    ask, do).
+    ask, do), fb (the one-tap answer under the close notice: yes, partly or no).
     """
 
     verb: str

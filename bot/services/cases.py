@@ -60,6 +60,8 @@ OUTCOMES = (
     "no_response",
 )
 ROLES = ("staff", "coordinator", "admin")
+# (added) The relative's optional one-tap answer to "Did the contact help?" after a close.
+FEEDBACK = ("yes", "partly", "no")
 # Case codes: unambiguous characters only (no 0/O, 1/I/L, 2/Z, 5/S, 8/B), shown as XXX-XXX.
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 CODE_LENGTH = 6
@@ -241,6 +243,13 @@ class RelayPort(Protocol):
         self, chat_id: int, team_id: str, language: str, text: str, signature: str | None
     ) -> str | None: ...
 
+    async def notify_closed(
+        self, chat_id: int, team_id: str, language: str, code: str
+    ) -> str | None:
+        """(added) Tell the relative, neutrally, that the team closed request ``code``, with
+        the optional one-tap "Did the contact help?"; None or a failure reason as above."""
+        ...
+
 
 class CaseEvents(Protocol):
     """Optional content-free notifications ("1 new urgent request for Botkyrka")."""
@@ -263,6 +272,9 @@ class CaseService:
     # Team ids from content/teams; None accepts any team id (tests of the rules alone).
     known_teams: frozenset[str] | None = None
     stats: StatsRecorder | None = None  # (added) anonymous daily counts; None records nothing
+    # (added) Teams whose relatives are told once when staff close their request (the team
+    # file's ``notify_on_close``); None: every team.
+    close_notice_teams: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         self._cipher = LinkCipher(self.secret_key)
@@ -653,6 +665,8 @@ class CaseService:
             if row["status"] in db.FINISHED:
                 raise CaseError("closed")
             conditions = (db.requests.c.status.in_(db.ACTIVE), *_free_or_mine(staff))
+            # Told once: a reopened request closed again keeps its earlier "sent".
+            notify = row["close_notice"] is None and self._notifies_on_close(row["team_id"])
             changed = await db.update_case(
                 conn,
                 row["id"],
@@ -661,13 +675,48 @@ class CaseService:
                 status="closed",
                 outcome=outcome,
                 closed_at=now,
+                **({"close_notice": "sent"} if notify else {}),
             )
             if not changed:
                 raise CaseError("not_claimed_by_you")
             grace = timedelta(days=self.retention.link_grace_days)
             await db.set_contact_expiry(conn, row["id"], now + grace)
             await db.record(conn, now, staff.username, "close", row["code"])
+            link = await db.contact(conn, row["id"]) if notify else None
         self._count("case_outcome", row["team_id"], row["language"], outcome)
+        if notify:
+            await self._notify_closed(row, link)
+
+    def _notifies_on_close(self, team_id: str) -> bool:
+        return self.close_notice_teams is None or team_id in self.close_notice_teams
+
+    async def _notify_closed(self, row: RowMapping, link: RowMapping | None) -> None:
+        """After the close is committed: one neutral notice. Nothing here undoes the close;
+        a failure is logged by type only and the notice is not tried again."""
+        notify = getattr(self.relay, "notify_closed", None)
+        if notify is None or link is None:
+            log.info("close notice not sent: no relay or no contact link")
+            return
+        try:
+            chat_id = self._cipher.open_chat(link["chat_ref"], row["id"])
+            reason = await asyncio.wait_for(
+                notify(chat_id, row["team_id"], row["language"], row["code"]),
+                NOTIFY_TIMEOUT_SECONDS,
+            )
+        except Exception as exc:
+            log.error("close notice failed: %s", type(exc).__name__)
+            return
+        if reason is not None:
+            log.warning("close notice refused")
+
+    async def feedback_once(self, case_id: int) -> str | None:
+        """(added) The case's team id the first time the relative answers "Did the contact
+        help?" after its close notice; None for a second tap, or a case never told of a close.
+
+        The case row keeps only that an answer came ("answered"), never which, nor when.
+        """
+        async with write_tx(self.engine) as conn:
+            return await db.mark_feedback_answered(conn, case_id)
 
     async def reopen(self, staff: StaffUser, code: str) -> None:
         now = self._clock()

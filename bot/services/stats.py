@@ -62,6 +62,8 @@ KINDS: dict[str, str] = {
     "time_to_first_reply": "one of TIME_BUCKETS",
     "case_outcome": "one of cases.OUTCOMES",
     "relay_failed": "''",
+    # (added) the one-tap answer under the close notice, at most once per closed request
+    "contact_feedback": "'yes' | 'partly' | 'no' (\"Did the contact help?\", cases.FEEDBACK)",
 }
 TIME_BUCKETS = ("under_15m", "15m_1h", "1h_4h", "4h_24h", "1d_3d", "over_3d")
 SMALL = 5  # cells under this are suppressed

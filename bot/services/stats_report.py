@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from bot.services.cases import CONCERNS, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
+from bot.services.cases import CONCERNS, FEEDBACK, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
 from bot.services.stats import (
     SMALL,
     TIME_BUCKETS,
@@ -52,6 +52,7 @@ KEYED_KINDS = [
     "time_to_first_reply",
     "case_outcome",
     "relay_failed",
+    "contact_feedback",
 ]
 OTHER_SCREENS = "Other screens"
 OTHER_MOVES = "Other moves"
@@ -274,6 +275,22 @@ def build_tables(
                 table_id, title, row_label, ["Requests"], [(k, [counts[k]]) for k in keys], what
             )
         )
+    feedback = per["contact_feedback"]
+    answers = list(FEEDBACK) + sorted(k for k in feedback if k not in FEEDBACK)
+    tables.append(
+        column_table(
+            "contact_feedback",
+            "Did the contact help?",
+            "Answer",
+            ["Answers"],
+            [(k, [feedback[k]]) for k in answers],
+            "answers to 'Did the contact help?'",
+            note=(
+                "Asked once, when the team closes a request; answering is optional, so not "
+                "every closed request has an answer."
+            ),
+        )
+    )
     if by_team is not None:
         teams: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for team, kind, n in by_team:

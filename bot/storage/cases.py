@@ -199,6 +199,22 @@ async def count_staff_replies(conn: AsyncConnection, case_id: int) -> int:
     return int((await conn.execute(statement)).scalar_one())
 
 
+async def mark_feedback_answered(conn: AsyncConnection, case_id: int) -> str | None:
+    """The relative's first answer to "Did the contact help?" after this case's close notice:
+    the case's team id, or None when there was no notice or it was answered already.
+
+    Deliberately neither ``updated_at`` nor ``version`` changes: the row must not say when
+    the relative answered (the answer is a daily count; a time here could be matched to it).
+    """
+    statement = (
+        update(requests)
+        .where(requests.c.id == case_id, requests.c.close_notice == "sent")
+        .values(close_notice="answered")
+        .returning(requests.c.team_id)
+    )
+    return (await conn.execute(statement)).scalar_one_or_none()
+
+
 # --- contact links ---------------------------------------------------------------------
 
 

@@ -73,6 +73,10 @@ class CaseRequest(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=_utc(index=True))
     outcome: str | None = Field(default=None, max_length=32)
     version: int = Field(default=0)
+    # (migration 0005) The relative is told once that staff closed the request: NULL until
+    # then, "sent" once told (or tried), "answered" after their one tap on "Did the contact
+    # help?" (only that they answered, never what; the answer is only an anonymous count).
+    close_notice: str | None = Field(default=None, max_length=8)
 
 
 class CaseContact(SQLModel, table=True):

@@ -1,9 +1,13 @@
 """The RelayPort for Telegram: a staff reply reaches the relative's chat, from the team.
 
-The message is rendered in the relative's reply language as coming from "the
-helpline team of <municipality>", with a first name only when staff chose to
-sign. Telegram's refusals (the relative blocked the bot, the chat is gone) come
-back as a short reason the case shows; nothing is raised and no text is logged.
+The message is rendered as coming from the team (``ContactScreens.relayed``), with a
+first name only when staff chose to sign. Its frame and buttons are in the chat's
+language (what the relative chose in the bot), else the request's reply language, else
+the base language: the staff's words are in the reply language, the bot's around them
+in the language the chat already speaks. The same holds for the one notice that the
+team closed the request (``notify_closed``). Telegram's refusals (the relative blocked
+the bot, the chat is gone) come back as a short reason the case shows; nothing is raised
+and no text is logged.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.content.contact_screens import ContactScreens
-from bot.content.render import Renderer, split_html
+from bot.content.render import Renderer, Screen, split_html
 from bot.telegram.port import NO_PREVIEW, keyboard
 
 log = logging.getLogger(__name__)
@@ -27,9 +31,11 @@ class TelegramRelay:
         bot: Bot,
         renderer: Renderer,
         remember_sent: Callable[[int, list[int]], Awaitable[None]] | None = None,
+        chat_language: Callable[[int], Awaitable[str | None]] | None = None,
     ) -> None:
         self._bot = bot
         self._remember_sent = remember_sent
+        self._chat_language = chat_language
         self._renderer = renderer
         self._screens = ContactScreens(renderer)
         self._languages = {lang.code for lang in renderer.content.enabled_languages}
@@ -38,8 +44,29 @@ class TelegramRelay:
         self, chat_id: int, team_id: str, language: str, text: str, signature: str | None
     ) -> str | None:
         """Send the reply; None when Telegram took it, else a reason such as "blocked"."""
-        lang = language if language in self._languages else self._renderer.content.base_language
-        screen = self._screens.relayed(lang, team_id, text, signature)
+        lang = await self._language(chat_id, language)
+        return await self._send(chat_id, self._screens.relayed(lang, team_id, text, signature))
+
+    async def notify_closed(
+        self, chat_id: int, team_id: str, language: str, code: str
+    ) -> str | None:
+        """The neutral "your request was closed" notice with the one-tap question."""
+        lang = await self._language(chat_id, language)
+        return await self._send(chat_id, self._screens.closed_notice(lang, team_id, code))
+
+    async def _language(self, chat_id: int, requested: str) -> str:
+        """The chat's language, else the request's reply language, else the base language."""
+        if self._chat_language is not None:
+            try:
+                chosen = await self._chat_language(chat_id)
+            except Exception as exc:  # the reply still goes out, in the request's language
+                log.warning("chat language unavailable: %s", type(exc).__name__)
+                chosen = None
+            if chosen in self._languages:
+                return chosen
+        return requested if requested in self._languages else self._renderer.content.base_language
+
+    async def _send(self, chat_id: int, screen: Screen) -> str | None:
         chunks = split_html(screen.text)
         sent: list[int] = []
         try:

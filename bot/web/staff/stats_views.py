@@ -139,6 +139,7 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
                 texts.URGENCY_LABELS,
                 texts.CONCERN_LABELS,
                 texts.REPLY_VIA_LABELS,
+                texts.FEEDBACK_LABELS,
             ):
                 if key in table:
                     return ctx.say(table[key])

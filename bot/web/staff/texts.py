@@ -47,6 +47,12 @@ OUTCOME_LABELS = {
     "withdrew": N_("The relative withdrew"),
     "no_response": N_("No response"),
 }
+# (added) "Did the contact help?", the relative's one tap after a close (cases.FEEDBACK)
+FEEDBACK_LABELS = {
+    "yes": N_("Yes, it helped"),
+    "partly": N_("It helped partly"),
+    "no": N_("No, it did not help"),
+}
 AUTHOR_LABELS = {
     "relative": N_("Relative"),
     "staff": N_("Staff"),
