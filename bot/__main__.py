@@ -13,9 +13,13 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.content.loader import ContentError
+
+if TYPE_CHECKING:
+    from bot.content.validate import Report
 from bot.log_policy import enforce_log_privacy
 
 log = logging.getLogger("bot")
@@ -104,6 +108,7 @@ def cmd_content_check(settings: Settings) -> int:
                 f"{'yes' if c.reviewed else 'NO':<9} {c.nodes_done:>4}/{c.nodes_total:<8} "
                 f"{c.ui_done:>4}/{c.ui_total}"
             )
+    _print_claims(report)
     errors = len(report.errors)
     warnings = len(report.problems) - errors
     print(
@@ -111,6 +116,27 @@ def cmd_content_check(settings: Settings) -> int:
         f"{errors} error(s), {warnings} warning(s)."
     )
     return 1 if errors else 0
+
+
+def _print_claims(report: Report) -> None:
+    """The claims register: every fact beyond the seeds, and which are not yet checked."""
+    content = report.content
+    if content is None or not content.claims:
+        return
+    unverified = [c for c in content.claims.values() if not c.verified]
+    print(
+        f"\nclaims register: {len(content.claims)} claim(s), {len(unverified)} not yet verified"
+    )
+    for language in content.enabled_languages:
+        found = report.unverified_claims(language.code)
+        marks = sum(len(places) for places in found.values())
+        print(f"  {language.code}: {len(found)} unverified claim(s), marked {marks} time(s)")
+    for claim in sorted(unverified, key=lambda c: c.id):
+        places = sorted({u.where for u in report.claim_uses if u.claim == claim.id})
+        review = claim.review_by.isoformat() if claim.review_by else "-"
+        print(f"  - {claim.id} (review by {review}; in {', '.join(places) or 'no text'})")
+        print(f"      {claim.statement}")
+        print(f"      source: {claim.source}")
 
 
 def cmd_migrate(settings: Settings) -> int:

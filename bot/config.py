@@ -47,6 +47,7 @@ class Settings:
     staff_notify_chat_id: int | None = None
     staff_notify_language: str = "sv"
     public_url: str | None = None  # where the public pages are reached (the bot links to them)
+    fallback_team: str | None = None  # team whose queue takes other municipalities' requests
 
     @property
     def webhook_path(self) -> str:
@@ -92,6 +93,16 @@ def _secret_key(raw: str) -> bytes:
             "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
     return key
+
+
+def _fallback_team(env: Mapping[str, str]) -> str | None:
+    """FALLBACK_TEAM: a team id (checked against content/teams at start), or unset."""
+    raw = env.get("FALLBACK_TEAM", "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,23}", raw) or raw == "none":
+        raise ConfigError(f"FALLBACK_TEAM must be a team id like laholm, got {raw!r}")
+    return raw
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: bool) -> Settings:
@@ -157,6 +168,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         staff_notify_chat_id=int(notify_raw) if notify_raw else None,
         staff_notify_language=notify_language,
         public_url=_url(env, "PUBLIC_URL", schemes=("https", "http")),
+        fallback_team=_fallback_team(env),
     )
 
 

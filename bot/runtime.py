@@ -29,8 +29,9 @@ from bot.services.stats import FLUSH_SECONDS, StatsRecorder
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
 from bot.storage.sessions import SessionStore, open_session_store
-from bot.telegram.app import ALLOWED_UPDATES, build_application, publish_commands
+from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.notify import TelegramStaffNotifier
+from bot.telegram.profile import publish_profile
 from bot.telegram.relay import TelegramRelay
 from bot.web.app import create_web_app
 from bot.web.staff import StaffWeb
@@ -92,6 +93,9 @@ async def build_core(settings: Settings) -> Core:
             auto_release_minutes=settings.case_auto_release_minutes,
         ),
         known_teams=frozenset(report.content.teams),
+        close_notice_teams=frozenset(
+            team.id for team in report.content.teams.values() if team.notify_on_close
+        ),
     )
     recorder = StatsRecorder(engine, settings.secret_key)
     cases.stats = recorder
@@ -100,6 +104,13 @@ async def build_core(settings: Settings) -> Core:
         settings.case_text_retention_days, settings.case_link_grace_days
     )
     report.renderer.set_public_url(settings.public_url)
+    if settings.fallback_team is not None:
+        if settings.fallback_team not in report.content.teams:
+            known = ", ".join(sorted(report.content.teams))
+            raise ConfigError(
+                f"FALLBACK_TEAM {settings.fallback_team!r} is not a team in content/teams ({known})"
+            )
+        report.renderer.set_fallback_team(settings.fallback_team)
     conversation = ConversationService(
         store,
         report.content,
@@ -201,7 +212,10 @@ class Server:
             )
         await self.application.initialize()
         self.core.cases.relay = TelegramRelay(
-            self.application.bot, self.core.renderer, self.core.conversation.remember_sent
+            self.application.bot,
+            self.core.renderer,
+            self.core.conversation.remember_sent,
+            chat_language=self.core.conversation.chat_language,
         )
         if settings.staff_notify_chat_id is not None:
             lang = settings.staff_notify_language
@@ -211,7 +225,7 @@ class Server:
                 team_name=lambda team_id: self.core.renderer.team_name(lang, team_id),
                 gettext=self.core.renderer.t(lang).gettext,
             )
-        await publish_commands(self.application, self.core.content, self.core.translators)
+        await publish_profile(self.application.bot, self.core.content, self.core.translators)
         await self.application.start()
         if webhook:
             await self.application.bot.set_webhook(

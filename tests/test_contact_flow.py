@@ -75,17 +75,19 @@ async def test_full_flow_to_a_case_code(preview_server: Server) -> None:
     relative = Relative(preview_server.emulator)
     await relative.onboard("sv", "laholm")
     intro = await relative.taps("g:contact")
-    assert "30" in intro["text"] and "112" in intro["text"]  # retention days, not an emergency
+    assert "112" in intro["text"]  # not an emergency service
+    assert "g:muni_after:0:contact" in button_data(intro)  # what happens next, one tap away
     screen = await relative.taps("k:new")
     for code in ("k:c:child", "k:t:online", "k:u:soon", "k:r:chat", "k:l:sv"):
         _assert_ways_out(screen)
         screen = await relative.taps(code)
+    assert "30" in screen["text"]  # retention days, said where the relative writes
     preview = await relative.says(
         "Han är med i en grupp på nätet. Ring mig på 070-123 45 67 eller a.b@example.se"
     )
     assert "070-123 45 67" not in preview["text"] and "a.b@example.se" not in preview["text"]
     assert "Han är med i en grupp på nätet" in preview["text"]
-    assert "removed" in preview["text"]  # the marker staff will see
+    assert "[telefonnummer borttaget]" in preview["text"]  # the marker staff will see, in Swedish
     assert {"k:ok", "k:e", "k:no"} <= set(button_data(preview))
     _assert_ways_out(preview)
     state = await _state(preview_server, relative)
@@ -246,7 +248,7 @@ async def test_messages_both_ways(preview_server: Server) -> None:
     assert reply.delivery == "sent"
     assert len(relative.bot_messages()) == before + 1
     arrived = relative.last()
-    assert "stödteamet i Laholms kommun" in arrived["text"]
+    assert "Svar från personal på Laholms kommun" in arrived["text"]
     assert "Hej! Vi hör av oss." in arrived["text"] and "Anna" in arrived["text"]
     answer = await relative.says("Tack!")
     assert "Skickat" in answer["text"]

@@ -74,7 +74,7 @@ def test_real_content_is_complete_but_unreviewed(real_report: Report, code: str)
 def test_yaml_syntax_error_is_a_problem_with_file_and_line(copy: Path) -> None:
     path = copy / "content" / "national.yaml"
     lines = path.read_text(encoding="utf-8").splitlines()
-    at = lines.index("numbers:") + 1
+    at = lines.index("services:") + 1
     lines.insert(at, "  bad: key: value")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = run_check(copy)
@@ -174,9 +174,9 @@ def test_page_longer_than_telegram_allows_is_reported(copy: Path) -> None:
 def test_question_option_without_label_is_reported(copy: Path) -> None:
     edit(
         copy / "content" / "texts" / "sv.yaml",
-        lambda t: t["nodes"]["worry_check"]["options"].pop("one"),
+        lambda t: t["nodes"]["worry_check"]["options"].pop("safe"),
     )
-    assert has(run_check(copy).problems, "texts/sv.yaml: worry_check", "option 'one' has no label")
+    assert has(run_check(copy).problems, "texts/sv.yaml: worry_check", "option 'safe' has no label")
 
 
 def test_team_contact_without_source_is_reported(copy: Path) -> None:

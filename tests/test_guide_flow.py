@@ -132,7 +132,7 @@ async def test_media_gets_a_helpful_reply(preview_server: Server, kind: str) -> 
     relative = Relative(preview_server.emulator)
     await relative.onboard()
     reply = await relative.sends(kind)
-    assert "knapparna" in reply["text"]
+    assert "knapptryck" in reply["text"]
     assert button_data(reply), "the reply must offer the way on"
 
 

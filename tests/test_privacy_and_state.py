@@ -45,7 +45,7 @@ async def scripted_session(relative: Relative) -> None:
     await relative.onboard("sv", "botkyrka")
     await relative.taps("g:worry")
     await relative.taps("g:worry_check")
-    await relative.taps("a:worry_check:several")
+    await relative.taps("a:worry_check:safe")
     await relative.says(SECRET_TEXT)
     await relative.sends("photo")
     await relative.says(f"@{USERNAME} +46701234567")

@@ -54,6 +54,7 @@ STATUS_LABELS = {
     "closed": N_("Closed by the team."),
     "withdrawn": N_("Withdrawn by you."),
 }
+TO_LABEL = N_("To")
 FIELD_LABELS = {
     "concerns": N_("Whom it is about"),
     "topic": N_("Topic"),
@@ -147,12 +148,12 @@ class ContactScreens:
         )
 
     def _step_urgent(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
-        """The 112 screen's words, then: the request is marked urgent, but call first."""
+        """Call 112 first, said once; the rest of the danger screen is one tap away."""
         _ = self.r.t(lang).gettext
         emergency = self.content.text(lang, "emergency")
         parts = [
             f"<b>{html.escape(emergency.title)}</b>",
-            *emergency.pages,
+            emergency.pages[0],
             "<b>"
             + html.escape(
                 _(
@@ -163,7 +164,14 @@ class ContactScreens:
             + "</b>",
         ]
         text = "\n\n".join(self.r.fill(p, lang, team_id) for p in parts)
-        rows = [(Button(_("Continue with the request ▶"), callbacks.contact("go")),)]
+        rows = [
+            (Button(_("Continue with the request ▶"), callbacks.contact("go")),),
+            (
+                Button(
+                    _("More about danger and the police"), callbacks.go("emergency", 1, "contact")
+                ),
+            ),
+        ]
         return Screen(text, (*rows, *self._nav(lang, callbacks.contact("b"))))
 
     def _step_reply_via(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
@@ -253,6 +261,10 @@ class ContactScreens:
                 "the person are. Phone numbers, e-mail addresses, personal identity numbers, "
                 "usernames and links are removed before the team sees the text."
             ),
+            _(
+                "What you write is deleted from this system {days} days after your request "
+                "is closed."
+            ).replace("{days}", self.r.t(lang).number(self.r.case_text_days)),
         ]
         return self._question(lang, _("Anything you want to add?"), lines, rows)
 
@@ -264,14 +276,18 @@ class ContactScreens:
         if draft["reply_via"] == "phone" and draft.get("phone"):
             reply += ": " + tr.isolate(draft["phone"])
         language = self.content.languages.get(draft["language"])
+        fields = [
+            (TO_LABEL, self.r.team_name(lang, self.r.request_team(team_id))),
+            (FIELD_LABELS["concerns"], _(CONCERN_LABELS[draft["concerns"]])),
+            (FIELD_LABELS["topic"], _(TOPIC_LABELS[draft["topic"]])),
+            (FIELD_LABELS["urgency"], _(URGENCY_LABELS[draft["urgency"]])),
+            (FIELD_LABELS["reply_via"], reply),
+            (FIELD_LABELS["language"], language.name if language else draft["language"]),
+            (FIELD_LABELS["text"], draft.get("text") or _("(none)")),
+        ]
         lines = [
-            f"{_('To')}: {self.r.team_name(lang, team_id)}",
-            f"{_('About')}: {_(CONCERN_LABELS[draft['concerns']])}",
-            f"{_('Topic')}: {_(TOPIC_LABELS[draft['topic']])}",
-            f"{_('Urgency')}: {_(URGENCY_LABELS[draft['urgency']])}",
-            f"{_('Answer')}: {reply}",
-            f"{_('Answer language')}: {language.name if language else draft['language']}",
-            f"{_('Your text')}: " + (draft.get("text") or _("(none)")),
+            _("{label}: {value}").replace("{label}", _(label)).replace("{value}", value)
+            for label, value in fields
         ]
         parts = [
             _b(_("Check your request")),
@@ -313,16 +329,15 @@ class ContactScreens:
         """The case code, shown only after the request was committed."""
         tr = self.r.t(lang)
         _ = tr.gettext
-        team = self.r.team_name(lang, team_id)
         if reply_via == "phone":
             how = _("The team will call you on the number you gave.")
         else:
-            how = _("The answer comes here in this chat, from the helpline team of {team}.")
+            how = _("The answer comes here in this chat, from {staff}.")
         parts = [
             _b(_("Your request has been sent")),
             html.escape(_("Your case code:")) + f" <code>{tr.isolate(html.escape(code))}</code>",
             html.escape(_("Write it down if you want to refer to it later.")),
-            html.escape(how.replace("{team}", team)),
+            html.escape(how.replace("{staff}", self.r.staff_name(lang, team_id))),
             html.escape(
                 _(
                     "You can write more here; it goes to the team. Please do not write names. "
@@ -404,21 +419,36 @@ class ContactScreens:
                     Button(_("📨 My request"), callbacks.contact("st")),
                     Button(_("🏠 Home"), callbacks.go(self.content.root)),
                 ),
+                (self.r.emergency_button(lang),),
             ),
         )
+
+    def reply_title(self, lang: str, team_id: str) -> str:
+        """A staff reply's first line: the team's own (say, a neutral one), else who answers."""
+        team = self.content.teams.get(team_id)
+        if team is not None and team.reply_title:
+            own = team.reply_title.get(lang) or team.reply_title.get(self.content.base_language)
+            if own:
+                return own
+        _ = self.r.t(lang).gettext
+        return _("💬 A reply from {staff}").replace("{staff}", self.r.staff_name(lang, team_id))
 
     def relayed(self, lang: str, team_id: str, text: str, signature: str | None) -> Screen:
         """A staff reply, from the team; a first name only if staff chose to sign."""
         _ = self.r.t(lang).gettext
-        team = self.r.team_name(lang, team_id)
-        title = _("💬 From the helpline team of {team}").replace("{team}", team)
-        parts = [_b(title), html.escape(text)]
+        parts = [_b(self.reply_title(lang, team_id)), html.escape(text)]
         if signature:
             parts.append("– " + html.escape(signature))
         parts.append(
             "<i>" + html.escape(_("To answer, write here. Please do not write names.")) + "</i>"
         )
-        rows = ((Button(_("📨 My request"), callbacks.contact("st")),),)
+        rows = (
+            (
+                Button(_("📨 My request"), callbacks.contact("st")),
+                Button(_("🏠 Home"), callbacks.go(self.content.root)),
+            ),
+            (self.r.emergency_button(lang),),
+        )
         return Screen("\n\n".join(parts), rows)
 
     # -- opening hours ---------------------------------------------------------------------
@@ -458,6 +488,55 @@ class ContactScreens:
             "Health care advice: {healthcare}."
         )
         return self.r.fill(html.escape(when) + "\n\n" + html.escape(alternatives), lang, team_id)
+
+    # -- after the team closed the request ---------------------------------------------------
+
+    def _home_rows(self, lang: str) -> tuple[tuple[Button, ...], ...]:
+        _ = self.r.t(lang).gettext
+        return (
+            (Button(_("🏠 Home"), callbacks.go(self.content.root)),),
+            (self.r.emergency_button(lang),),
+        )
+
+    def closed_notice(self, lang: str, team_id: str, code: str) -> Screen:
+        """Sent once when staff close the request: neutral on a lock screen (no municipality,
+        no topic), with an optional one-tap "Did the contact help?" and no free text."""
+        tr = self.r.t(lang)
+        _ = tr.gettext
+        closed = _(
+            "Your request {code} has been closed by the team. You are welcome to ask again "
+            "at any time."
+        )
+        before, _sep, after = closed.partition("{code}")
+        parts = [
+            html.escape(before)
+            + f"<code>{tr.isolate(html.escape(code))}</code>"
+            + html.escape(after),
+            _b(_("Did the contact help you?")),
+            html.escape(_("Answering is optional. Only the number of answers is kept.")),
+        ]
+        rows = (
+            (
+                Button(_("Yes"), callbacks.contact("fb", "yes")),
+                Button(_("Partly"), callbacks.contact("fb", "partly")),
+                Button(_("No"), callbacks.contact("fb", "no")),
+            ),
+            *self._home_rows(lang),
+        )
+        return Screen("\n\n".join(parts), rows)
+
+    def feedback_thanks(self, lang: str) -> Screen:
+        """After the one tap (and for any later tap on the same old buttons)."""
+        _ = self.r.t(lang).gettext
+        text = "\n\n".join(
+            [
+                _b(_("Thank you for your answer.")),
+                html.escape(
+                    _("If you want to talk to someone again, tap “Talk to someone” at home.")
+                ),
+            ]
+        )
+        return Screen(text, self._home_rows(lang))
 
 
 def _zone(team: Team | None) -> ZoneInfo:

@@ -7,7 +7,7 @@ never a traceback, so parsing is defensive and collects everything it finds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,11 @@ import yaml
 
 from bot.content.model import (
     NODE_KINDS,
+    Claim,
     Contact,
     Content,
     Language,
-    NationalNumber,
+    NationalService,
     Node,
     NodeText,
     Option,
@@ -146,23 +147,81 @@ def _load_languages(path: Path, out: _Collector) -> tuple[str, dict[str, Languag
     return base, languages
 
 
-def _load_national(path: Path, out: _Collector) -> dict[str, NationalNumber]:
+def _texts_by_language(value: Any, where: str, out: _Collector) -> dict[str, str]:
+    """A {language: text} mapping such as a name or label."""
+    return {
+        str(k): str(v).strip()
+        for k, v in _mapping(value, where, out).items()
+        if isinstance(v, str) and v.strip()
+    }
+
+
+def _load_national(path: Path, out: _Collector) -> dict[str, NationalService]:
     raw = _mapping(_read_yaml(path, out), path.name, out)
-    numbers = _mapping(raw.get("numbers"), f"{path.name}: numbers", out)
-    result: dict[str, NationalNumber] = {}
-    for key, entry in numbers.items():
-        where = f"{path.name}: numbers.{key}"
+    services = _mapping(raw.get("services"), f"{path.name}: services", out)
+    if "numbers" in raw:
+        out.error(f"{path.name}: numbers", "the list is now called services (see FORMAT.md)")
+    result: dict[str, NationalService] = {}
+    for key, entry in services.items():
+        where = f"{path.name}: services.{key}"
         item = _mapping(entry, where, out)
-        number = _str(item.get("number"), f"{where}.number", out)
+        kind = item.get("kind", "phone")
+        if kind not in ("phone", "web"):
+            out.error(f"{where}.kind", "must be phone or web")
+            continue
+        number = item.get("number")
+        if number is not None and not isinstance(number, str):
+            out.error(f"{where}.number", "must be a text or null (quote numbers)")
+            number = None
+        url = item.get("url")
+        if url is not None and not (isinstance(url, str) and url.startswith("https://")):
+            out.error(f"{where}.url", "must be an https:// address or null")
+            url = None
+        if kind == "phone" and url is not None:
+            out.error(f"{where}.url", "a phone service has a number, not a url")
+        if kind == "web" and number is not None:
+            out.error(f"{where}.number", "a web service has a url; put its phone in its own entry")
         source = _str(item.get("source"), f"{where}.source", out)
-        if number and source:
-            result[str(key)] = NationalNumber(
-                key=str(key),
-                number=number,
-                source=source,
-                verified=bool(item.get("verified", False)),
-                review_by=_date(item.get("review_by"), f"{where}.review_by", out),
-            )
+        hours = item.get("hours")
+        result[str(key)] = NationalService(
+            key=str(key),
+            kind=kind,
+            number=number.strip() if isinstance(number, str) and number.strip() else None,
+            url=url,
+            name=_texts_by_language(item.get("name"), f"{where}.name", out),
+            for_whom=_texts_by_language(item.get("for"), f"{where}.for", out),
+            hours=_texts_by_language(hours, f"{where}.hours", out) if hours else None,
+            always=bool(item.get("always", False)),
+            source=source or "",
+            verified=bool(item.get("verified", False)),
+            review_by=_date(item.get("review_by"), f"{where}.review_by", out),
+        )
+    return result
+
+
+def _load_claims(path: Path, out: _Collector) -> dict[str, Claim]:
+    """The claims register; a missing file is an empty register."""
+    if not path.exists():
+        return {}
+    raw = _mapping(_read_yaml(path, out), path.name, out)
+    result: dict[str, Claim] = {}
+    for key, entry in _mapping(raw.get("claims"), f"{path.name}: claims", out).items():
+        where = f"{path.name}: claims.{key}"
+        if not NODE_ID_RE.match(str(key)):
+            out.error(where, "claim ids are lower-case a-z, 0-9 and _, at most 24 characters")
+            continue
+        item = _mapping(entry, where, out)
+        statement = _str(item.get("statement"), f"{where}.statement", out)
+        source = _str(item.get("source"), f"{where}.source", out)
+        review_by = _date(item.get("review_by"), f"{where}.review_by", out)
+        verified = item.get("verified")
+        if not isinstance(verified, bool):
+            out.error(f"{where}.verified", "must be true or false")
+        if review_by is None:
+            out.error(f"{where}.review_by", "every claim needs a review date")
+        result[str(key)] = Claim(
+            str(key), statement or "", source or "", verified is True, review_by
+        )
     return result
 
 
@@ -194,6 +253,7 @@ def _load_guide(path: Path, out: _Collector) -> tuple[str, dict[str, Node]]:
             children=_str_list(item.get("children"), f"{where}.children", out),
             options=tuple(options),
             see_also=_str_list(item.get("see_also"), f"{where}.see_also", out),
+            services=_str_list(item.get("services"), f"{where}.services", out),
         )
     return root, nodes
 
@@ -284,29 +344,39 @@ def _load_team(path: Path, out: _Collector) -> Team | None:
         opening_hours=weekly if isinstance(weekly, dict) else None,
         contacts=tuple(contacts),
         screen=screen,
+        staff_name=_texts_by_language(raw.get("staff_name"), f"{where}: staff_name", out),
+        reply_title=(
+            _texts_by_language(raw.get("reply_title"), f"{where}: reply_title", out)
+            if raw.get("reply_title")
+            else None
+        ),
+        notify_on_close=bool(raw.get("notify_on_close", True)),
     )
 
 
 def _with_parents(root: str, nodes: dict[str, Node], out: _Collector) -> dict[str, Node]:
-    """Give every node its one parent menu, reporting nodes with none or several."""
+    """Give every node its one parent: a menu, else the one question that leads to it.
+
+    A step of a short self-reflection is reached only from the question before it, so
+    its "back" goes to that question; any other node must be listed by exactly one menu.
+    """
     parents: dict[str, list[str]] = {}
+    asked_by: dict[str, list[str]] = {}
     for node in nodes.values():
         for child in node.children:
             parents.setdefault(child, []).append(node.id)
+        for option in node.options:
+            if node.id not in asked_by.get(option.goto, []):
+                asked_by.setdefault(option.goto, []).append(node.id)
     result = {}
     for node_id, node in nodes.items():
         found = parents.get(node_id, [])
+        if not found and len(asked_by.get(node_id, [])) == 1:
+            found = asked_by[node_id][:1]
         if node_id != root and len(found) != 1:
             detail = "no menu lists it" if not found else f"listed by {', '.join(found)}"
             out.error(f"guide.yaml: {node_id}", f"must be the child of exactly one menu ({detail})")
-        result[node_id] = Node(
-            node.id,
-            node.kind,
-            node.children,
-            node.options,
-            node.see_also,
-            found[0] if found else None,
-        )
+        result[node_id] = replace(node, parent=found[0] if found else None)
     return result
 
 
@@ -318,6 +388,7 @@ def load_content(content_dir: Path) -> tuple[Content | None, list[Problem]]:
         return None, out.problems
     base, languages = _load_languages(content_dir / "languages.yaml", out)
     national = _load_national(content_dir / "national.yaml", out)
+    claims = _load_claims(content_dir / "claims.yaml", out)
     root, nodes = _load_guide(content_dir / "guide.yaml", out)
     nodes = _with_parents(root, nodes, out)
     texts = {}
@@ -334,5 +405,5 @@ def load_content(content_dir: Path) -> tuple[Content | None, list[Problem]]:
     if root not in nodes:
         out.error("guide.yaml: root", f"root node {root!r} is not defined")
         return None, out.problems
-    content = Content(root, nodes, texts, languages, base, teams, national)
+    content = Content(root, nodes, texts, languages, base, teams, national, claims)
     return content, out.problems

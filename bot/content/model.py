@@ -26,6 +26,7 @@ class Node:
     options: tuple[Option, ...] = ()
     see_also: tuple[str, ...] = ()
     parent: str | None = None
+    services: tuple[str, ...] = ()  # national places to turn shown on the last page
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,47 @@ class Team:
     opening_hours: dict[str, str] | None
     contacts: tuple[Contact, ...]
     screen: dict[str, tuple[str, ...]]
+    # Who reads and answers requests, as the relative reads it ({staff}); a true, neutral
+    # phrase until the municipality names its unit.
+    staff_name: dict[str, str] = field(default_factory=dict)
+    reply_title: dict[str, str] | None = None  # first line of a staff reply; None: default
+    notify_on_close: bool = True  # tell the relative once when staff close the request
 
 
 @dataclass(frozen=True)
-class NationalNumber:
+class NationalService:
+    """A place to turn that is the same for everyone in Sweden (national.yaml).
+
+    ``number`` (phone) or ``url`` (web) is None while nobody has confirmed it: such a
+    service is never shown. Texts refer to a phone number by its key as a placeholder.
+    """
+
     key: str
-    number: str
+    kind: str  # "phone" | "web"
+    number: str | None
+    url: str | None
+    name: dict[str, str]
+    for_whom: dict[str, str]
+    hours: dict[str, str] | None
+    always: bool  # listed in every contacts block
+    source: str
+    verified: bool
+    review_by: date | None
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.number if self.kind == "phone" else self.url)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A factual statement in the texts that neither seed nor DOMAIN.md carries.
+
+    Texts mark it with ``{claim:id}``; an unverified claim is shown as such.
+    """
+
+    id: str
+    statement: str
     source: str
     verified: bool
     review_by: date | None
@@ -94,7 +130,8 @@ class Content:
     languages: dict[str, Language]
     base_language: str
     teams: dict[str, Team]
-    national: dict[str, NationalNumber]
+    national: dict[str, NationalService]
+    claims: dict[str, Claim] = field(default_factory=dict)
 
     @property
     def enabled_languages(self) -> list[Language]:

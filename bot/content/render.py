@@ -17,9 +17,11 @@ from bot import callbacks
 from bot.content.model import NO_TEAM, Contact, Content, Node
 from bot.i18n import Translator
 
-PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
-NATIONAL_PLACEHOLDERS = ("emergency", "police", "healthcare", "sapo")
+PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)(?::([a-z0-9_]+))?\}")
 UTILITY_NODES = ("emergency", "contact", "privacy")
+NO_RATING = ("emergency",)  # "Was this helpful?" jars on the danger screen
+# Places to turn offered to a relative whose municipality has no team here.
+OTHER_MUNICIPALITY_SERVICES = ("relatives_line", "exit_fryshuset", "suicide_line")
 
 
 def split_html(text: str, limit: int = 4096) -> list[str]:
@@ -81,6 +83,18 @@ class Renderer:
         self.case_link_days = 7  # the link back to the chat after closing
         self.guide = lru_cache(maxsize=16384)(self._guide)
         self.public_url: str | None = None  # see set_public_url
+        self.fallback_team: str | None = None  # see set_fallback_team
+
+    def set_fallback_team(self, team_id: str | None) -> None:
+        """The team whose queue takes requests from relatives of other municipalities."""
+        self.fallback_team = team_id if team_id in self.content.teams else None
+        self.guide.cache_clear()
+
+    def request_team(self, team_id: str | None) -> str | None:
+        """The team a contact request from this chat goes to: its own, else the fallback."""
+        if team_id in self.content.teams:
+            return team_id
+        return self.fallback_team if team_id == NO_TEAM else None
 
     def set_public_url(self, url: str | None) -> None:
         """Where the public "what is counted" page lives; cached screens are rendered again."""
@@ -117,14 +131,45 @@ class Renderer:
             return self.t(lang).gettext("your municipality")
         return team.name.get(lang) or team.name.get(self.content.base_language) or team.id
 
+    def staff_name(self, lang: str, team_id: str | None) -> str:
+        """Who reads and answers requests for this team, as the team file names them."""
+        team = self.content.teams.get(self.request_team(team_id) or "")
+        if team is not None:
+            name = team.staff_name.get(lang) or team.staff_name.get(self.content.base_language)
+            if name:
+                return name
+        return self.t(lang).gettext("the municipality's staff")
+
+    def mark_unverified(self, lang: str, what: str = "contact") -> str:
+        """The italic mark after a fact nobody has confirmed yet (a contact or a claim)."""
+        _ = self.t(lang).gettext
+        label = _("not yet confirmed") if what == "contact" else _("not yet checked")
+        return f"<i>({html.escape(label)})</i>"
+
+    def national_number(self, lang: str, key: str) -> str:
+        """A national phone number, isolated for RTL, marked when unconfirmed."""
+        service = self.content.national[key]
+        number = self.t(lang).isolate(html.escape(service.number or ""))
+        return number if service.verified else f"{number} {self.mark_unverified(lang)}"
+
     def fill(self, text: str, lang: str, team_id: str | None) -> str:
         """Replace {placeholders} with escaped, bidi-isolated values; unknown ones stay visible."""
         tr = self.t(lang)
 
         def value(match: re.Match[str]) -> str:
-            key = match[1]
-            if key in self.content.national:
-                return tr.isolate(html.escape(self.content.national[key].number))
+            key, arg = match[1], match[2]
+            if key == "claim" and arg:
+                claim = self.content.claims.get(arg)
+                if claim is None:
+                    return match[0]
+                return "" if claim.verified else self.mark_unverified(lang, "claim")
+            if arg:
+                return match[0]
+            service = self.content.national.get(key)
+            if service is not None and service.kind == "phone" and service.number:
+                return self.national_number(lang, key)
+            if key == "staff":
+                return html.escape(self.staff_name(lang, team_id))
             if key == "team":
                 return html.escape(self.team_name(lang, team_id))
             if key == "retention_days":
@@ -150,8 +195,7 @@ class Renderer:
             )
         help_row = []
         if node.id != "emergency" and "emergency" not in node.children:
-            label = _("🆘 Emergency {number}").format(number=self._emergency_number()).strip()
-            help_row.append(Button(label, callbacks.go("emergency", 0, node.id)))
+            help_row.append(self.emergency_button(lang, node.id))
         if node.id != "contact" and "contact" not in node.children:
             help_row.append(Button(_("💬 Talk to someone"), callbacks.go("contact", 0, node.id)))
         if help_row:
@@ -178,19 +222,15 @@ class Renderer:
         pages = self._pages(lang, team_id, node)
         page = max(0, min(page, len(pages) - 1))
         parts = [f"<b>{html.escape(text.title)}</b>", pages[page]]
+        last_page = page == len(pages) - 1
         if node.kind == "contact" and team_id not in content.teams:
-            parts.append(
-                "<i>"
-                + html.escape(
-                    _(
-                        "Requests through this chat go to the municipalities in this guide. "
-                        "Choose your municipality to ask for contact here."
-                    )
-                )
-                + "</i>"
-            )
-        if node.kind == "contact" or (node.kind == "team" and page == len(pages) - 1):
+            if self.request_team(team_id) is None:
+                parts = parts[:1]  # no request can be sent: what a request is would only confuse
+            parts.append(self._other_municipality(lang, team_id))
+        if node.kind == "contact" or (node.kind == "team" and last_page):
             parts.append(self.contacts_block(lang, team_id))
+        if last_page and node.services:
+            parts.append(self.services_block(lang, node.services))
         if len(pages) > 1:
             parts.append(
                 "<i>"
@@ -203,7 +243,7 @@ class Renderer:
             parts.extend(self._home_notes(lang))
         if node.id == "privacy":
             parts.append(self._stats_note(lang))
-        ask_helpful = node.kind == "article" and page == len(pages) - 1
+        ask_helpful = node.kind == "article" and last_page and node.id not in NO_RATING
         if ask_helpful:
             question = _("Thank you for your answer.") if rated else _("Was this helpful?")
             parts.append("<i>" + html.escape(question) + "</i>")
@@ -243,9 +283,9 @@ class Renderer:
         if node.kind == "team":
             rows.append((Button(_("🏛 Change municipality"), callbacks.simple("team_picker")),))
         if node.kind == "contact":
-            if team_id in content.teams:
+            if self.request_team(team_id) is not None:
                 rows.append((Button(_("📝 Ask for contact"), callbacks.contact("new")),))
-            else:
+            if team_id not in content.teams:
                 rows.append((Button(_("🏛 Choose municipality"), callbacks.simple("team_picker")),))
         if node.id == content.root:
             rows.append(
@@ -299,46 +339,105 @@ class Renderer:
             ]
         return []
 
+    def _other_municipality(self, lang: str, team_id: str | None) -> str:
+        """For a relative outside this guide's municipalities: a real path to a person."""
+        _ = self.t(lang).gettext
+        fallback = self.request_team(team_id)
+        if fallback is not None:
+            line = _(
+                "Your municipality has no team in this guide. Requests from other "
+                "municipalities are answered by {staff}."
+            ).replace("{staff}", self.staff_name(lang, fallback))
+            return "<i>" + html.escape(line) + "</i>"
+        lines = [
+            "<i>"
+            + html.escape(
+                _(
+                    "Your municipality has no team in this guide, so requests cannot be sent "
+                    "from here. Social services in your own municipality give advice to "
+                    "relatives: call the municipality's switchboard or look on its website, "
+                    "and ask to stay anonymous if you wish."
+                )
+            )
+            + "</i>",
+            self.services_block(lang, OTHER_MUNICIPALITY_SERVICES),
+        ]
+        return "\n\n".join(line for line in lines if line)
+
+    def _service_text(self, lang: str, key: str, field: str) -> str:
+        service = self.content.national[key]
+        values = service.name if field == "name" else service.for_whom
+        return values.get(lang) or values.get("en") or values.get(self.content.base_language, "")
+
+    def services_block(self, lang: str, keys: tuple[str, ...]) -> str:
+        """National places to turn, each with whom it is for; unconfirmed ones are marked.
+
+        A service whose number or address nobody has confirmed is left out entirely.
+        """
+        _ = self.t(lang).gettext
+        lines = []
+        for key in keys:
+            service = self.content.national.get(key)
+            if service is None or not service.shown:
+                continue
+            name = html.escape(self._service_text(lang, key, "name"))
+            for_whom = html.escape(self._service_text(lang, key, "for"))
+            if service.kind == "phone":
+                value = self.national_number(lang, key)
+            else:
+                url = service.url or ""
+                shown = html.escape(url.removeprefix("https://").rstrip("/"))
+                href = html.escape(url, quote=True)
+                value = f'<a href="{href}">{self.t(lang).isolate(shown)}</a>'
+                if not service.verified:
+                    value += " " + self.mark_unverified(lang)
+            lines.append(f"• {name}: {value}" + (f" – {for_whom}" if for_whom else ""))
+        if not lines:
+            return ""
+        return "<b>" + html.escape(_("Places to turn")) + "</b>\n" + "\n".join(lines)
+
     def contacts_block(self, lang: str, team_id: str | None) -> str:
-        """The team's contacts, each marked when unconfirmed, then the national lines."""
+        """The team's contacts (unconfirmed ones named once), then the national numbers."""
         tr = self.t(lang)
         _ = tr.gettext
         lines: list[str] = []
         team = self.content.teams.get(team_id or "")
         if team is not None:
             lines.append(f"<b>{html.escape(self.team_name(lang, team_id))}</b>")
-            lines.extend(self._contact_line(lang, c) for c in team.contacts)
+            lines.extend(self._contact_line(lang, c) for c in team.contacts if c.value)
+            pending = [self._contact_label(lang, c) for c in team.contacts if not c.value]
             if not team.opening_hours_verified or not team.opening_hours:
-                lines.append("• " + html.escape(_("Opening hours: not yet confirmed.")))
-        national = self.content.national
-        national_labels = {
-            "emergency": _("Emergency, danger right now"),
-            "police": _("Police, tips and non-urgent matters"),
-            "healthcare": _("Health care advice"),
-            "sapo": _("Swedish Security Service (Säpo), switchboard"),
-        }
-        if national:
-            lines.append("<b>" + html.escape(_("Always available")) + "</b>")
-            for key in NATIONAL_PLACEHOLDERS:
-                if key in national:
-                    number = tr.isolate(html.escape(national[key].number))
-                    lines.append(f"• {html.escape(national_labels[key])}: {number}")
+                pending.append(_("opening hours"))
+            if pending:
+                lines.append(
+                    "• "
+                    + html.escape(
+                        _("Not yet confirmed by the municipality, so not shown: {items}.").replace(
+                            "{items}", ", ".join(pending)
+                        )
+                    )
+                )
+        always = [s for s in self.content.national.values() if s.always and s.shown]
+        if always:
+            lines.append("<b>" + html.escape(_("National numbers")) + "</b>")
+            for service in always:
+                label = self._service_text(lang, service.key, "name")
+                lines.append(f"• {html.escape(label)}: {self.national_number(lang, service.key)}")
         return "\n".join(lines)
+
+    def _contact_label(self, lang: str, contact: Contact) -> str:
+        return (
+            contact.label.get(lang) or contact.label.get(self.content.base_language) or contact.id
+        )
 
     def _contact_line(self, lang: str, contact: Contact) -> str:
         tr = self.t(lang)
-        _ = tr.gettext
-        label = (
-            contact.label.get(lang) or contact.label.get(self.content.base_language) or contact.id
-        )
-        value = contact.value
-        if not value:
-            shown = _("not yet confirmed; we only show it once the municipality has confirmed it")
-            return f"• {html.escape(label)}: <i>{html.escape(shown)}</i>"
+        label = self._contact_label(lang, contact)
+        value = contact.value or ""
         shown_value = tr.isolate(html.escape(value))
         if contact.kind == "web" and value.startswith(("https://", "http://")):
             shown_value = f'<a href="{html.escape(value, quote=True)}">{shown_value}</a>'
-        mark = "" if contact.verified else " <i>(" + html.escape(_("not yet confirmed")) + ")</i>"
+        mark = "" if contact.verified else " " + self.mark_unverified(lang)
         return f"• {html.escape(label)}: {shown_value}{mark}"
 
     # -- onboarding and settings ---------------------------------------------------------
@@ -372,6 +471,7 @@ class Renderer:
                 ),
             ),
             (Button(_("🌐 Choose another language"), callbacks.simple("language_picker")),),
+            (self.emergency_button(lang),),
         )
         return Screen(self.fill(text, lang, None), rows)
 
@@ -391,6 +491,7 @@ class Renderer:
         ]
         if back:
             rows.append(self._back_row(lang))
+        rows.append((self.emergency_button(lang),))
         return Screen("<b>" + html.escape(_("Choose your language")) + "</b>", tuple(rows))
 
     def team_picker(self, lang: str, current: str | None, *, back: bool = False) -> Screen:
@@ -414,6 +515,7 @@ class Renderer:
         )
         if back:
             rows.append(self._back_row(lang))
+        rows.append((self.emergency_button(lang),))
         text = "\n\n".join(
             [
                 "<b>" + html.escape(_("Which municipality do you live in?")) + "</b>",
@@ -444,6 +546,7 @@ class Renderer:
                     "/municipality – " + html.escape(_("change municipality")),
                     "/emergency – " + html.escape(_("when there is danger")),
                     "/privacy – " + html.escape(_("what is stored, and for how long")),
+                    "/status – " + html.escape(_("where your request to the team stands")),
                     "/clear – " + html.escape(_("remove the messages in this chat")),
                     "/delete – " + html.escape(_("delete everything stored about this chat")),
                 ]
@@ -454,18 +557,27 @@ class Renderer:
             (
                 (Button(_("🏠 Home"), callbacks.go(self.content.root)),),
                 (
-                    Button(
-                        _("🆘 Emergency {number}").format(number=self._emergency_number()).strip(),
-                        callbacks.go("emergency"),
-                    ),
+                    self.emergency_button(lang),
                     Button(_("💬 Talk to someone"), callbacks.go("contact")),
                 ),
             ),
         )
 
+    def emergency_button(self, lang: str, back: str | None = None) -> Button:
+        """112 one tap away: on every screen, pickers and staff replies included."""
+        label = self.t(lang).gettext("🆘 Emergency {number}")
+        return Button(
+            label.format(number=self._emergency_number()).strip(),
+            callbacks.go("emergency", 0, back),
+        )
+
     def _emergency_number(self) -> str:
         emergency = self.content.national.get("emergency")
         return emergency.number if emergency else ""
+
+    def start_rows(self, lang: str) -> tuple[tuple[Button, ...], ...]:
+        """After everything was deleted: start again, or 112."""
+        return ((self.start_button(lang),), (self.emergency_button(lang),))
 
     def start_button(self, lang: str) -> Button:
         return Button(self.t(lang).gettext("Start again"), callbacks.go(self.content.root))
@@ -473,13 +585,14 @@ class Renderer:
     def notice(self, lang: str, message: str, *, with_home: bool = True) -> Screen:
         """A short message with a way home, used for stale buttons and unexpected input."""
         _ = self.t(lang).gettext
-        rows: tuple[tuple[Button, ...], ...] = ()
+        rows: tuple[tuple[Button, ...], ...] = ((self.emergency_button(lang),),)
         if with_home:
             rows = (
                 (
                     Button(_("🏠 Home"), callbacks.go(self.content.root)),
                     Button(_("💬 Talk to someone"), callbacks.go("contact")),
                 ),
+                *rows,
             )
         return Screen(html.escape(message), rows)
 
@@ -487,4 +600,5 @@ class Renderer:
         _ = self.t(lang).gettext
         rows = [(Button(label, data),) for label, data in choices]
         rows.append((Button(_("Cancel"), callbacks.simple("cancel")),))
+        rows.append((self.emergency_button(lang),))
         return Screen(question, tuple(rows))

@@ -8,8 +8,9 @@ codes within 64 bytes. ``python -m bot content check`` prints the result.
 
 from __future__ import annotations
 
+import gettext as _gettext
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot import callbacks
@@ -20,9 +21,9 @@ from bot.emulator.spec import validate_telegram_html, visible_length
 from bot.i18n import I18n, Translator
 
 MAX_MESSAGE = 4096
-SOFT_SCREEN = 900
+SOFT_SCREEN = 900  # a phone screen: no relative's screen may be longer
 MAX_BUTTON = 40
-KNOWN_PLACEHOLDERS = {"team", "retention_days", "case_text_days", "case_link_days"}
+KNOWN_PLACEHOLDERS = {"team", "staff", "retention_days", "case_text_days", "case_link_days"}
 # Digits that look like a phone number or an hour written into a text by hand.
 LITERAL_NUMBER_RE = re.compile(r"(?<![\w{])(\d[\d \-]{3,}\d|\d{1,2}[:.]\d{2})(?![\w}])")
 
@@ -38,18 +39,58 @@ class Coverage:
     ui_total: int
 
 
+@dataclass(frozen=True)
+class ClaimUse:
+    """Where a claim of the register is marked: language, and the node or team screen."""
+
+    claim: str
+    language: str
+    where: str
+
+
 @dataclass
 class Report:
     content: Content | None
     problems: list[Problem] = field(default_factory=list)
     coverage: list[Coverage] = field(default_factory=list)
     screens_checked: int = 0
+    claim_uses: list[ClaimUse] = field(default_factory=list)
+
+    def unverified_claims(self, language: str) -> dict[str, list[str]]:
+        """Unverified claim id -> where it is marked, for one language."""
+        claims = self.content.claims if self.content else {}
+        found: dict[str, list[str]] = {}
+        for use in self.claim_uses:
+            claim = claims.get(use.claim)
+            if use.language == language and claim is not None and not claim.verified:
+                found.setdefault(use.claim, []).append(use.where)
+        return found
     translators: dict[str, Translator] = field(default_factory=dict)
     renderer: Renderer | None = None
 
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
+
+
+class RecordingTranslations(_gettext.NullTranslations):
+    """Translations that note every msgid the language's own catalog does not have."""
+
+    def __init__(self, inner: _gettext.NullTranslations, own: _gettext.NullTranslations | None):
+        super().__init__()
+        self.inner = inner
+        self.own: dict[object, str] = getattr(own, "_catalog", {}) if own is not None else {}
+        self.missing: set[str] = set()
+
+    def gettext(self, message: str) -> str:
+        if message not in self.own:
+            self.missing.add(message)
+        return self.inner.gettext(message)
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        if (msgid1, 0) not in self.own:
+            self.missing.add(msgid1)
+        return self.inner.ngettext(msgid1, msgid2, n)
 
 
 def build_translators(content: Content, i18n: I18n) -> dict[str, Translator]:
@@ -108,6 +149,52 @@ def _structure(content: Content, out: list[Problem]) -> None:
             err(node_id, "cannot be reached from the root")
 
 
+def _claims_in(text: str) -> set[str]:
+    return {arg for name, arg in PLACEHOLDER_RE.findall(text) if name == "claim" and arg}
+
+
+def _claims(content: Content, out: list[Problem], uses: list[ClaimUse]) -> None:
+    """Every claim mark names a register entry, and every language marks the same claims.
+
+    A translation that drops a mark would state an unchecked fact as if it were checked.
+    """
+    enabled = [lang.code for lang in content.enabled_languages]
+    per_place: dict[str, dict[str, set[str]]] = {}
+    for code, texts in content.texts.items():
+        for node_id, text in texts.items():
+            found = set().union(*(_claims_in(p) for p in (*text.pages, text.title)))
+            per_place.setdefault(f"texts: {node_id}", {})[code] = found
+    for team in content.teams.values():
+        for code, pages in team.screen.items():
+            found = set().union(*(_claims_in(p) for p in pages)) if pages else set()
+            per_place.setdefault(f"teams/{team.id}.yaml", {})[code] = found
+    used: set[str] = set()
+    for where, by_lang in per_place.items():
+        for code, found in by_lang.items():
+            for claim in sorted(found):
+                uses.append(ClaimUse(claim, code, where.removeprefix("texts: ")))
+                used.add(claim)
+                if claim not in content.claims:
+                    message = f"claim {claim!r} is not in claims.yaml"
+                    out.append(Problem("error", f"{where} ({code})", message))
+        base = by_lang.get(content.base_language, set())
+        for code in enabled:
+            if code in by_lang and by_lang[code] != base:
+                missing = sorted(base ^ by_lang[code])
+                out.append(
+                    Problem(
+                        "error",
+                        f"{where} ({code})",
+                        f"marks other claims than {content.base_language}: {', '.join(missing)}",
+                    )
+                )
+    for claim in content.claims.values():
+        if claim.id not in used:
+            out.append(Problem("warning", f"claims.yaml: {claim.id}", "not marked in any text"))
+        if not claim.source:
+            out.append(Problem("error", f"claims.yaml: {claim.id}", "every claim needs a source"))
+
+
 def _texts(content: Content, out: list[Problem]) -> dict[str, int]:
     """Completeness per language; returns how many nodes each language has text for."""
     done: dict[str, int] = {}
@@ -161,16 +248,42 @@ def _texts(content: Content, out: list[Problem]) -> dict[str, int]:
         for pages in team.screen.values():
             for page in pages:
                 _check_placeholders(content, page, where, out)
-    if "emergency" not in content.national:
+    emergency = content.national.get("emergency")
+    if emergency is None or not emergency.number:
         out.append(Problem("error", "national.yaml", "the emergency number is required"))
+    for node in content.nodes.values():
+        for key in node.services:
+            if key not in content.national:
+                out.append(Problem("error", f"guide.yaml: {node.id}", f"no service {key!r}"))
+    for service in content.national.values():
+        where = f"national.yaml: {service.key}"
+        if not service.source:
+            out.append(Problem("error", where, "every service needs a source"))
+        if service.shown and not service.verified and service.review_by is None:
+            out.append(Problem("warning", where, "unverified without review_by"))
+        for language in content.enabled_languages:
+            if language.code not in service.name and "en" not in service.name:
+                out.append(Problem("error", where, f"name missing in {language.code}"))
     return done
 
 
 def _check_placeholders(content: Content, text: str, where: str, out: list[Problem]) -> None:
-    for name in PLACEHOLDER_RE.findall(text):
-        if name not in KNOWN_PLACEHOLDERS and name not in content.national:
-            out.append(Problem("error", where, f"unknown placeholder {{{name}}}"))
+    for name, arg in PLACEHOLDER_RE.findall(text):
+        if name == "claim" and arg:
+            continue  # checked against the register in _claims
+        service = content.national.get(name)
+        if service is not None and not arg:
+            if service.kind != "phone" or not service.number:
+                out.append(
+                    Problem("error", where, f"{{{name}}} has no confirmed number to show")
+                )
+            continue
+        if name not in KNOWN_PLACEHOLDERS or arg:
+            shown = f"{name}:{arg}" if arg else name
+            out.append(Problem("error", where, f"unknown placeholder {{{shown}}}"))
     for national in content.national.values():
+        if not national.number:
+            continue
         if re.search(rf"(?<![\w{{]){re.escape(national.number)}(?![\w}}])", text):
             out.append(
                 Problem("error", where, f"write {{{national.key}}} instead of {national.number!r}")
@@ -193,7 +306,9 @@ def _check_screen(screen: Screen, where: str, out: list[Problem], *, need: set[s
     if length > MAX_MESSAGE or length == 0:
         out.append(Problem("error", where, f"{length} characters; Telegram takes 1-{MAX_MESSAGE}"))
     elif length > SOFT_SCREEN:
-        out.append(Problem("warning", where, f"{length} characters; aim for {SOFT_SCREEN} or less"))
+        out.append(
+            Problem("error", where, f"{length} characters; a phone screen is {SOFT_SCREEN} at most")
+        )
     targets = set()
     for button in screen.buttons():
         if not 1 <= len(button.data.encode()) <= callbacks.MAX_BYTES:
@@ -230,9 +345,15 @@ def _screens(content: Content, renderer: Renderer, out: list[Problem]) -> int:
         for screen, name in [
             (renderer.welcome(lang), "welcome"),
             (renderer.language_picker(lang), "language picker"),
+            (renderer.language_picker(lang, back=True), "language picker from a screen"),
             (renderer.team_picker(lang, None), "municipality picker"),
+            (renderer.team_picker(lang, NO_TEAM, back=True), "municipality picker from a screen"),
+            (renderer.help(lang), "help"),
+            (renderer.notice(lang, "…"), "notice"),
+            (renderer.confirm(lang, "…", []), "question"),
+            (Screen("…", renderer.start_rows(lang)), "deleted"),
         ]:
-            _check_screen(screen, f"screen {lang}/{name}", out, need=set())
+            _check_screen(screen, f"screen {lang}/{name}", out, need={"emergency"})
             checked += 1
     return checked
 
@@ -280,8 +401,11 @@ def _contact_screens(content: Content, renderer: Renderer, lang: str, out: list[
         for screen, name in [
             (screens.message_sent(lang), "message sent"),
             (screens.relayed(lang, team_id, "…", "Anna"), "staff reply"),
+            (screens.closed_notice(lang, team_id, "ACD-EFG"), "close notice"),
+            (screens.feedback_thanks(lang), "feedback thanks"),
         ]:
-            _check_screen(screen, f"screen {lang}/{team_id}/contact: {name}", out, need=set())
+            where = f"screen {lang}/{team_id}/contact: {name}"
+            _check_screen(screen, where, out, need={"emergency"})
             checked += 1
     return checked
 
@@ -311,12 +435,31 @@ def check(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Rep
         return report
     _structure(content, report.problems)
     nodes_done = _texts(content, report.problems)
+    _claims(content, report.problems, report.claim_uses)
     if any(p.severity == "error" for p in report.problems):
         return report  # rendering half-broken content would only repeat the same errors
     i18n = I18n(locales_dir)
     report.translators = build_translators(content, i18n)
-    renderer = report.renderer = Renderer(content, report.translators, retention_days)
+    # Walk every screen with translators that note each UI string a language lacks, so
+    # the check cannot call a catalog complete while a screen shows English.
+    recording = {
+        code: RecordingTranslations(tr.translations, i18n.catalog(code))
+        for code, tr in report.translators.items()
+    }
+    walking = {
+        code: replace(tr, translations=recording[code]) for code, tr in report.translators.items()
+    }
+    renderer = report.renderer = Renderer(content, walking, retention_days)
     report.screens_checked = _screens(content, renderer, report.problems)
+    renderer.translators = report.translators
+    renderer.guide.cache_clear()
+    for language in content.enabled_languages:
+        if language.code == "en":
+            continue  # the msgids are English
+        for msgid in sorted(recording[language.code].missing):
+            report.problems.append(
+                Problem("error", f"locales/{language.code}", f"shown untranslated: {msgid!r}")
+            )
     ui_total, ui_done = _ui_coverage(i18n, locales_dir)
     for language in content.languages.values():
         code = language.code

@@ -23,7 +23,7 @@ from bot.content.model import NO_TEAM, Content
 from bot.content.render import UTILITY_NODES, Renderer, Screen
 from bot.privacy import chat_pseudonym
 from bot.services import contact_flow as flow
-from bot.services.cases import CaseError, CaseService, RelativeView
+from bot.services.cases import FEEDBACK, CaseError, CaseService, RelativeView
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
 from bot.services.stats import StatsRecorder
@@ -214,9 +214,10 @@ class ConversationService:
             return self.renderer.welcome(lang)
         if state.team_id is None:
             return self.renderer.team_picker(lang, None, back=False)
-        if state.node == "contact" and self._draft_step(state) is not None:
+        team = self._request_team(state)
+        if state.node == "contact" and self._draft_step(state) is not None and team is not None:
             assert state.draft is not None
-            return self.contact.step(lang, state.team_id, self._opened(state.draft))
+            return self.contact.step(lang, team, self._opened(state.draft))
         node = state.node if state.node in self.content.nodes else self.content.root
         return self.renderer.guide(lang, state.team_id, node, state.page, None)
 
@@ -388,9 +389,13 @@ class ConversationService:
 
     # -- talk to someone -------------------------------------------------------------------
 
+    def _request_team(self, state: SessionState) -> str | None:
+        """Where this chat's requests go: its municipality's team, else the fallback team."""
+        return self.renderer.request_team(state.team_id)
+
     def _draft_step(self, state: SessionState) -> str | None:
-        """The step of an unconfirmed request, if the chat has one for a known team."""
-        if state.draft is None or state.team_id not in self.content.teams:
+        """The step of an unconfirmed request, if the chat has one for a team that takes it."""
+        if state.draft is None or self._request_team(state) is None:
             return None
         return flow.current_step(state.draft)
 
@@ -406,13 +411,14 @@ class ConversationService:
         view = None
         if state.case_id is not None and self.cases is not None:
             view = await self.cases.view_for_relative(state.case_id)
-        if view is None or state.team_id is None:
+        team = self._request_team(state)
+        if view is None or team is None:
             message = notice or _(
                 "You have no request to the team. To ask for contact, tap “Talk to someone”."
             )
             return self._with_notice(state, lang, message)
         state.node, state.page = "contact", 0
-        screen = self.contact.status(lang, state.team_id, view, self._now())
+        screen = self.contact.status(lang, team, view, self._now())
         if notice:
             screen = Screen(f"<i>{html.escape(notice)}</i>\n\n{screen.text}", screen.keyboard)
         return _Reply(screen)
@@ -421,9 +427,10 @@ class ConversationService:
         return self.cases.now() if self.cases is not None else datetime.now(UTC)
 
     def _flow_screen(self, state: SessionState, lang: str, notice: str | None = None) -> _Reply:
-        assert state.draft is not None and state.team_id is not None
+        team = self._request_team(state)
+        assert state.draft is not None and team is not None
         state.node, state.page = "contact", 0
-        return _Reply(self.contact.step(lang, state.team_id, self._opened(state.draft), notice))
+        return _Reply(self.contact.step(lang, team, self._opened(state.draft), notice))
 
     def _opened(self, draft: flow.Draft) -> flow.Draft:
         """The draft with its sealed call-back number readable (for the preview and sending)."""
@@ -450,7 +457,9 @@ class ConversationService:
         """One tap in the flow. Old buttons (a request already sent or cancelled) are stale."""
         _ = self.renderer.t(lang).gettext
         verb, value = action.verb, action.value
-        if state.team_id not in self.content.teams or self.cases is None:
+        if verb == "fb":
+            return await self._feedback(state, lang, value)
+        if self._request_team(state) is None or self.cases is None:
             return self._intro(state, lang)
         if verb == "st":
             return await self._status(state, lang)
@@ -505,11 +514,39 @@ class ConversationService:
             )
         return self._flow_screen(state, lang)
 
+    async def _feedback(self, state: SessionState, lang: str, value: str | None) -> _Reply:
+        """ "Did the contact help?" under the close notice: one tap, counted once per case.
+
+        Counted for the team that had the case (it may have been transferred, or gone to the
+        fallback team). A second tap on the same old buttons, a tap once the chat no longer
+        points to the case, or a tap after a newer request only shows the thanks again.
+        """
+        _ = self.renderer.t(lang).gettext
+        if value not in FEEDBACK:
+            return self._stale(
+                state,
+                lang,
+                _("This button is from an older version of the guide. Here is where you are now."),
+            )
+        team: str | None = None
+        if state.case_id is not None and self.cases is not None:
+            try:
+                team = await self.cases.feedback_once(state.case_id)
+            except Exception as exc:  # the relative still gets their thanks
+                log.error("feedback not recorded: %s", type(exc).__name__)
+        if team is not None and self.stats is not None:
+            try:
+                self.stats.count("contact_feedback", team, lang, value)
+            except Exception as exc:
+                log.error("statistics recording failed: %s", type(exc).__name__)
+        return _Reply(self.contact.feedback_thanks(lang))
+
     async def _confirm(self, state: SessionState, lang: str, turn: _Turn) -> _Reply:
         """Commit the request first; only then show its code (and remember it in the state)."""
         _ = self.renderer.t(lang).gettext
-        assert state.draft is not None and state.team_id is not None and self.cases is not None
-        request = flow.to_request(self._opened(state.draft), state.team_id)
+        team = self._request_team(state)
+        assert state.draft is not None and team is not None and self.cases is not None
+        request = flow.to_request(self._opened(state.draft), team)
         if request is None or flow.current_step(state.draft) != "preview":
             state.draft["step"] = flow.first_missing(state.draft)
             return self._flow_screen(
@@ -531,7 +568,7 @@ class ConversationService:
             log.warning("case created but the chat state was written meanwhile by another process")
         state.node, state.page = "contact", 0
         return _Reply(
-            self.contact.created(lang, state.team_id, created.code, request.reply_via, self._now()),
+            self.contact.created(lang, team, created.code, request.reply_via, self._now()),
             edit=True,
         )
 
@@ -577,13 +614,15 @@ class ConversationService:
                 return self._flow_screen(state, lang)
             if flow.too_long(text):
                 return self._flow_screen(state, lang, self._too_long(lang, text))
-            result = scrub(text.strip())
+            result = scrub(text.strip(), self.renderer.t(lang).gettext)
             flow.set_text(state.draft, result.text or None, removed=result.changed)
             return self._flow_screen(state, lang)
         if state.case_id is not None and self.cases is not None:
             if flow.too_long(text):
                 return self._with_notice(state, lang, self._too_long(lang, text))
-            if await self.cases.relative_message(state.case_id, scrub(text.strip()).text):
+            if await self.cases.relative_message(
+                state.case_id, scrub(text.strip(), self.renderer.t(lang).gettext).text
+            ):
                 return _Reply(self.contact.message_sent(lang), edit=False)
             return self._with_notice(
                 state,
@@ -645,7 +684,7 @@ class ConversationService:
                 "Everything this guide stored about this chat has been deleted. "
                 "If you write again, the guide starts from the beginning."
             )
-            screen = Screen(html.escape(text), ((self.renderer.start_button(lang),),))
+            screen = Screen(html.escape(text), self.renderer.start_rows(lang))
             return _Reply(screen, edit=name == "delete_do", save=False)
         # cancel: back to where the relative was
         return _Reply(self.current_screen(state, lang))
@@ -680,6 +719,17 @@ class ConversationService:
             if await self.store.save(pseudonym, state, None, self.today()):
                 return
         log.info("sent message ids not remembered: the chat kept changing")
+
+    async def chat_language(self, chat_id: int) -> str | None:
+        """The language this chat chose in the bot (None: no state, or no longer enabled).
+
+        Messages sent outside an update (a staff reply's frame, the close notice) use it, so
+        the bot keeps speaking the chat's language whatever the request's reply language.
+        """
+        state = await self.store.load(chat_pseudonym(self.secret_key, chat_id))
+        if state is None or state.language not in self.enabled:
+            return None
+        return state.language
 
     # -- retention -------------------------------------------------------------------------
 

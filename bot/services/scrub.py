@@ -17,14 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from bot.i18n import N_
+
 Kind = Literal["link", "email", "username", "personal_number", "phone"]
 
+# Markers are shown to the relative (in the preview) and to staff, in the relative's language.
 MARKERS: dict[str, str] = {
-    "link": "[link removed]",
-    "email": "[e-mail address removed]",
-    "username": "[username removed]",
-    "personal_number": "[personal identity number removed]",
-    "phone": "[phone number removed]",
+    "link": N_("[link removed]"),
+    "email": N_("[e-mail address removed]"),
+    "username": N_("[username removed]"),
+    "personal_number": N_("[personal identity number removed]"),
+    "phone": N_("[phone number removed]"),
 }
 
 
@@ -52,15 +55,19 @@ _PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)\s?\d|\(?0\d)[\d \-/()]{3,22}\d(?!\w
 _DATE_LIKE = re.compile(r"\d{1,4}[-/]\d{1,2}[-/]\d{1,4}")
 
 
-def scrub(text: str) -> ScrubResult:
-    """Return the text with likely identifiers replaced by bracketed markers."""
+def scrub(text: str, translate: Callable[[str], str] = str) -> ScrubResult:
+    """Return the text with likely identifiers replaced by bracketed markers.
+
+    ``translate`` turns a marker into the relative's language (a Translator's gettext).
+    """
     replaced: list[Kind] = []
-    text = _sub(_URL, "link", text, replaced, trim=True)
-    text = _sub(_EMAIL, "email", text, replaced)
-    text = _sub(_DOMAIN, "link", text, replaced, trim=True)
-    text = _sub(_USERNAME, "username", text, replaced)
-    text = _sub(_PERSONAL, "personal_number", text, replaced, accept=_is_personal_number)
-    text = _sub(_PHONE, "phone", text, replaced, accept=_is_phone)
+    markers = {kind: translate(marker) for kind, marker in MARKERS.items()}
+    text = _sub(_URL, "link", text, replaced, markers, trim=True)
+    text = _sub(_EMAIL, "email", text, replaced, markers)
+    text = _sub(_DOMAIN, "link", text, replaced, markers, trim=True)
+    text = _sub(_USERNAME, "username", text, replaced, markers)
+    text = _sub(_PERSONAL, "personal_number", text, replaced, markers, accept=_is_personal_number)
+    text = _sub(_PHONE, "phone", text, replaced, markers, accept=_is_phone)
     return ScrubResult(text, replaced)
 
 
@@ -69,6 +76,7 @@ def _sub(
     kind: Kind,
     text: str,
     replaced: list[Kind],
+    markers: dict[str, str],
     *,
     trim: bool = False,
     accept: Callable[[re.Match[str]], bool] | None = None,
@@ -82,7 +90,7 @@ def _sub(
             kept = found.rstrip(_TRAILING)
             tail = found[len(kept) :]
         replaced.append(kind)
-        return MARKERS[kind] + tail
+        return markers[kind] + tail
 
     return pattern.sub(one, text)
 
