@@ -131,52 +131,51 @@ async def _publish_language(
 ) -> ProfileResult:
     result = ProfileResult()
     where = code or "default"
-
     description = bot_description(translator, number)
-    current = await _attempt(
-        result, "getMyDescription", where, lambda: bot.get_my_description(language_code=code)
-    )
-    if current is None or current.description != description:
-        await _set(
-            result,
-            "setMyDescription",
-            where,
-            lambda: bot.set_my_description(description, language_code=code),
-        )
-    else:
-        result.unchanged += 1
-
-    short = bot_short_description(translator)
-    current_short = await _attempt(
+    await _sync(
         result,
-        "getMyShortDescription",
+        "MyDescription",
         where,
-        lambda: bot.get_my_short_description(language_code=code),
+        read=lambda: bot.get_my_description(language_code=code),
+        same=lambda current: current.description == description,
+        write=lambda: bot.set_my_description(description, language_code=code),
     )
-    if current_short is None or current_short.short_description != short:
-        await _set(
-            result,
-            "setMyShortDescription",
-            where,
-            lambda: bot.set_my_short_description(short, language_code=code),
-        )
-    else:
-        result.unchanged += 1
-
+    short = bot_short_description(translator)
+    await _sync(
+        result,
+        "MyShortDescription",
+        where,
+        read=lambda: bot.get_my_short_description(language_code=code),
+        same=lambda current: current.short_description == short,
+        write=lambda: bot.set_my_short_description(short, language_code=code),
+    )
     commands = bot_commands(translator)
-    current_commands = await _attempt(
-        result, "getMyCommands", where, lambda: bot.get_my_commands(language_code=code)
+    await _sync(
+        result,
+        "MyCommands",
+        where,
+        read=lambda: bot.get_my_commands(language_code=code),
+        same=lambda current: _pairs(current) == _pairs(commands),
+        write=lambda: bot.set_my_commands(commands, language_code=code),
     )
-    if current_commands is None or _pairs(current_commands) != _pairs(commands):
-        await _set(
-            result,
-            "setMyCommands",
-            where,
-            lambda: bot.set_my_commands(commands, language_code=code),
-        )
-    else:
-        result.unchanged += 1
     return result
+
+
+async def _sync(
+    result: ProfileResult,
+    name: str,
+    where: str,
+    *,
+    read: Callable[[], Awaitable[T]],
+    same: Callable[[T], bool],
+    write: Callable[[], Awaitable[bool]],
+) -> None:
+    """get<name>, and set<name> only when the value differs (or could not be read)."""
+    current = await _attempt(result, f"get{name}", where, read)
+    if current is not None and same(current):
+        result.unchanged += 1
+    elif await _attempt(result, f"set{name}", where, write) is not None:
+        result.updated += 1
 
 
 def _pairs(commands: tuple[BotCommand, ...] | list[BotCommand]) -> list[tuple[str, str]]:
@@ -194,9 +193,3 @@ async def _attempt(
         log.warning("%s failed for %s: %s", method, where, type(exc).__name__)
         return None
 
-
-async def _set(
-    result: ProfileResult, method: str, where: str, call: Callable[[], Awaitable[bool]]
-) -> None:
-    if await _attempt(result, method, where, call) is not None:
-        result.updated += 1
