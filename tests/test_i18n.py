@@ -11,9 +11,9 @@ import pytest
 from bot.i18n import LRI, PDI, I18n, Translator
 
 REPO = Path(__file__).resolve().parent.parent
-BACK = "◀ Back"
+BACK = "Back"
 HOME = "🏠 Home"
-BACK_AR = "◀ رجوع"
+BACK_AR = "رجوع"
 
 AR_PO = f'''msgid ""
 msgstr ""
@@ -35,7 +35,7 @@ def real() -> I18n:
 
 @pytest.fixture
 def locales(tmp_path: Path) -> Path:
-    """The real sv and en catalogs plus a fake 'ar' that translates only "◀ Back"."""
+    """The real sv and en catalogs plus a fake 'ar' that translates only "Back"."""
     for code in ("sv", "en"):
         shutil.copytree(REPO / "locales" / code, tmp_path / code)
     (tmp_path / "ar" / "LC_MESSAGES").mkdir(parents=True)
@@ -45,7 +45,7 @@ def locales(tmp_path: Path) -> Path:
 
 def test_swedish_translator_translates_back(real: I18n) -> None:
     sv = real.configure("sv", "ltr", [])
-    assert sv.gettext(BACK) == "◀ Tillbaka"
+    assert sv.gettext(BACK) == "Tillbaka"
 
 
 def test_english_translator_keeps_the_msgid(real: I18n) -> None:
@@ -79,7 +79,7 @@ def test_string_unknown_everywhere_is_its_msgid(locales: Path) -> None:
 
 def test_language_without_catalog_gets_the_fallbacks_translations(locales: Path) -> None:
     fi = I18n(locales).configure("fi", "ltr", ["sv"])
-    assert fi.gettext(BACK) == "◀ Tillbaka"
+    assert fi.gettext(BACK) == "Tillbaka"
 
 
 def test_configured_translator_is_remembered(locales: Path) -> None:

@@ -293,7 +293,7 @@ async def test_relative_reaches_every_screen_by_clicking(chat: ChatPage, lang: s
     assert content is not None, problems
     root = content.root
     await chat.onboard(lang, TEAM[lang])
-    back_label = chat._("◀ Back")
+    back_label = chat.renderer.back_label(lang)
     home_label = chat._("🏠 Home")
 
     reached: set[str] = set()  # nodes, from the g:<node> codes of the buttons clicked

@@ -86,7 +86,7 @@ class ContactScreens:
         emergency = _("🆘 Emergency {number}").format(number=self.r._emergency_number()).strip()
         return [
             (
-                Button(_("◀ Back"), back or callbacks.go("contact")),
+                Button(self.r.back_label(lang), back or callbacks.go("contact")),
                 Button(_("🏠 Home"), callbacks.go(self.content.root)),
             ),
             (Button(emergency, callbacks.go("emergency", 0, "contact")),),
@@ -165,7 +165,7 @@ class ContactScreens:
         ]
         text = "\n\n".join(self.r.fill(p, lang, team_id) for p in parts)
         rows = [
-            (Button(_("Continue with the request ▶"), callbacks.contact("go")),),
+            (Button(self.r.arrow(lang, _("Continue with the request")), callbacks.contact("go")),),
             (
                 Button(
                     _("More about danger and the police"), callbacks.go("emergency", 1, "contact")
@@ -319,7 +319,14 @@ class ContactScreens:
             (Button(_(label), callbacks.contact("e", field)),)
             for field, label in FIELD_LABELS.items()
         ]
-        rows.append((Button(_("◀ Back to the preview"), callbacks.contact("e", "preview")),))
+        rows.append(
+            (
+                Button(
+                    self.r.arrow(lang, _("Back to the preview"), back=True),
+                    callbacks.contact("e", "preview"),
+                ),
+            )
+        )
         text = _b(_("What would you like to change?"))
         return Screen(text, (*rows, *self._nav(lang, callbacks.contact("e", "preview"))))
 

@@ -189,7 +189,7 @@ class Renderer:
             target = back or node.parent or self.content.root
             rows.append(
                 (
-                    Button(_("◀ Back"), callbacks.go(target)),
+                    Button(self.back_label(lang), callbacks.go(target)),
                     Button(_("🏠 Home"), callbacks.go(self.content.root)),
                 )
             )
@@ -260,9 +260,12 @@ class Renderer:
         if len(pages) > 1:
             pager = []
             if page > 0:
-                pager.append(Button(_("◀ Previous"), callbacks.go(node_id, page - 1, back)))
+                previous = self.arrow(lang, _("Previous"), back=True)
+                pager.append(Button(previous, callbacks.go(node_id, page - 1, back)))
             if page < len(pages) - 1:
-                pager.append(Button(_("Next ▶"), callbacks.go(node_id, page + 1, back)))
+                pager.append(
+                    Button(self.arrow(lang, _("Next")), callbacks.go(node_id, page + 1, back))
+                )
             rows.append(tuple(pager))
         if page == len(pages) - 1:
             for other in node.see_also:
@@ -476,7 +479,7 @@ class Renderer:
         return Screen(self.fill(text, lang, None), rows)
 
     def _back_row(self, lang: str) -> tuple[Button, ...]:
-        return (Button(self.t(lang).gettext("◀ Back"), callbacks.simple("cancel")),)
+        return (Button(self.back_label(lang), callbacks.simple("cancel")),)
 
     def language_picker(self, lang: str, *, back: bool = False) -> Screen:
         _ = self.t(lang).gettext
@@ -562,6 +565,20 @@ class Renderer:
                 ),
             ),
         )
+
+    def arrow(self, lang: str, label: str, *, back: bool = False) -> str:
+        """A label with its arrow on the reading side: arrows are never in translations.
+
+        "Back" points against the reading direction, "Next" along it, so in Arabic or
+        Persian the arrows swap sides and directions.
+        """
+        rtl = self.t(lang).rtl
+        if back:
+            return f"{'▶' if rtl else '◀'} {label}"
+        return f"{label} {'◀' if rtl else '▶'}"
+
+    def back_label(self, lang: str) -> str:
+        return self.arrow(lang, self.t(lang).gettext("Back"), back=True)
 
     def emergency_button(self, lang: str, back: str | None = None) -> Button:
         """112 one tap away: on every screen, pickers and staff replies included."""
