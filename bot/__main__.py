@@ -101,12 +101,12 @@ def cmd_content_check(settings: Settings) -> int:
     for problem in report.problems:
         print(problem)
     if report.coverage:
-        print("\nlanguage  enabled  reviewed  guide screens  UI strings")
+        print("\nlanguage  enabled  reviewed  guide screens  relatives' UI  staff UI")
         for c in report.coverage:
             print(
                 f"{c.language:<9} {'yes' if c.enabled else 'no':<8} "
                 f"{'yes' if c.reviewed else 'NO':<9} {c.nodes_done:>4}/{c.nodes_total:<8} "
-                f"{c.ui_done:>4}/{c.ui_total}"
+                f"{c.ui_done:>5}/{c.ui_total:<7} {c.staff_done:>4}/{c.staff_total}"
             )
     _print_claims(report)
     errors = len(report.errors)

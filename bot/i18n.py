@@ -67,6 +67,12 @@ class Translator:
         """Wrap a number, code or link so RTL text cannot reorder its characters."""
         return f"{LRI}{value}{PDI}" if self.rtl and value else value
 
+    def embed(self, value: str) -> str:
+        """Wrap a name or phrase from elsewhere (a municipality, a service, an answer) in a
+        first-strong isolate, so inside RTL text it keeps its own direction and cannot pull
+        the punctuation around it the wrong way."""
+        return f"{FSI}{value}{PDI}" if self.rtl and value else value
+
     def number(self, value: float) -> str:
         return self.isolate(format_decimal(value, locale=self.locale))
 

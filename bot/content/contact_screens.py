@@ -239,14 +239,41 @@ class ContactScreens:
         return self._question(
             lang,
             _("In which language would you like the answer?"),
-            [
-                _(
-                    "The team will try to answer in this language. If nobody in the team speaks "
-                    "it, they may answer in Swedish or English."
-                )
-            ],
+            self.languages_served(lang, team_id),
             rows,
         )
+
+    def languages_served(self, lang: str, team_id: str, chosen: str | None = None) -> list[str]:
+        """What the team's file says about the languages it answers in, and no more.
+
+        With ``chosen``: only when the team does not list that language, a line saying so.
+        """
+        _ = self.r.t(lang).gettext
+        team = self.content.teams.get(team_id)
+        if team is None or (chosen is not None and chosen in team.languages_served):
+            return []
+        names = [
+            self.content.languages[code].name if code in self.content.languages else code
+            for code in team.languages_served
+        ]
+        lines = []
+        if names:
+            line = _("The team answers in: {languages}.").replace(
+                "{languages}", ", ".join(self.r.t(lang).embed(n) for n in names)
+            )
+            if not team.languages_served_verified:
+                line += " " + _("(not yet confirmed by the municipality)")
+            lines.append(line)
+        if team.interpreter is True:
+            lines.append(_("For other languages the team can use an interpreter."))
+        elif team.interpreter is None:
+            lines.append(
+                _(
+                    "Whether the team can use an interpreter is not yet confirmed. If you need "
+                    "one, you can say so in your text."
+                )
+            )
+        return lines
 
     def _step_text(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
         _ = self.r.t(lang).gettext
@@ -286,7 +313,7 @@ class ContactScreens:
             (FIELD_LABELS["text"], draft.get("text") or _("(none)")),
         ]
         lines = [
-            _("{label}: {value}").replace("{label}", _(label)).replace("{value}", value)
+            _("{label}: {value}").replace("{label}", _(label)).replace("{value}", tr.embed(value))
             for label, value in fields
         ]
         parts = [
@@ -294,6 +321,9 @@ class ContactScreens:
             html.escape(_("This is exactly what the team will see:")),
             "<blockquote>" + html.escape("\n".join(lines)) + "</blockquote>",
         ]
+        not_served = self.languages_served(lang, team_id, draft["language"])
+        if not_served:
+            parts.append("<i>" + html.escape(" ".join(not_served)) + "</i>")
         if draft.get("removed"):
             parts.append(
                 "<i>"
@@ -344,7 +374,7 @@ class ContactScreens:
             _b(_("Your request has been sent")),
             html.escape(_("Your case code:")) + f" <code>{tr.isolate(html.escape(code))}</code>",
             html.escape(_("Write it down if you want to refer to it later.")),
-            html.escape(how.replace("{staff}", self.r.staff_name(lang, team_id))),
+            html.escape(how.replace("{staff}", tr.embed(self.r.staff_name(lang, team_id)))),
             html.escape(
                 _(
                     "You can write more here; it goes to the team. Please do not write names. "
@@ -438,7 +468,8 @@ class ContactScreens:
             if own:
                 return own
         _ = self.r.t(lang).gettext
-        return _("💬 A reply from {staff}").replace("{staff}", self.r.staff_name(lang, team_id))
+        staff = self.r.t(lang).embed(self.r.staff_name(lang, team_id))
+        return _("💬 A reply from {staff}").replace("{staff}", staff)
 
     def relayed(self, lang: str, team_id: str, text: str, signature: str | None) -> Screen:
         """A staff reply, from the team; a first name only if staff chose to sign."""

@@ -351,6 +351,7 @@ def _load_team(path: Path, out: _Collector) -> Team | None:
             else None
         ),
         notify_on_close=bool(raw.get("notify_on_close", True)),
+        interpreter=raw.get("interpreter") if isinstance(raw.get("interpreter"), bool) else None,
     )
 
 

@@ -81,6 +81,7 @@ class Team:
     staff_name: dict[str, str] = field(default_factory=dict)
     reply_title: dict[str, str] | None = None  # first line of a staff reply; None: default
     notify_on_close: bool = True  # tell the relative once when staff close the request
+    interpreter: bool | None = None  # can staff answer other languages through one? None: unknown
 
 
 @dataclass(frozen=True)

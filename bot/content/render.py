@@ -169,9 +169,9 @@ class Renderer:
             if service is not None and service.kind == "phone" and service.number:
                 return self.national_number(lang, key)
             if key == "staff":
-                return html.escape(self.staff_name(lang, team_id))
+                return tr.embed(html.escape(self.staff_name(lang, team_id)))
             if key == "team":
-                return html.escape(self.team_name(lang, team_id))
+                return tr.embed(html.escape(self.team_name(lang, team_id)))
             if key == "retention_days":
                 return tr.number(self.retention_days)
             if key == "case_text_days":
@@ -290,6 +290,8 @@ class Renderer:
                 rows.append((Button(_("📝 Ask for contact"), callbacks.contact("new")),))
             if team_id not in content.teams:
                 rows.append((Button(_("🏛 Choose municipality"), callbacks.simple("team_picker")),))
+        if node.id == content.root and self._machine_translated(lang):
+            rows.append(self._switch_row(lang))
         if node.id == content.root:
             rows.append(
                 (
@@ -326,21 +328,38 @@ class Renderer:
             )
         return team.screen.get(lang) or team.screen[self.content.base_language]
 
+    def _machine_translated(self, lang: str) -> bool:
+        """A relatives' language translated by machine from Swedish and English, unreviewed."""
+        language = self.content.languages.get(lang)
+        return (
+            language is not None
+            and not language.reviewed
+            and lang not in (self.content.base_language, "en")
+        )
+
     def _home_notes(self, lang: str) -> list[str]:
         language = self.content.languages.get(lang)
-        if language and not language.reviewed:
-            _ = self.t(lang).gettext
-            return [
-                "<i>"
-                + html.escape(
-                    _(
-                        "ℹ These texts have not yet been reviewed by a professional or a fluent "
-                        "speaker."
-                    )
-                )
-                + "</i>"
-            ]
-        return []
+        if language is None or language.reviewed:
+            return []
+        _ = self.t(lang).gettext
+        if self._machine_translated(lang):
+            note = _(
+                "ℹ This translation was made by machine and has not yet been checked by a "
+                "fluent person. You can switch to Swedish or English at any time."
+            )
+        else:
+            note = _(
+                "ℹ These texts have not yet been reviewed by a professional or a fluent speaker."
+            )
+        return ["<i>" + html.escape(note) + "</i>"]
+
+    def _switch_row(self, lang: str) -> tuple[Button, ...]:
+        """One tap from an unreviewed translation to the reviewed-first languages."""
+        return tuple(
+            Button(self.content.languages[code].name, callbacks.set_language(code))
+            for code in (self.content.base_language, "en")
+            if code in self.content.languages and self.content.languages[code].enabled
+        )
 
     def _other_municipality(self, lang: str, team_id: str | None) -> str:
         """For a relative outside this guide's municipalities: a real path to a person."""
@@ -350,7 +369,7 @@ class Renderer:
             line = _(
                 "Your municipality has no team in this guide. Requests from other "
                 "municipalities are answered by {staff}."
-            ).replace("{staff}", self.staff_name(lang, fallback))
+            ).replace("{staff}", self.t(lang).embed(self.staff_name(lang, fallback)))
             return "<i>" + html.escape(line) + "</i>"
         lines = [
             "<i>"
@@ -383,7 +402,7 @@ class Renderer:
             service = self.content.national.get(key)
             if service is None or not service.shown:
                 continue
-            name = html.escape(self._service_text(lang, key, "name"))
+            name = self.t(lang).embed(html.escape(self._service_text(lang, key, "name")))
             for_whom = html.escape(self._service_text(lang, key, "for"))
             if service.kind == "phone":
                 value = self.national_number(lang, key)
@@ -406,7 +425,7 @@ class Renderer:
         lines: list[str] = []
         team = self.content.teams.get(team_id or "")
         if team is not None:
-            lines.append(f"<b>{html.escape(self.team_name(lang, team_id))}</b>")
+            lines.append(f"<b>{tr.embed(html.escape(self.team_name(lang, team_id)))}</b>")
             lines.extend(self._contact_line(lang, c) for c in team.contacts if c.value)
             pending = [self._contact_label(lang, c) for c in team.contacts if not c.value]
             if not team.opening_hours_verified or not team.opening_hours:
@@ -424,8 +443,8 @@ class Renderer:
         if always:
             lines.append("<b>" + html.escape(_("National numbers")) + "</b>")
             for service in always:
-                label = self._service_text(lang, service.key, "name")
-                lines.append(f"• {html.escape(label)}: {self.national_number(lang, service.key)}")
+                label = tr.embed(html.escape(self._service_text(lang, service.key, "name")))
+                lines.append(f"• {label}: {self.national_number(lang, service.key)}")
         return "\n".join(lines)
 
     def _contact_label(self, lang: str, contact: Contact) -> str:

@@ -35,8 +35,10 @@ class Coverage:
     reviewed: bool
     nodes_done: int
     nodes_total: int
-    ui_done: int
+    ui_done: int  # relative-facing UI strings (the bot, the public pages)
     ui_total: int
+    staff_done: int = 0  # staff and coordinator pages (sv and en; others fall back)
+    staff_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -410,21 +412,60 @@ def _contact_screens(content: Content, renderer: Renderer, lang: str, out: list[
     return checked
 
 
-def _ui_coverage(i18n: I18n, locales_dir: Path) -> tuple[int, dict[str, int]]:
+# Where relative-facing UI strings are written; everything else is for staff. A language
+# for relatives is complete when every string from these sources is translated.
+RELATIVE_SOURCES = (
+    "bot/content/",
+    "bot/services/conversation.py",
+    "bot/services/scrub.py",
+    "bot/telegram/profile.py",
+    "bot/web/templates/about_stats.html",
+)
+STAFF_LANGUAGES = ("sv", "en")  # the staff pages' languages; others fall back per string
+
+
+@dataclass(frozen=True)
+class UiScopes:
+    """The template's msgids, split by who reads them."""
+
+    relatives: frozenset[str]
+    staff: frozenset[str]
+
+
+def ui_scopes(locales_dir: Path) -> UiScopes:
+    """Split the template by where each msgid is used (its locations in messages.pot)."""
     from babel.messages.pofile import read_po
 
     pot = locales_dir / "messages.pot"
     if not pot.exists():
-        return 0, {}
+        return UiScopes(frozenset(), frozenset())
     with pot.open("rb") as handle:
         template = read_po(handle)
-    msgids = {m.id for m in template if m.id}
+    relatives, staff = set(), set()
+    for message in template:
+        if not message.id or not isinstance(message.id, str):
+            continue
+        files = [str(location[0]) for location in message.locations]
+        if not files or any(f.startswith(RELATIVE_SOURCES) for f in files):
+            relatives.add(message.id)
+        else:
+            staff.add(message.id)
+    return UiScopes(frozenset(relatives), frozenset(staff))
+
+
+def _ui_coverage(
+    i18n: I18n, locales_dir: Path, scopes: UiScopes
+) -> dict[str, tuple[int, int]]:
+    """Per catalog language: (relatives' strings translated, staff strings translated)."""
+    from babel.messages.pofile import read_po
+
     done = {}
     for code in i18n.catalog_languages:
         with (locales_dir / code / "LC_MESSAGES" / "messages.po").open("rb") as handle:
             catalog = read_po(handle)
-        done[code] = sum(1 for m in catalog if m.id in msgids and m.string and not m.fuzzy)
-    return len(msgids), done
+        translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
+        done[code] = (len(translated & scopes.relatives), len(translated & scopes.staff))
+    return done
 
 
 def check(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Report:
@@ -460,11 +501,15 @@ def check(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Rep
             report.problems.append(
                 Problem("error", f"locales/{language.code}", f"shown untranslated: {msgid!r}")
             )
-    ui_total, ui_done = _ui_coverage(i18n, locales_dir)
+    scopes = ui_scopes(locales_dir)
+    ui_done = _ui_coverage(i18n, locales_dir, scopes)
+    relatives_total, staff_total = len(scopes.relatives), len(scopes.staff)
     for language in content.languages.values():
         code = language.code
         # English is the msgid language: its UI strings are complete by construction.
-        ui = ui_total if code == "en" else ui_done.get(code, 0)
+        relatives, staff = (
+            (relatives_total, staff_total) if code == "en" else ui_done.get(code, (0, 0))
+        )
         report.coverage.append(
             Coverage(
                 code,
@@ -472,12 +517,16 @@ def check(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Rep
                 language.reviewed,
                 nodes_done.get(code, 0),
                 len(content.nodes),
-                ui,
-                ui_total,
+                relatives,
+                relatives_total,
+                staff,
+                staff_total,
             )
         )
-        if language.enabled and ui < ui_total:
-            report.problems.append(
-                Problem("error", f"locales/{code}", f"{ui_total - ui} UI string(s) not translated")
-            )
+        if language.enabled and relatives < relatives_total:
+            missing = f"{relatives_total - relatives} relatives' UI string(s) not translated"
+            report.problems.append(Problem("error", f"locales/{code}", missing))
+        if code in STAFF_LANGUAGES and staff < staff_total:
+            missing = f"{staff_total - staff} staff string(s) not translated"
+            report.problems.append(Problem("error", f"locales/{code}", missing))
     return report
