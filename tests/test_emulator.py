@@ -633,7 +633,7 @@ async def test_page_in_browser(emu: BotApiEmulator, page: TestClient) -> None:
             await composer.press("Enter")
             user_bubble = tab.locator('[data-testid="message"][data-from="user"]')
             await expect(user_bubble).to_have_text(re.compile("سلام"))
-            assert await user_bubble.get_attribute("dir") == "auto"
+            assert await user_bubble.get_attribute("dir") == "rtl"  # from its first letter
             chat_id = int(await tab.evaluate("sessionStorage.getItem('emulator.chatId')"))
             assert emu.visible_messages(chat_id)[0]["text"] == "سلام"
 

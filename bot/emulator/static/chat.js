@@ -103,6 +103,36 @@
 
   function utf16Length(text) { return text.length; } // JS strings are UTF-16, like Telegram
 
+  // ---------------------------------------------------------------- reading direction
+
+  // Right-to-left scripts (bidi classes R and AL): Hebrew, Arabic, Syriac, Thaana, NKo,
+  // Samaritan, Mandaic, their presentation forms, and the RTL blocks of the SMP.
+  const RTL_CHAR = /[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFC\u{10800}-\u{10FFF}\u{1E800}-\u{1EFFF}]/u;
+  const STRONG_LTR = /[\p{L}\p{Mc}]/u;
+  const WEAK = /[\p{Mn}\p{Me}\p{Nd}\p{Cf}]/u; // marks, digits (also Arabic-Indic), format
+  const ISOLATE_OPEN = new Set(["\u2066", "\u2067", "\u2068"]); // LRI, RLI, FSI
+  const ISOLATE_CLOSE = "\u2069"; // PDI
+
+  // The paragraph direction of a text as Telegram's clients and the Unicode bidi algorithm
+  // (rules P2-P3) decide it: its first strong character, skipping what is inside isolates
+  // (the bot isolates Latin names and numbers in RTL sentences). null: no strong character.
+  function textDirection(value) {
+    let depth = 0;
+    for (const ch of String(value || "")) {
+      if (ISOLATE_OPEN.has(ch)) { depth += 1; continue; }
+      if (ch === ISOLATE_CLOSE) { if (depth) depth -= 1; continue; }
+      if (depth) continue;
+      if (ch === "\u200F" || ch === "\u061C") return "rtl"; // RLM, ALM
+      if (ch === "\u200E") return "ltr"; // LRM
+      if (WEAK.test(ch)) continue;
+      if (RTL_CHAR.test(ch)) return "rtl";
+      if (STRONG_LTR.test(ch)) return "ltr";
+    }
+    return null;
+  }
+
+  function pageDirection() { return document.documentElement.dir === "rtl" ? "rtl" : "ltr"; }
+
   // ---------------------------------------------------------------- Telegram HTML
 
   function makeSpoiler() {
@@ -175,11 +205,14 @@
     return new Date(date * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
-  function buildKeyboard(message) {
+  // The keyboard takes the message's direction, so its rows flow right-to-left under an RTL
+  // message; each button's label has its own direction (a Latin "English" stays LTR).
+  function buildKeyboard(message, dir) {
     const rows = message.reply_markup && message.reply_markup.inline_keyboard;
     if (!Array.isArray(rows) || !rows.length) return null;
     const keyboard = document.createElement("div");
     keyboard.className = "keyboard";
+    keyboard.dir = dir;
     keyboard.setAttribute("role", "group");
     keyboard.setAttribute("aria-label", "Answer options");
     for (const row of rows) {
@@ -192,7 +225,7 @@
         b.type = "button";
         b.dataset.testid = "inline-button";
         b.textContent = String(button.text || "");
-        b.dir = "auto";
+        b.dir = textDirection(b.textContent) || dir;
         if (typeof button.callback_data === "string") {
           b.dataset.callbackData = button.callback_data;
           b.addEventListener("click", () => pressButton(message.message_id, button.callback_data, b));
@@ -229,14 +262,11 @@
     node.dataset.testid = "message";
     node.dataset.from = from;
     node.dataset.messageId = String(message.message_id);
-    node.dir = "auto";
 
     const bubble = document.createElement("div");
     bubble.className = "bubble";
-    bubble.dir = "auto";
     const text = document.createElement("div");
     text.className = "text";
-    text.dir = "auto";
     if (message.from_bot && message.parse_mode && message.parse_mode.toUpperCase() === "HTML"
         && typeof message.html === "string") {
       text.appendChild(renderTelegramHtml(message.html));
@@ -247,9 +277,16 @@
       text.textContent = String(message.text || "");
     }
     bubble.appendChild(text);
+    // The whole message (bubble, text, keyboard) reads in the direction of its text's first
+    // strong character, as in Telegram; the bubble stays on its sender's side of the chat.
+    const dir = textDirection(text.textContent) || pageDirection();
+    node.dir = dir;
+    bubble.dir = dir;
+    text.dir = dir;
 
     const meta = document.createElement("div");
     meta.className = "meta";
+    meta.dir = pageDirection(); // the preview's own words and the time keep the page's side
     if (message.edited) {
       const edited = document.createElement("span");
       edited.textContent = "edited";
@@ -262,7 +299,7 @@
     bubble.appendChild(meta);
     node.appendChild(bubble);
 
-    const keyboard = message.from_bot ? buildKeyboard(message) : null;
+    const keyboard = message.from_bot ? buildKeyboard(message, dir) : null;
     if (keyboard) node.appendChild(keyboard);
     return node;
   }
@@ -321,16 +358,19 @@
     el.replyKeyboard.hidden = !rows;
     el.composer.placeholder = (markup && markup.input_field_placeholder) || defaultPlaceholder;
     if (!rows) return;
+    const labelOf = (button) => (typeof button === "string" ? button : button && button.text);
+    const dir = textDirection(rows.flat().map(labelOf).join(" ")) || pageDirection();
+    el.replyKeyboard.dir = dir; // rows flow like the labels read
     for (const row of rows) {
       if (!Array.isArray(row)) continue;
       const rowEl = document.createElement("div");
       rowEl.className = "row";
       for (const button of row) {
-        const label = typeof button === "string" ? button : button && button.text;
+        const label = labelOf(button);
         if (!label) continue;
         const b = document.createElement("button");
         b.type = "button";
-        b.dir = "auto";
+        b.dir = textDirection(label) || dir;
         b.dataset.testid = "reply-button";
         b.textContent = label;
         b.addEventListener("click", () => sendText(label));
