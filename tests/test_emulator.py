@@ -294,7 +294,7 @@ async def test_long_polling_waits_and_wakes_up(emu: BotApiEmulator, bot: Bot) ->
     again = await bot.get_updates(timeout=0)  # not confirmed yet: delivered again
     assert [u.update_id for u in again] == [updates[0].update_id]
     assert await bot.get_updates(offset=updates[0].update_id + 1, timeout=0) == ()
-    await emu.wait_idle(timeout=1)
+    await emu.wait_idle(timeout=emu.reply_grace + 2)  # nobody answers: bounded by the grace
 
 
 async def test_user_sends_odd_kinds_and_raw_updates(emu: BotApiEmulator, bot: Bot) -> None:

@@ -378,7 +378,7 @@ class BotApiEmulator:
         validator: Validator | None = None,
         bot_username: str = "preview_helper_bot",
         bot_first_name: str = "Guide",
-        reply_grace: float = 0.5,
+        reply_grace: float = 3.0,
     ) -> None:
         self._token = token
         self._validator = validator
@@ -389,6 +389,9 @@ class BotApiEmulator:
             "first_name": bot_first_name,
             "username": bot_username,
         }
+        # How long wait_idle waits for the bot's first call about a chat it took an update
+        # for. The wait ends at that call, so this only bounds updates the bot rightly leaves
+        # unanswered (a group chat, a duplicate); 0.5 s lost replies on a busy CI machine.
         self.reply_grace = reply_grace
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.problems: list[str] = []
@@ -1380,7 +1383,7 @@ class BotApiEmulator:
             raise _bad("action is empty", problem=True)
         chat.typing_until = time.monotonic() + 5.0
         self._bump(chat)
-        self._bot_acted_in(chat.chat_id)
+        # "typing" announces a reply, it is not one: wait_idle keeps waiting for the reply.
         return True
 
     # ------------------------------------------------------------------ webhook delivery
