@@ -108,6 +108,7 @@ def cmd_content_check(settings: Settings) -> int:
                 f"{'yes' if c.reviewed else 'NO':<9} {c.nodes_done:>4}/{c.nodes_total:<8} "
                 f"{c.ui_done:>5}/{c.ui_total:<7} {c.staff_done:>4}/{c.staff_total}"
             )
+    _print_translations(report)
     _print_claims(report)
     errors = len(report.errors)
     warnings = len(report.problems) - errors
@@ -116,6 +117,20 @@ def cmd_content_check(settings: Settings) -> int:
         f"{errors} error(s), {warnings} warning(s)."
     )
     return 1 if errors else 0
+
+
+def _print_translations(report: Report) -> None:
+    """Content translations per language: translated, signed off, stale since translated."""
+    shown = [s for s in report.translations.values() if s.translated]
+    if not shown:
+        return
+    print("\ncontent translations  translated  reviewed  stale  untracked  language sign-off")
+    for s in shown:
+        signed = f"{s.reviewed_by}, {s.reviewed_on}" if s.reviewed_by else "-"
+        print(
+            f"{s.language:<21} {s.translated:>4}/{s.total:<5} {s.reviewed:>8} "
+            f"{len(s.stale):>6} {s.untracked:>10}  {signed}"
+        )
 
 
 def _print_claims(report: Report) -> None:
@@ -185,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     content = sub.add_parser("content", help="guidance content tools")
     content_sub = content.add_subparsers(dest="content_command", required=True)
     content_sub.add_parser("check", help="validate content/ and locales/, print coverage")
+    from bot.content.exchange import add_parsers as add_exchange_parsers
+
+    add_exchange_parsers(content_sub)  # export, import, review: the translation round trip
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("purge", help="delete data past its retention period")
     from bot.cli_staff import add_parser as add_staff_parser
@@ -206,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(settings)
         if args.command == "preview":
             return cmd_preview(settings)
+        if args.command == "content" and args.content_command != "check":
+            from bot.content.exchange import run as run_exchange
+
+            return run_exchange(args, settings)
         if args.command == "content":
             return cmd_content_check(settings)
         if args.command == "migrate":

@@ -20,7 +20,7 @@ from bot.config import ConfigError, Settings
 from bot.content.loader import ContentError
 from bot.content.model import Content
 from bot.content.render import Renderer
-from bot.content.validate import check
+from bot.content.validate import checked_once
 from bot.i18n import Translator
 from bot.services.cases import CaseService, RetentionSettings
 from bot.services.conversation import ConversationService
@@ -68,7 +68,9 @@ class Core:
 
 async def build_core(settings: Settings) -> Core:
     """Validate content (refuse to start on errors), migrate the database, build services."""
-    report = check(settings.content_dir, settings.locales_dir, settings.session_retention_days)
+    report = checked_once(
+        settings.content_dir, settings.locales_dir, settings.session_retention_days
+    )
     if report.errors or report.renderer is None or report.content is None:
         raise ContentError(report.problems)
     if settings.secret_key is None:

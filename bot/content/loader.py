@@ -381,6 +381,26 @@ def _with_parents(root: str, nodes: dict[str, Node], out: _Collector) -> dict[st
     return result
 
 
+def _merge_translations(
+    content_dir: Path,
+    teams: dict[str, Team],
+    national: dict[str, NationalService],
+    out: _Collector,
+) -> tuple[dict[str, Team], dict[str, NationalService]]:
+    """Team and national texts imported for a language (translations/<lang>.yaml).
+
+    Only fills a language the team file or national.yaml does not carry itself.
+    """
+    from bot.content.translations import STORE_DIR, merge_store, parse_store
+
+    for path in sorted((content_dir / STORE_DIR).glob("*.yaml")):
+        store, problems = parse_store(_read_yaml(path, out), path.stem)
+        for problem in problems:
+            out.error(f"{STORE_DIR}/{path.name}", problem)
+        teams, national = merge_store(store, teams, national)
+    return teams, national
+
+
 def load_content(content_dir: Path) -> tuple[Content | None, list[Problem]]:
     """Load everything; return (content or None when unusable, problems found while reading)."""
     out = _Collector()
@@ -400,6 +420,7 @@ def load_content(content_dir: Path) -> tuple[Content | None, list[Problem]]:
         team = _load_team(path, out)
         if team:
             teams[team.id] = team
+    teams, national = _merge_translations(content_dir, teams, national, out)
     if base not in texts:
         out.error(f"texts/{base}.yaml", "the base language's texts are missing")
         return None, out.problems

@@ -17,6 +17,7 @@ from bot import callbacks
 from bot.content.loader import Problem, load_content
 from bot.content.model import NO_TEAM, REQUIRED_NODES, Content
 from bot.content.render import PLACEHOLDER_RE, Renderer, Screen
+from bot.content.translations import LanguageStatus, language_status, read_store
 from bot.emulator.spec import validate_telegram_html, visible_length
 from bot.i18n import I18n, Translator
 
@@ -57,6 +58,8 @@ class Report:
     coverage: list[Coverage] = field(default_factory=list)
     screens_checked: int = 0
     claim_uses: list[ClaimUse] = field(default_factory=list)
+    # Per language other than the base: content translated, reviewed, stale, per screen.
+    translations: dict[str, LanguageStatus] = field(default_factory=dict)
 
     def unverified_claims(self, language: str) -> dict[str, list[str]]:
         """Unverified claim id -> where it is marked, for one language."""
@@ -269,6 +272,29 @@ def _texts(content: Content, out: list[Problem]) -> dict[str, int]:
     return done
 
 
+def _translations(
+    content: Content, content_dir: Path, out: list[Problem]
+) -> dict[str, LanguageStatus]:
+    """Each translation against today's source: a stale one (its source changed since it
+    was translated) is a warning per text and is never counted as current or reviewed."""
+    result = {}
+    for code in content.languages:
+        if code == content.base_language:
+            continue
+        store, _problems = read_store(content_dir, code)  # the loader reported those
+        status = result[code] = language_status(content, store)
+        for key in status.stale:
+            out.append(
+                Problem(
+                    "warning",
+                    f"translations/{code}.yaml: {key}",
+                    "stale: the source changed since this was translated; re-translate it "
+                    "(export marks it fuzzy) or sign it off with `content review --key`",
+                )
+            )
+    return result
+
+
 def _check_placeholders(content: Content, text: str, where: str, out: list[Problem]) -> None:
     for name, arg in PLACEHOLDER_RE.findall(text):
         if name == "claim" and arg:
@@ -477,6 +503,7 @@ def check(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Rep
     _structure(content, report.problems)
     nodes_done = _texts(content, report.problems)
     _claims(content, report.problems, report.claim_uses)
+    report.translations = _translations(content, content_dir, report.problems)
     if any(p.severity == "error" for p in report.problems):
         return report  # rendering half-broken content would only repeat the same errors
     i18n = I18n(locales_dir)
@@ -530,3 +557,39 @@ def check(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Rep
             missing = f"{staff_total - staff} staff string(s) not translated"
             report.problems.append(Problem("error", f"locales/{code}", missing))
     return report
+
+
+_CHECKED: dict[tuple[object, ...], Report] = {}
+
+
+def _fingerprint(*folders: Path) -> tuple[tuple[str, int, int], ...]:
+    files = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                files.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(files)
+
+
+def checked_once(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Report:
+    """``check`` for a process start: the walk of every screen in every language runs once
+    per set of files, and each caller gets a renderer of its own (renderers carry settings).
+
+    Why: a process may start several servers on the same content (the tests start
+    hundreds); content and translators are immutable, so sharing them is safe.
+    """
+    key = (
+        content_dir.resolve(),
+        locales_dir.resolve(),
+        retention_days,
+        _fingerprint(content_dir, locales_dir),
+    )
+    report = _CHECKED.get(key)
+    if report is None:
+        report = _CHECKED[key] = check(content_dir, locales_dir, retention_days)
+    if report.content is None or report.renderer is None:
+        return report
+    fresh = Renderer(report.content, report.translators, retention_days)
+    return replace(report, renderer=fresh, problems=list(report.problems))
+

@@ -21,7 +21,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot.content.validate import Coverage, check
+from bot.content.translations import LanguageStatus
+from bot.content.validate import Coverage, checked_once
 from bot.services.stats import Report, StatsRefused, StatsService, StatTable
 from bot.web.staff import texts
 from bot.web.staff.app import api_error, choose_language
@@ -54,6 +55,7 @@ class StatsDeps:
     case_text_retention_days: int = 30
     today: Callable[[], date] = field(default=lambda: datetime.now(UTC).date())
     _coverage: list[Coverage] | None = None
+    _translations: dict[str, LanguageStatus] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -77,10 +79,16 @@ class StatsDeps:
                 if self.content_dir is None or self.locales_dir is None:
                     return []
                 report = await asyncio.to_thread(
-                    check, self.content_dir, self.locales_dir, self.session_retention_days
+                    checked_once, self.content_dir, self.locales_dir, self.session_retention_days
                 )
                 self._coverage = report.coverage
+                self._translations = report.translations
             return self._coverage
+
+    async def translations(self) -> dict[str, LanguageStatus]:
+        """Per language: content texts translated, reviewed and stale, per screen."""
+        await self.coverage()
+        return self._translations
 
 
 def _chart(table: StatTable, say: Callable[[str], str], label: Callable[[str], str]) -> dict:
@@ -273,7 +281,10 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
         coverage = await deps().coverage()
         languages = web_.content.languages
         rows = [(c, languages[c.language]) for c in coverage if c.language in languages]
-        return pages.render(ctx, "staff/content_status.html", rows=rows)
+        translations = _translation_rows(ctx, web_, await deps().translations())
+        return pages.render(
+            ctx, "staff/content_status.html", rows=rows, translations=translations
+        )
 
     async def about(request: web.Request) -> web.StreamResponse:
         """Public: no sign-in and no cookie (a relative may open it from the bot)."""
@@ -301,6 +312,31 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
     router.add_get("/staff/content", content_status)
     router.add_get("/api/v1/stats", stats_api)
     router.add_get(ABOUT_PATH, about)
+
+
+def _translation_rows(
+    ctx: Ctx, web_: StaffWeb, statuses: dict[str, LanguageStatus]
+) -> list[tuple[LanguageStatus, Any, list[tuple[Any, str]]]]:
+    """(status, language, [(screen status, screen's name in the page's language)])."""
+    content = web_.content
+
+    def screen_name(screen: str) -> str:
+        if screen in content.nodes:
+            title = content.text(ctx.lang, screen).title
+            return f"{title.replace('{team}', '…')} ({screen})"
+        if screen.startswith("team:"):
+            return web_.pages.team_name(screen.removeprefix("team:"), ctx.lang)
+        return ctx._("National places to turn")
+
+    return [
+        (
+            status,
+            content.languages[code],
+            [(s, screen_name(s.screen)) for s in status.screens.values()],
+        )
+        for code, status in statuses.items()
+        if code in content.languages
+    ]
 
 
 def _dumps(value: Any) -> str:
