@@ -70,6 +70,15 @@ class PageRenderer:
         language = self.content.languages.get(code)
         return language.name if language else code
 
+    def served_languages(self, team_id: str) -> list[str]:
+        """The languages the team file says its staff answer in (names in their own words)."""
+        team = self.content.teams.get(team_id)
+        return [self.language_name(code) for code in team.languages_served] if team else []
+
+    def serves(self, team_id: str, code: str) -> bool:
+        team = self.content.teams.get(team_id)
+        return team is None or code in team.languages_served
+
     def base_context(self, ctx: Ctx) -> dict[str, Any]:
         tr = ctx.tr
         lang = tr.code
@@ -101,6 +110,8 @@ class PageRenderer:
             "when": when,
             "team_name": lambda team_id: self.team_name(team_id, lang),
             "language_name": self.language_name,
+            "served_languages": self.served_languages,
+            "serves": self.serves,
             "texts": texts,
             "poll_ms": self.poll_ms,
             "languages": [("sv", "Svenska"), ("en", "English")],
