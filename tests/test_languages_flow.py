@@ -97,3 +97,21 @@ async def test_canned_replies_work_for_a_new_language(preview_server: Server) ->
     )
     assert await core.cases.canned_replies(coordinator, "botkyrka", "so") == ["Waan ku maqlay."]
     assert await core.cases.canned_replies(coordinator, "botkyrka", "sv") == []
+
+
+@pytest.mark.parametrize("code", ["ar", "fi"])
+async def test_the_public_what_is_counted_page_speaks_the_relatives_language(
+    preview_server: Server, code: str
+) -> None:
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{preview_server.origin}/what-is-counted?lang={code}") as response,
+    ):
+        assert response.status == 200
+        page = await response.text()
+    assert f'<html lang="{code}" dir="{"rtl" if code == "ar" else "ltr"}">' in page
+    source = "What is counted, and what is never counted"
+    title = preview_server.core.renderer.t(code).gettext(source)
+    assert title != source and title in page

@@ -100,6 +100,12 @@ class StaffWeb:
         self.staff = staff
         self.content = content
         self.translators = {code: translators[code] for code in STAFF_LANGUAGES}
+        # The public pages a relative opens from the bot speak every relatives' language.
+        self.public_translators = {
+            lang.code: translators[lang.code]
+            for lang in content.enabled_languages
+            if lang.code in translators
+        }
         self.codec = SessionCodec(secret_key)
         self.throttle = SignInThrottle()
         self.cookie_secure = cookie_secure  # None: Secure whenever the request came over https

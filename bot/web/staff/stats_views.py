@@ -289,14 +289,19 @@ def add_routes(app: web.Application, web_: StaffWeb) -> None:
     async def about(request: web.Request) -> web.StreamResponse:
         """Public: no sign-in and no cookie (a relative may open it from the bot)."""
         lang = request.query.get("lang", "")
-        if lang not in web_.translators:
+        if lang not in web_.public_translators:
             lang = choose_language(_NO_SESSION, request.headers.get("Accept-Language", ""))
-        tr = web_.translators[lang]
+        tr = web_.public_translators[lang]
         d = web_.stats
         html = pages.env.get_template("about_stats.html").render(
             _=tr.gettext,
             lang=lang,
-            other=[(c, n) for c, n in (("sv", "Svenska"), ("en", "English")) if c != lang],
+            direction="rtl" if tr.rtl else "ltr",
+            other=[
+                (language.code, language.name)
+                for language in web_.content.enabled_languages
+                if language.code != lang
+            ],
             path=ABOUT_PATH,
             session_days=d.session_retention_days if d else 30,
             case_days=d.case_text_retention_days if d else 30,
