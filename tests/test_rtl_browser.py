@@ -77,7 +77,9 @@ def first_strong_direction(text: str) -> str | None:
             depth += 1
         elif ch == PDI:
             depth = max(0, depth - 1)
-        elif not depth:
+        elif not depth and unicodedata.category(ch).startswith("L"):
+            # letters only: symbols such as 🆘 carry bidi class L in Unicode's tables but
+            # are pictures, and the page (like Telegram's apps) lets the words decide
             bidi = unicodedata.bidirectional(ch)
             if bidi == "L":
                 return "ltr"
