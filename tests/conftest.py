@@ -8,6 +8,7 @@ one, but in CI (CI=true) a missing PostgreSQL is a failure, never a skip.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -125,22 +126,31 @@ def make_settings(database_url: str, tmp_path: Path, **env: str):  # type: ignor
     return load_settings(base, require_telegram=False)
 
 
-@pytest.fixture
-async def preview_server(
-    database_url: str, tmp_path: Path, spec: BotApiSpec
+@contextlib.asynccontextmanager
+async def running_preview(
+    database_url: str, tmp_path: Path, spec: BotApiSpec, **env: str
 ) -> AsyncIterator[Server]:
-    """The real product in preview mode: PTB polls the spec-checking emulator."""
+    """The real product in preview mode with these settings; every Bot API call spec-valid."""
     if database_url.startswith("postgresql"):
         await asyncio.to_thread(_reset_postgres, database_url)
-    server = Server(
-        make_settings(database_url, tmp_path), preview=True, spec_validator=spec.validate_call
-    )
+    settings = make_settings(database_url, tmp_path, **env)
+    server = Server(settings, preview=True, spec_validator=spec.validate_call)
     await server.start()
     try:
         yield server
     finally:
         await server.stop()
+    assert server.emulator is not None
     assert server.emulator.problems == [], server.emulator.problems
+
+
+@pytest.fixture
+async def preview_server(
+    database_url: str, tmp_path: Path, spec: BotApiSpec
+) -> AsyncIterator[Server]:
+    """The real product in preview mode: PTB polls the spec-checking emulator."""
+    async with running_preview(database_url, tmp_path, spec) as server:
+        yield server
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from bot.services.stats import SMALL, Period, StatsService
 from bot.storage import cases as cases_db
 from bot.storage import stats as stats_db
 from bot.storage.engine import read_tx, write_tx
-from tests.conftest import REPO, _reset_postgres, make_settings
+from tests.conftest import REPO, _reset_postgres, running_preview
 from tests.helpers import Relative, button_data, buttons
 from tests.staff_helpers import PASSWORD, StaffClient, text_of
 
@@ -303,18 +303,10 @@ async def quiet_team_server(
     team_file = content / "teams" / "laholm.yaml"
     raw = re.sub(r"(?m)^notify_on_close:.*\n?", "", team_file.read_text(encoding="utf-8"))
     team_file.write_text(raw.rstrip("\n") + "\nnotify_on_close: false\n", encoding="utf-8")
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    settings = make_settings(
-        database_url, tmp_path, CONTENT_DIR=str(content), LOCALES_DIR=str(REPO / "locales")
-    )
-    server = Server(settings, preview=True, spec_validator=spec.validate_call)
-    await server.start()
-    try:
+    async with running_preview(
+        database_url, tmp_path, spec, CONTENT_DIR=str(content), LOCALES_DIR=str(REPO / "locales")
+    ) as server:
         yield server
-    finally:
-        await server.stop()
-    assert server.emulator.problems == [], server.emulator.problems
 
 
 async def test_a_team_file_with_notify_on_close_false_sends_no_notice(

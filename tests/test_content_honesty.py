@@ -20,7 +20,7 @@ from bot.content.model import NO_TEAM
 from bot.content.validate import SOFT_SCREEN, Report, check
 from bot.runtime import Server, build_core
 from bot.services.scrub import scrub
-from tests.conftest import REPO, make_settings
+from tests.conftest import REPO, make_settings, running_preview
 from tests.helpers import Relative, button_data
 
 NEW_SCREENS = (
@@ -270,16 +270,9 @@ async def test_unknown_fallback_team_stops_the_start(tmp_path: Path) -> None:
 
 @pytest.fixture
 async def fallback_server(tmp_path: Path, spec: Any) -> Any:
-    settings = make_settings(
-        f"sqlite:///{tmp_path}/db.sqlite", tmp_path, FALLBACK_TEAM="botkyrka"
-    )
-    server = Server(settings, preview=True, spec_validator=spec.validate_call)
-    await server.start()
-    try:
+    database = f"sqlite:///{tmp_path}/db.sqlite"
+    async with running_preview(database, tmp_path, spec, FALLBACK_TEAM="botkyrka") as server:
         yield server
-    finally:
-        await server.stop()
-    assert server.emulator.problems == []
 
 
 async def test_another_municipality_reaches_the_fallback_team(fallback_server: Server) -> None:

@@ -16,7 +16,6 @@ exists and ``languages.yaml`` enables ``ar``, the tests use the real content.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import shutil
@@ -34,7 +33,7 @@ from bot import callbacks
 from bot.emulator.server import html_to_text
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import PREVIEW_TOKEN, Server
-from tests.conftest import _reset_postgres, make_settings
+from tests.conftest import running_preview
 from tests.staff_helpers import PASSWORD, create_accounts, new_request
 
 REPO = Path(__file__).resolve().parent.parent
@@ -175,20 +174,11 @@ async def arabic_server(
     database_url: str, tmp_path: Path, spec: BotApiSpec, arabic_dirs: tuple[Path, Path]
 ) -> AsyncIterator[Server]:
     """The product in preview mode (as `preview_server`), on the content with Arabic."""
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
     content_dir, locales_dir = arabic_dirs
-    settings = make_settings(
-        database_url, tmp_path, CONTENT_DIR=str(content_dir), LOCALES_DIR=str(locales_dir)
-    )
-    server = Server(settings, preview=True, spec_validator=spec.validate_call)
-    await server.start()
-    try:
+    async with running_preview(
+        database_url, tmp_path, spec, CONTENT_DIR=str(content_dir), LOCALES_DIR=str(locales_dir)
+    ) as server:
         yield server
-    finally:
-        await server.stop()
-    assert server.emulator is not None
-    assert server.emulator.problems == [], server.emulator.problems
 
 
 @pytest.fixture(scope="module")
