@@ -16,8 +16,6 @@ exists and ``languages.yaml`` enables ``ar``, the tests use the real content.
 
 from __future__ import annotations
 
-import importlib
-import os
 import shutil
 import unicodedata
 from collections.abc import AsyncIterator
@@ -35,29 +33,19 @@ from bot.emulator.spec import BotApiSpec
 from bot.runtime import PREVIEW_TOKEN, Server
 from tests.conftest import running_preview
 from tests.staff_helpers import PASSWORD, create_accounts, new_request
+from tests.test_preview_browser import (
+    BOT_MESSAGES,
+    CI,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE,
+    USER_MESSAGES,
+    playwright_api,
+)
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-playwright_api = (
-    importlib.import_module("playwright.async_api")
-    if CI
-    else pytest.importorskip("playwright.async_api", reason="pip install -e '.[test]'")
-)
-PHONE = {"width": 390, "height": 844}
 WAIT_MS = 15_000
 
-BOT_MESSAGES = '[data-testid="message"][data-from="bot"]'
-USER_MESSAGES = '[data-testid="message"][data-from="user"]'
 # Stand-in Arabic ("a guide", "hello"): enough for the bidi algorithm, not a translation.
 AR_TITLE = "دليل: "
 AR_PAGE = "مرحبا. "
