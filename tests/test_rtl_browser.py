@@ -35,9 +35,9 @@ from tests.conftest import running_preview
 from tests.staff_helpers import PASSWORD, create_accounts, new_request
 from tests.test_preview_browser import (
     BOT_MESSAGES,
-    CI,
     CHROMIUM,
     CHROMIUM_ARGS,
+    CI,
     PHONE,
     USER_MESSAGES,
     playwright_api,
