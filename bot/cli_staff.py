@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from bot.config import ConfigError, Settings
 from bot.content.loader import load_content
-from bot.services.cases import ROLES
+from bot.domain import ROLES
 from bot.services.staff import MIN_PASSWORD_LENGTH, StaffError, StaffService
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 
 from bot.config import ConfigError, Settings
 from bot.content.loader import load_content
-from bot.services.cases import StaffUser
+from bot.domain import StaffUser
 from bot.services.stats import Period, Report, StatsRefused, StatsService
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade

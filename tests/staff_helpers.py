@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.domain import CreatedCase, RequestDraft
 from bot.runtime import Server
-from bot.services.cases import CreatedCase, RequestDraft
 
 PASSWORD = "correct horse battery staple"
 ACCOUNTS = {

@@ -13,19 +13,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.domain import CODE_ALPHABET, MAX_STAFF_TEXT, MAX_TEXT, CaseError, RequestDraft, StaffUser
 from bot.log_policy import enforce_log_privacy
 from bot.privacy import chat_pseudonym
-from bot.services.cases import (
-    CODE_ALPHABET,
-    MAX_STAFF_TEXT,
-    MAX_TEXT,
-    CaseError,
-    CaseService,
-    RequestDraft,
-    RetentionSettings,
-    StaffUser,
-    normalise_code,
-)
+from bot.services.cases import CaseService, RetentionSettings, normalise_code
 from bot.storage.models import metadata
 from bot.storage.sessions import SessionState, open_session_store
 

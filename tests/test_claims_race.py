@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.services.cases import CaseService, RequestDraft, StaffUser
+from bot.domain import RequestDraft, StaffUser
+from bot.services.cases import CaseService
 from bot.storage.engine import create_engine
 
 KEY = b"race-tests-secret-key-0123456789abcdef"

@@ -25,15 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.content.contact_screens import ContactScreens
+from bot.domain import CODE_ALPHABET, RequestDraft, StaffUser
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
-from bot.services.cases import (
-    CODE_ALPHABET,
-    CaseService,
-    RequestDraft,
-    RetentionSettings,
-    StaffUser,
-)
+from bot.services.cases import CaseService, RetentionSettings
 from bot.services.stats import SMALL, Period, StatsService
 from bot.storage import cases as cases_db
 from bot.storage import stats as stats_db

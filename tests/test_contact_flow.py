@@ -12,9 +12,9 @@ from bot import callbacks
 from bot.content.contact_screens import ContactScreens, next_opening, parse_weekly
 from bot.content.loader import load_content
 from bot.content.validate import check
+from bot.domain import CODE_ALPHABET, StaffUser
 from bot.privacy import chat_pseudonym
 from bot.runtime import Server
-from bot.services.cases import CODE_ALPHABET, StaffUser
 from bot.storage.sessions import SessionState
 from tests.conftest import REPO, TEST_SECRET
 from tests.helpers import Relative, button_data

@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.domain import CODE_ALPHABET
 from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec
-from bot.services.cases import CODE_ALPHABET
 from tests.conftest import REPO, TEST_SECRET, _reset_postgres, free_port
 from tests.helpers import Relative, button_data
 

@@ -290,7 +290,7 @@ async def test_another_municipality_reaches_the_fallback_team(fallback_server: S
     assert "case code" in created["text"].lower()
     core = fallback_server.core
     assert core is not None
-    from bot.services.cases import StaffUser
+    from bot.domain import StaffUser
 
     admin = StaffUser(id=1, username="admin", role="admin", teams=frozenset(), display_name=None)
     queue = await core.cases.queue(admin)

@@ -8,8 +8,8 @@ import pytest
 
 from bot import callbacks
 from bot.content.loader import load_content
+from bot.domain import StaffUser
 from bot.runtime import Server
-from bot.services.cases import StaffUser
 from tests.conftest import REPO
 from tests.helpers import Relative, button_data
 from tests.staff_helpers import StaffClient, create_accounts, new_request

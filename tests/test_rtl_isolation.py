@@ -21,8 +21,8 @@ from bot.content.contact_screens import ContactScreens
 from bot.content.model import Content
 from bot.content.render import Renderer
 from bot.content.validate import Report, check
+from bot.domain import RelativeView
 from bot.i18n import FSI, LRI, PDI
-from bot.services.cases import RelativeView
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from bot.domain import CODE_ALPHABET
 from bot.runtime import Server
-from bot.services.cases import CODE_ALPHABET
 from tests.helpers import Relative
 from tests.staff_helpers import PASSWORD, create_accounts
 

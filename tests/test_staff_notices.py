@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain import CODE_ALPHABET
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
-from bot.services.cases import CODE_ALPHABET
 from bot.telegram.notify import TelegramStaffNotifier
 from tests.conftest import _reset_postgres, make_settings
 from tests.helpers import Relative, bot_messages

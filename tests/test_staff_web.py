@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.domain import MAX_STAFF_TEXT
 from bot.runtime import Server
-from bot.services.cases import MAX_STAFF_TEXT
 from tests.helpers import bot_messages
 from tests.staff_helpers import StaffClient, create_accounts, new_request, text_of
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.services.cases import StaffUser
+from bot.domain import StaffUser
 from bot.services.stats import SMALL, Period, Report, StatsRefused, StatsService
 from bot.storage import stats as stats_db
 from bot.storage.engine import create_engine, write_tx

@@ -33,7 +33,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bot.config import normalise_database_url
-from bot.services.cases import CaseService, RequestDraft, StaffUser
+from bot.domain import RequestDraft, StaffUser
+from bot.services.cases import CaseService
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
 

@@ -25,8 +25,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import load_settings
+from bot.domain import CONCERNS, TOPICS, URGENCIES, RequestDraft
 from bot.runtime import build_core
-from bot.services.cases import CONCERNS, TOPICS, URGENCIES, RequestDraft
 from bot.web.app import create_web_app
 from bot.web.staff import StaffWeb
 

@@ -32,8 +32,8 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from bot.config import load_settings
+from bot.domain import CONCERNS, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES, StaffUser
 from bot.runtime import build_core
-from bot.services.cases import CONCERNS, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES, StaffUser
 from bot.services.stats import TIME_BUCKETS, Period, StatsService
 from bot.storage import stats as stats_db
 from bot.storage.engine import write_tx

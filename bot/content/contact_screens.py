@@ -19,8 +19,8 @@ from babel.dates import format_date, format_datetime, format_time
 from bot import callbacks
 from bot.content.model import Team
 from bot.content.render import Button, Renderer, Screen
+from bot.domain import CONCERNS, MAX_TEXT, REPLY_VIA, TOPICS, URGENCIES, RelativeView
 from bot.i18n import N_
-from bot.services.cases import CONCERNS, MAX_TEXT, REPLY_VIA, TOPICS, URGENCIES, RelativeView
 from bot.services.contact_flow import current_step
 
 CONCERN_LABELS = {

@@ -391,7 +391,7 @@ def _contact_screens(content: Content, renderer: Renderer, lang: str, out: list[
     from datetime import UTC, datetime
 
     from bot.content.contact_screens import ContactScreens
-    from bot.services.cases import RelativeView
+    from bot.domain import RelativeView
     from bot.services.contact_flow import STEPS
 
     screens = ContactScreens(renderer)

@@ -33,6 +33,27 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.domain import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    CONCERNS,
+    MAX_STAFF_TEXT,
+    MAX_TEXT,
+    OUTCOMES,
+    REPLY_VIA,
+    TOPICS,
+    URGENCIES,
+    CaseError,
+    Concern,
+    CreatedCase,
+    Outcome,
+    RelativeView,
+    ReplyVia,
+    RequestDraft,
+    StaffUser,
+    Status,
+    Urgency,
+)
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
 from bot.storage import cases as db
@@ -43,105 +64,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 NOTIFY_TIMEOUT_SECONDS = 5.0
-
-# --- vocabularies (stored as these short ASCII values; labels live in the doors' i18n) ----
-
-CONCERNS = ("child", "young_adult", "adult", "unsaid")  # whom the worry concerns
-TOPICS = ("worry", "talk", "online", "milieus", "leaving", "selfcare", "municipality", "other")
-URGENCIES = ("urgent", "soon", "later")  # urgent = immediate danger: the bot also shows 112
-REPLY_VIA = ("chat", "phone")  # phone = call-back: non-anonymous, needs explicit consent
-STATUSES = ("open", "claimed", "closed", "withdrawn")
-OUTCOMES = (
-    "advice",
-    "social_services",
-    "exit_programme",
-    "police",
-    "withdrew",
-    "no_response",
-)
-ROLES = ("staff", "coordinator", "admin")
-# (added) The relative's optional one-tap answer to "Did the contact help?" after a close.
-FEEDBACK = ("yes", "partly", "no")
-# Case codes: unambiguous characters only (no 0/O, 1/I/L, 2/Z, 5/S, 8/B), shown as XXX-XXX.
-CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
-CODE_LENGTH = 6
-MAX_TEXT = 1000  # characters of the relative's optional text and of one relayed message
-MAX_STAFF_TEXT = 3000
-
-Concern = Literal["child", "young_adult", "adult", "unsaid"]
-Urgency = Literal["urgent", "soon", "later"]
-ReplyVia = Literal["chat", "phone"]
-Status = Literal["open", "claimed", "closed", "withdrawn"]
-Outcome = Literal[
-    "advice", "social_services", "exit_programme", "police", "withdrew", "no_response"
-]
-Role = Literal["staff", "coordinator", "admin"]
-
-
-class CaseError(Exception):
-    """A refused operation, with a stable ``reason`` the doors translate into words.
-
-    reasons: "not_found", "forbidden", "not_open", "not_claimed_by_you",
-    "already_claimed", "closed", "not_closed", "retention_passed", "invalid",
-    "unknown_team", "too_long".
-    """
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
-# --- what the relative sends --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RequestDraft:
-    """The relative's answers. ``text`` is already scrubbed (see ``bot.services.scrub``)."""
-
-    team_id: str
-    language: str  # reply language
-    concerns: Concern
-    topic: str  # one of TOPICS
-    urgency: Urgency
-    reply_via: ReplyVia = "chat"
-    phone: str | None = None  # only with reply_via == "phone" and consent given
-    text: str | None = None
-
-
-@dataclass(frozen=True)
-class CreatedCase:
-    case_id: int
-    code: str  # "XXX-XXX"
-
-
-@dataclass(frozen=True)
-class RelativeView:
-    """What the relative may see about their own case."""
-
-    code: str
-    status: Status
-    created_at: datetime
-    claimed: bool  # someone is on it
-    staff_replies: int
-
-
-# --- staff side ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StaffUser:
-    """The logged-in staff member (from a session or an API token)."""
-
-    id: int
-    username: str
-    role: Role
-    teams: frozenset[str]
-    display_name: str | None = None  # a first name staff may sign replies with
-
-    def can_see(self, team_id: str) -> bool:
-        return self.role == "admin" or team_id in self.teams
-
 
 @dataclass(frozen=True)
 class QueueItem:

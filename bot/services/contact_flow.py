@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bot.services.cases import CONCERNS, MAX_TEXT, REPLY_VIA, TOPICS, URGENCIES, RequestDraft
+from bot.domain import CONCERNS, MAX_TEXT, REPLY_VIA, TOPICS, URGENCIES, RequestDraft
 
 # Screens of the flow, in order. "urgent" (the 112 screen) and the two phone steps
 # only apply to some answers.

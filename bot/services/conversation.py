@@ -21,9 +21,10 @@ from bot import callbacks
 from bot.content.contact_screens import ContactScreens
 from bot.content.model import NO_TEAM, Content
 from bot.content.render import UTILITY_NODES, Renderer, Screen
+from bot.domain import FEEDBACK, CaseError, RelativeView
 from bot.privacy import chat_pseudonym
 from bot.services import contact_flow as flow
-from bot.services.cases import FEEDBACK, CaseError, CaseService, RelativeView
+from bot.services.cases import CaseService
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
 from bot.services.stats import StatsRecorder

@@ -20,7 +20,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.services.cases import ROLES, Role, StaffUser
+from bot.domain import ROLES, Role, StaffUser
 from bot.storage import staff as db
 from bot.storage.engine import read_tx, write_tx
 

@@ -36,7 +36,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.services.cases import StaffUser
+from bot.domain import StaffUser
 from bot.storage import stats as stats_db
 from bot.storage.engine import write_tx
 

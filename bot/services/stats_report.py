@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from bot.services.cases import CONCERNS, FEEDBACK, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
+from bot.domain import CONCERNS, FEEDBACK, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
 from bot.services.stats import (
     SMALL,
     TIME_BUCKETS,

@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain import ACTIVE_STATUSES
 from bot.storage.models import (
     AuditEvent,
     CannedReply,
@@ -35,7 +36,7 @@ canned = CannedReply.__table__  # type: ignore[attr-defined]
 audit = AuditEvent.__table__  # type: ignore[attr-defined]
 sessions = ChatSession.__table__  # type: ignore[attr-defined]
 
-ACTIVE = ("open", "claimed")
+ACTIVE = ACTIVE_STATUSES
 FINISHED = ("closed", "withdrawn")
 _URGENCY_RANK = case(
     (requests.c.urgency == "urgent", 0), (requests.c.urgency == "soon", 1), else_=2

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.services.cases import MAX_STAFF_TEXT, OUTCOMES, CaseError
+from bot.domain import MAX_STAFF_TEXT, OUTCOMES, CaseError
 from bot.web.staff.app import api_error
 from bot.web.staff.openapi import openapi_document
 from bot.web.staff.views import CODE_RE, MAX_PASSWORD, MAX_USERNAME

@@ -19,8 +19,9 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.content.model import Content
+from bot.domain import CaseError, StaffUser
 from bot.i18n import Translator
-from bot.services.cases import CaseError, CaseService, StaffUser
+from bot.services.cases import CaseService
 from bot.services.staff import StaffService
 from bot.web.staff.pages import PageRenderer
 from bot.web.staff.session import COOKIE_NAME, Session, SessionCodec

@@ -9,15 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from bot.services.cases import (
-    CONCERNS,
-    MAX_STAFF_TEXT,
-    OUTCOMES,
-    REPLY_VIA,
-    ROLES,
-    STATUSES,
-    URGENCIES,
-)
+from bot.domain import CONCERNS, MAX_STAFF_TEXT, OUTCOMES, REPLY_VIA, ROLES, STATUSES, URGENCIES
 
 
 def _ref(name: str) -> dict[str, str]:

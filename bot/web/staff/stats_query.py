@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.domain import StaffUser
 from bot.i18n import N_
-from bot.services.cases import StaffUser
 from bot.services.stats import Period
 
 PERIOD_KINDS = ("week", "month", "quarter", "year", "custom")

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.services.cases import MAX_STAFF_TEXT, OUTCOMES, CaseError
+from bot.domain import MAX_STAFF_TEXT, OUTCOMES, CaseError
 from bot.web.staff import texts
 from bot.web.staff.pages import QUEUE_ROWS_SHOWN
 
