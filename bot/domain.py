@@ -16,25 +16,6 @@ from typing import Literal
 
 # --- stored vocabularies -------------------------------------------------------------------
 
-CONCERNS = ("child", "young_adult", "adult", "unsaid")  # whom the worry concerns
-TOPICS = ("worry", "talk", "online", "milieus", "leaving", "selfcare", "municipality", "other")
-URGENCIES = ("urgent", "soon", "later")  # urgent = immediate danger: the bot also shows 112
-REPLY_VIA = ("chat", "phone")  # phone = call-back: non-anonymous, needs explicit consent
-STATUSES = ("open", "claimed", "closed", "withdrawn")
-# A request someone still has to answer: in the queue, free or held.
-ACTIVE_STATUSES = ("open", "claimed")
-OUTCOMES = (
-    "advice",
-    "social_services",
-    "exit_programme",
-    "police",
-    "withdrew",
-    "no_response",
-)
-ROLES = ("staff", "coordinator", "admin")
-# The relative's optional one-tap answer to "Did the contact help?" after a close.
-FEEDBACK = ("yes", "partly", "no")
-
 Concern = Literal["child", "young_adult", "adult", "unsaid"]
 Urgency = Literal["urgent", "soon", "later"]
 ReplyVia = Literal["chat", "phone"]
@@ -44,6 +25,28 @@ Outcome = Literal[
 ]
 Role = Literal["staff", "coordinator", "admin"]
 Feedback = Literal["yes", "partly", "no"]
+
+# Whom the worry concerns.
+CONCERNS: tuple[Concern, ...] = ("child", "young_adult", "adult", "unsaid")
+TOPICS = ("worry", "talk", "online", "milieus", "leaving", "selfcare", "municipality", "other")
+# urgent = immediate danger: the bot also shows 112.
+URGENCIES: tuple[Urgency, ...] = ("urgent", "soon", "later")
+# phone = call-back: non-anonymous, needs explicit consent.
+REPLY_VIA: tuple[ReplyVia, ...] = ("chat", "phone")
+STATUSES: tuple[Status, ...] = ("open", "claimed", "closed", "withdrawn")
+# A request someone still has to answer: in the queue, free or held.
+ACTIVE_STATUSES: tuple[Status, ...] = ("open", "claimed")
+OUTCOMES: tuple[Outcome, ...] = (
+    "advice",
+    "social_services",
+    "exit_programme",
+    "police",
+    "withdrew",
+    "no_response",
+)
+ROLES: tuple[Role, ...] = ("staff", "coordinator", "admin")
+# The relative's optional one-tap answer to "Did the contact help?" after a close.
+FEEDBACK: tuple[Feedback, ...] = ("yes", "partly", "no")
 
 # --- limits --------------------------------------------------------------------------------
 
