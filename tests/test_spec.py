@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import spec as spec_module
-from bot.emulator.spec import (
-    BotApiSpec,
-    default_spec_path,
-    html_to_plain_text,
-    validate_telegram_html,
-    visible_length,
-)
+from bot import tghtml
+from bot.emulator.spec import BotApiSpec, default_spec_path
+from bot.tghtml import html_to_plain_text, validate_telegram_html, visible_length
 
 SPEC_PATH = default_spec_path()
 pytestmark = pytest.mark.skipif(SPEC_PATH is None, reason="Bot API spec (api.json) not found")
@@ -454,7 +449,7 @@ def test_visible_length_and_text() -> None:
 
 
 def test_utf16_length_helper() -> None:
-    assert spec_module.utf16_length("aå😀") == 4
+    assert tghtml.utf16_length("aå😀") == 4
 
 
 def test_bundled_spec_is_the_shared_one() -> None:

@@ -58,8 +58,8 @@ from bot.content.translations import (
     write_store,
 )
 from bot.content.validate import LITERAL_NUMBER_RE, SOFT_SCREEN, build_translators
-from bot.emulator.spec import validate_telegram_html, visible_length
 from bot.i18n import I18n
+from bot.tghtml import validate_telegram_html, visible_length
 
 if TYPE_CHECKING:
     from bot.config import Settings

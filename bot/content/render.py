@@ -16,6 +16,7 @@ from functools import lru_cache
 from bot import callbacks
 from bot.content.model import NO_TEAM, Contact, Content, Node
 from bot.i18n import Translator
+from bot.tghtml import visible_length
 
 PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)(?::([a-z0-9_]+))?\}")
 UTILITY_NODES = ("emergency", "contact", "privacy")
@@ -30,8 +31,6 @@ def split_html(text: str, limit: int = 4096) -> list[str]:
     Tags never span paragraphs in our screens, so each piece stays valid HTML.
     A single paragraph longer than the limit is cut at line breaks, then hard.
     """
-    from bot.emulator.spec import visible_length
-
     if visible_length(text) <= limit:
         return [text]
     pieces: list[str] = []

@@ -18,8 +18,8 @@ from bot.content.loader import Problem, load_content
 from bot.content.model import NO_TEAM, REQUIRED_NODES, Content
 from bot.content.render import PLACEHOLDER_RE, Renderer, Screen
 from bot.content.translations import LanguageStatus, language_status, read_store
-from bot.emulator.spec import validate_telegram_html, visible_length
 from bot.i18n import I18n, Translator
+from bot.tghtml import validate_telegram_html, visible_length
 
 MAX_MESSAGE = 4096
 SOFT_SCREEN = 900  # a phone screen: no relative's screen may be longer

@@ -22,12 +22,13 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from bot.tghtml import parse_telegram_html, utf16_length
 
 __all__ = ["EMULATOR_KEY", "BotApiEmulator", "Validator", "html_to_text"]
 
@@ -93,123 +94,27 @@ _FLOAT_RE = re.compile(r"^-?\d+\.\d+$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units: Telegram measures limits and entity offsets this way."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-# --------------------------------------------------------------------------- Telegram HTML
-
-
 class HtmlParseError(ValueError):
     """Telegram's "can't parse entities" error: a real server would refuse the message."""
 
 
-_SIMPLE_TAGS = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough",
-    "del": "strikethrough", "tg-spoiler": "spoiler", "code": "code", "pre": "pre",
-}  # fmt: skip
-
-
-class _TelegramHtml(HTMLParser):
-    """Turns Telegram-HTML into visible text + entities, refusing tags Telegram refuses."""
-
-    def __init__(self, source: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self._source = source
-        self._line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
-        self._parts: list[str] = []
-        self._u16 = 0  # UTF-16 units emitted so far
-        self._entities: list[dict[str, Any]] = []
-        self._stack: list[tuple[str, dict[str, Any] | None, int]] = []
-
-    def _byte_offset(self) -> int:
-        line, col = self.getpos()
-        index = self._line_starts[line - 1] + col
-        return len(self._source[:index].encode("utf-8"))
-
-    def _emit(self, text: str) -> None:
-        if text:
-            self._parts.append(text)
-            self._u16 += utf16_len(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attr = {k: v for k, v in attrs}
-        entity: dict[str, Any] | None
-        if tag in _SIMPLE_TAGS:
-            entity = {"type": _SIMPLE_TAGS[tag]}
-            if tag == "code" and self._stack and self._stack[-1][0] == "pre":
-                pre_entity = self._stack[-1][1]
-                lang = (attr.get("class") or "").removeprefix("language-")
-                if pre_entity is not None and lang and lang != attr.get("class"):
-                    pre_entity["language"] = lang
-                entity = None  # <pre><code> is one pre entity
-        elif tag == "span":
-            if attr.get("class") != "tg-spoiler":
-                raise HtmlParseError(
-                    f'Unsupported start tag "span" at byte offset {self._byte_offset()}'
-                )
-            entity = {"type": "spoiler"}
-        elif tag == "a":
-            href = attr.get("href")
-            entity = {"type": "text_link", "url": href} if href else None
-        elif tag == "blockquote":
-            expandable = "expandable" in attr
-            entity = {"type": "expandable_blockquote" if expandable else "blockquote"}
-        elif tag == "tg-emoji":
-            entity = {"type": "custom_emoji", "custom_emoji_id": attr.get("emoji-id") or ""}
-        elif tag == "tg-time":
-            entity = None  # visible text only; the date_time entity is not modelled
-        else:
-            raise HtmlParseError(
-                f'Unsupported start tag "{tag}" at byte offset {self._byte_offset()}'
-            )
-        if entity is not None:
-            entity["offset"] = self._u16
-            self._entities.append(entity)
-        self._stack.append((tag, entity, self._u16))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        self.handle_endtag(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self._stack or self._stack[-1][0] != tag:
-            expected = f'"</{self._stack[-1][0]}>"' if self._stack else "no end tag"
-            raise HtmlParseError(
-                f"Unmatched end tag at byte offset {self._byte_offset()}, expected {expected}, "
-                f'found "</{tag}>"'
-            )
-        _, entity, start = self._stack.pop()
-        if entity is not None:
-            entity["length"] = self._u16 - start
-
-    def handle_data(self, data: str) -> None:
-        self._emit(data)
-
-    def finish(self) -> tuple[str, list[dict[str, Any]]]:
-        self.close()
-        if self._stack:
-            raise HtmlParseError(
-                f'Can\'t find end tag corresponding to start tag "{self._stack[-1][0]}"'
-            )
-        entities = [e for e in self._entities if e.get("length", 0) > 0]
-        return "".join(self._parts), entities
-
-
 def html_to_text(source: str) -> tuple[str, list[dict[str, Any]]]:
-    """Visible text and entities of a Telegram-HTML string; raises HtmlParseError."""
-    parser = _TelegramHtml(source)
-    parser.feed(source)
-    return parser.finish()
+    """Visible text and entities of a Telegram-HTML string; raises HtmlParseError.
+
+    The parser is the bot's own (bot.tghtml), so the preview refuses exactly what the
+    content check refuses.
+    """
+    parsed = parse_telegram_html(source)
+    if parsed.failure is not None:
+        raise HtmlParseError(parsed.failure)
+    return parsed.text, parsed.entities
 
 
 def _strip_text(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """Trim surrounding whitespace like Telegram does, keeping entity offsets right."""
-    lead = utf16_len(text) - utf16_len(text.lstrip())
+    lead = utf16_length(text) - utf16_length(text.lstrip())
     stripped = text.strip()
-    total = utf16_len(stripped)
+    total = utf16_length(stripped)
     out: list[dict[str, Any]] = []
     for entity in entities:
         start = max(entity["offset"] - lead, 0)
@@ -342,12 +247,12 @@ def _update_chat_id(update: dict[str, Any]) -> int | None:
         chat = value.get("chat")
         if not isinstance(chat, dict) and isinstance(value.get("message"), dict):
             chat = value["message"].get("chat")
-        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
-            return chat["id"]
+        if isinstance(chat, dict) and isinstance(chat_id := chat.get("id"), int):
+            return chat_id
         for who in ("from", "user"):
             person = value.get(who)
-            if isinstance(person, dict) and isinstance(person.get("id"), int):
-                return person["id"]
+            if isinstance(person, dict) and isinstance(person_id := person.get("id"), int):
+                return person_id
     return None
 
 
@@ -365,7 +270,7 @@ def _file_id(kind: str) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- the emulator
 
-Handler = Callable[[Params, web.Request], Awaitable[Any]]
+Handler = Callable[[Params, web.Request | None], Awaitable[Any]]
 
 
 class BotApiEmulator:
@@ -421,31 +326,31 @@ class BotApiEmulator:
         # idleness bookkeeping
         self._last_activity = 0.0
         self._awaiting_reply: dict[int, float] = {}  # chat -> when the bot got its update
+        handlers: dict[str, Handler] = {
+            "getMe": self._m_get_me,
+            "getUpdates": self._m_get_updates,
+            "setWebhook": self._m_set_webhook,
+            "deleteWebhook": self._m_delete_webhook,
+            "getWebhookInfo": self._m_get_webhook_info,
+            "sendMessage": self._m_send_message,
+            "editMessageText": self._m_edit_message_text,
+            "editMessageReplyMarkup": self._m_edit_message_reply_markup,
+            "deleteMessage": self._m_delete_message,
+            "deleteMessages": self._m_delete_messages,
+            "answerCallbackQuery": self._m_answer_callback_query,
+            "setMyCommands": self._m_set_my_commands,
+            "getMyCommands": self._m_get_my_commands,
+            "deleteMyCommands": self._m_delete_my_commands,
+            "setMyDescription": partial(self._m_set_description, "description"),
+            "getMyDescription": partial(self._m_get_description, "description"),
+            "setMyShortDescription": partial(self._m_set_description, "short_description"),
+            "getMyShortDescription": partial(self._m_get_description, "short_description"),
+            "setChatMenuButton": self._m_set_chat_menu_button,
+            "getChatMenuButton": self._m_get_chat_menu_button,
+            "sendChatAction": self._m_send_chat_action,
+        }
         self._methods: dict[str, tuple[str, Handler]] = {
-            name.lower(): (name, handler)
-            for name, handler in {
-                "getMe": self._m_get_me,
-                "getUpdates": self._m_get_updates,
-                "setWebhook": self._m_set_webhook,
-                "deleteWebhook": self._m_delete_webhook,
-                "getWebhookInfo": self._m_get_webhook_info,
-                "sendMessage": self._m_send_message,
-                "editMessageText": self._m_edit_message_text,
-                "editMessageReplyMarkup": self._m_edit_message_reply_markup,
-                "deleteMessage": self._m_delete_message,
-                "deleteMessages": self._m_delete_messages,
-                "answerCallbackQuery": self._m_answer_callback_query,
-                "setMyCommands": self._m_set_my_commands,
-                "getMyCommands": self._m_get_my_commands,
-                "deleteMyCommands": self._m_delete_my_commands,
-                "setMyDescription": partial(self._m_set_description, "description"),
-                "getMyDescription": partial(self._m_get_description, "description"),
-                "setMyShortDescription": partial(self._m_set_description, "short_description"),
-                "getMyShortDescription": partial(self._m_get_description, "short_description"),
-                "setChatMenuButton": self._m_set_chat_menu_button,
-                "getChatMenuButton": self._m_get_chat_menu_button,
-                "sendChatAction": self._m_send_chat_action,
-            }.items()
+            name.lower(): (name, handler) for name, handler in handlers.items()
         }
 
     # ------------------------------------------------------------------ wiring
@@ -620,13 +525,13 @@ class BotApiEmulator:
         chat = self._chat(chat_id)
         if not isinstance(text, str) or not text.strip():
             raise ValueError("message text is empty")
-        if utf16_len(text) > MAX_TEXT_UTF16:
+        if utf16_length(text) > MAX_TEXT_UTF16:
             raise ValueError(f"message is too long (max {MAX_TEXT_UTF16} characters)")
         content: dict[str, Any] = {"text": text}
         match = _COMMAND_RE.match(text)
         if match:
             content["entities"] = [
-                {"type": "bot_command", "offset": 0, "length": utf16_len(match.group())}
+                {"type": "bot_command", "offset": 0, "length": utf16_length(match.group())}
             ]
         message = self._user_message(chat, **content)
         self._add_message(chat, _StoredMessage(raw=message, from_bot=False))
@@ -734,11 +639,12 @@ class BotApiEmulator:
         """Keep emulator state consistent with a hand-built update."""
         query = update.get("callback_query")
         if isinstance(query, dict) and isinstance(query.get("id"), str):
-            message = query.get("message") if isinstance(query.get("message"), dict) else {}
+            raw_message = query.get("message")
+            shown: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
             chat_id = _update_chat_id(update)
             if query["id"] not in self.callback_queries:
                 self.callback_queries[query["id"]] = {
-                    "chat_id": chat_id, "message_id": message.get("message_id"),
+                    "chat_id": chat_id, "message_id": shown.get("message_id"),
                     "data": query.get("data"), "answered": False, "answer": None,
                 }  # fmt: skip
                 while len(self.callback_queries) > MAX_CALLBACK_QUERIES:
@@ -1030,7 +936,7 @@ class BotApiEmulator:
         text, entities = _strip_text(text, entities)
         if not text:
             raise _bad("message text is empty", problem=True)
-        if utf16_len(text) > MAX_TEXT_UTF16:
+        if utf16_length(text) > MAX_TEXT_UTF16:
             raise _bad("message is too long", problem=True)
         return text, entities, parse_mode, source
 
@@ -1080,7 +986,7 @@ class BotApiEmulator:
 
     # ------------------------------------------------------------------ methods
 
-    async def _m_get_me(self, params: Params, request: web.Request) -> Any:
+    async def _m_get_me(self, params: Params, request: web.Request | None) -> Any:
         return {
             **self.bot_user,
             "can_join_groups": False,
@@ -1160,7 +1066,7 @@ class BotApiEmulator:
         self._touch()
         return [copy.deepcopy(q.update) for q in batch]
 
-    async def _m_set_webhook(self, params: Params, request: web.Request) -> Any:
+    async def _m_set_webhook(self, params: Params, request: web.Request | None) -> Any:
         url = params.get("url")
         if not isinstance(url, str):
             raise _bad("url is empty", problem=True)
@@ -1191,14 +1097,14 @@ class BotApiEmulator:
                 self._enqueue_webhook(queued.update)
         return True
 
-    async def _m_delete_webhook(self, params: Params, request: web.Request) -> Any:
+    async def _m_delete_webhook(self, params: Params, request: web.Request | None) -> Any:
         if params.get("drop_pending_updates"):
             self._pending.clear()
             self._webhook_queues.clear()
         self._webhook = None
         return True
 
-    async def _m_get_webhook_info(self, params: Params, request: web.Request) -> Any:
+    async def _m_get_webhook_info(self, params: Params, request: web.Request | None) -> Any:
         if self._webhook is None:
             return {
                 "url": "", "has_custom_certificate": False,
@@ -1216,7 +1122,7 @@ class BotApiEmulator:
             info["last_error_date"], info["last_error_message"] = self._webhook_last_error
         return info
 
-    async def _m_send_message(self, params: Params, request: web.Request) -> Any:
+    async def _m_send_message(self, params: Params, request: web.Request | None) -> Any:
         chat = self._chat_param(params)
         stored = self._bot_message(chat, params)
         chat.typing_until = 0.0
@@ -1224,7 +1130,7 @@ class BotApiEmulator:
         self._bot_acted_in(chat.chat_id)
         return copy.deepcopy(stored.raw)
 
-    async def _m_edit_message_text(self, params: Params, request: web.Request) -> Any:
+    async def _m_edit_message_text(self, params: Params, request: web.Request | None) -> Any:
         chat, stored = self._editable(params)
         text, entities, parse_mode, source = self._parse_text(params)
         markup = params.get("reply_markup")
@@ -1256,7 +1162,9 @@ class BotApiEmulator:
         else:
             raw.pop("reply_markup", None)
 
-    async def _m_edit_message_reply_markup(self, params: Params, request: web.Request) -> Any:
+    async def _m_edit_message_reply_markup(
+        self, params: Params, request: web.Request | None
+    ) -> Any:
         chat, stored = self._editable(params)
         markup = params.get("reply_markup")
         self._check_markup(markup)
@@ -1273,7 +1181,7 @@ class BotApiEmulator:
         self._bot_acted_in(chat.chat_id)
         return copy.deepcopy(stored.raw)
 
-    async def _m_delete_message(self, params: Params, request: web.Request) -> Any:
+    async def _m_delete_message(self, params: Params, request: web.Request | None) -> Any:
         chat = self._chat_param(params)
         message_id = self._int_param(params, "message_id")
         if chat.messages.pop(message_id, None) is None:
@@ -1282,7 +1190,7 @@ class BotApiEmulator:
         self._bot_acted_in(chat.chat_id)
         return True
 
-    async def _m_delete_messages(self, params: Params, request: web.Request) -> Any:
+    async def _m_delete_messages(self, params: Params, request: web.Request | None) -> Any:
         chat = self._chat_param(params)
         ids = params.get("message_ids")
         if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
@@ -1293,13 +1201,13 @@ class BotApiEmulator:
         self._bot_acted_in(chat.chat_id)
         return True
 
-    async def _m_answer_callback_query(self, params: Params, request: web.Request) -> Any:
+    async def _m_answer_callback_query(self, params: Params, request: web.Request | None) -> Any:
         query_id = params.get("callback_query_id")
         query = self.callback_queries.get(str(query_id)) if query_id is not None else None
         if query is None or query["answered"]:
             raise _bad("query is too old and response timeout expired or query ID is invalid")
         text = params.get("text")
-        if isinstance(text, str) and utf16_len(text) > 200:
+        if isinstance(text, str) and utf16_length(text) > 200:
             raise _bad("MESSAGE_TOO_LONG", problem=True)
         query["answered"] = True
         query["answer"] = dict(params)
@@ -1322,7 +1230,7 @@ class BotApiEmulator:
             raise _bad("can't parse BotCommandScope", problem=True)
         return _markup_key(scope)
 
-    async def _m_set_my_commands(self, params: Params, request: web.Request) -> Any:
+    async def _m_set_my_commands(self, params: Params, request: web.Request | None) -> Any:
         commands = params.get("commands")
         if not isinstance(commands, list) or len(commands) > 100:
             raise _bad("commands must be a list of at most 100 BotCommand", problem=True)
@@ -1340,15 +1248,17 @@ class BotApiEmulator:
             self.commands.pop(key, None)
         return True
 
-    async def _m_get_my_commands(self, params: Params, request: web.Request) -> Any:
+    async def _m_get_my_commands(self, params: Params, request: web.Request | None) -> Any:
         key = (self._scope_key(params), str(params.get("language_code") or ""))
         return self.commands.get(key, [])
 
-    async def _m_delete_my_commands(self, params: Params, request: web.Request) -> Any:
+    async def _m_delete_my_commands(self, params: Params, request: web.Request | None) -> Any:
         self.commands.pop((self._scope_key(params), str(params.get("language_code") or "")), None)
         return True
 
-    async def _m_set_description(self, kind: str, params: Params, request: web.Request) -> Any:
+    async def _m_set_description(
+        self, kind: str, params: Params, request: web.Request | None
+    ) -> Any:
         value = params.get(kind) or ""
         limit = 512 if kind == "description" else 120
         if not isinstance(value, str) or len(value) > limit:
@@ -1360,11 +1270,13 @@ class BotApiEmulator:
             self.descriptions.pop(key, None)
         return True
 
-    async def _m_get_description(self, kind: str, params: Params, request: web.Request) -> Any:
+    async def _m_get_description(
+        self, kind: str, params: Params, request: web.Request | None
+    ) -> Any:
         lang = str(params.get("language_code") or "")
         return {kind: self.descriptions.get((kind, lang), "")}
 
-    async def _m_set_chat_menu_button(self, params: Params, request: web.Request) -> Any:
+    async def _m_set_chat_menu_button(self, params: Params, request: web.Request | None) -> Any:
         chat_id = params.get("chat_id")
         button = params.get("menu_button") or {"type": "default"}
         if not isinstance(button, dict) or "type" not in button:
@@ -1372,12 +1284,12 @@ class BotApiEmulator:
         self.menu_buttons[chat_id if isinstance(chat_id, int) else None] = button
         return True
 
-    async def _m_get_chat_menu_button(self, params: Params, request: web.Request) -> Any:
+    async def _m_get_chat_menu_button(self, params: Params, request: web.Request | None) -> Any:
         chat_id = params.get("chat_id")
         key = chat_id if isinstance(chat_id, int) else None
         return self.menu_buttons.get(key) or self.menu_buttons.get(None) or {"type": "default"}
 
-    async def _m_send_chat_action(self, params: Params, request: web.Request) -> Any:
+    async def _m_send_chat_action(self, params: Params, request: web.Request | None) -> Any:
         chat = self._chat_param(params)
         if not isinstance(params.get("action"), str):
             raise _bad("action is empty", problem=True)
@@ -1593,7 +1505,7 @@ class BotApiEmulator:
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             return self._page_error(400, "text is empty")
-        if utf16_len(text) > MAX_TEXT_UTF16:
+        if utf16_length(text) > MAX_TEXT_UTF16:
             return self._page_error(400, f"text is longer than {MAX_TEXT_UTF16} characters")
         update = await self.user_sends_text(chat.chat_id, text)
         return _json_response({"ok": True, "update_id": update["update_id"]})
