@@ -95,7 +95,7 @@ def cmd_preview(settings: Settings) -> int:
 
 
 def cmd_content_check(settings: Settings) -> int:
-    from bot.content.validate import check
+    from bot.chat.check import check
 
     report = check(settings.content_dir, settings.locales_dir, settings.session_retention_days)
     for problem in report.problems:

@@ -16,14 +16,14 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import Application
 
+from bot.chat.check import checked_once
+from bot.chat.conversation import ConversationService
 from bot.config import ConfigError, Settings
 from bot.content.loader import ContentError
 from bot.content.model import Content
 from bot.content.render import Renderer
-from bot.content.validate import checked_once
 from bot.i18n import Translator
 from bot.services.cases import CaseService, RetentionSettings
-from bot.services.conversation import ConversationService
 from bot.services.staff import StaffService
 from bot.services.stats import FLUSH_SECONDS, StatsRecorder
 from bot.storage.engine import create_engine
@@ -33,6 +33,7 @@ from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.notify import TelegramStaffNotifier
 from bot.telegram.profile import publish_profile
 from bot.telegram.relay import TelegramRelay
+from bot.telegram.webhook import add_webhook_route
 from bot.web.app import create_web_app
 from bot.web.staff import StaffWeb
 from bot.web.staff.demo import DemoAccount, create_demo_accounts
@@ -176,11 +177,8 @@ class Server:
                 base_url=settings.telegram_api_url,
                 with_updater=False,
             )
-            web_app = create_web_app(
-                application=self.application,
-                webhook_path=settings.webhook_path,
-                webhook_secret=settings.webhook_secret or "",
-                staff=staff_web,
+            add_webhook_route(
+                web_app, self.application, settings.webhook_path, settings.webhook_secret or ""
             )
         if self.preview:
             from bot.emulator.server import BotApiEmulator

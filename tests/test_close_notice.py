@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.content.contact_screens import ContactScreens
+from bot.chat.contact_screens import ContactScreens
 from bot.domain import CODE_ALPHABET, RequestDraft, StaffUser
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import callbacks
-from bot.content.contact_screens import ContactScreens, next_opening, parse_weekly
+from bot.chat.check import check
+from bot.chat.contact_screens import ContactScreens, next_opening, parse_weekly
 from bot.content.loader import load_content
-from bot.content.validate import check
 from bot.domain import CODE_ALPHABET, StaffUser
 from bot.privacy import chat_pseudonym
 from bot.runtime import Server

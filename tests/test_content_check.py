@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.chat.check import Report, check
 from bot.content.loader import Problem
-from bot.content.validate import Report, check
 
 REPO = Path(__file__).resolve().parent.parent
 

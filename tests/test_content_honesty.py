@@ -15,9 +15,10 @@ import pytest
 import yaml
 
 from bot import callbacks
+from bot.chat.check import Report, check
 from bot.config import ConfigError
 from bot.content.model import NO_TEAM
-from bot.content.validate import SOFT_SCREEN, Report, check
+from bot.content.validate import SOFT_SCREEN
 from bot.runtime import Server, build_core
 from bot.services.scrub import scrub
 from tests.conftest import REPO, make_settings, running_preview
@@ -139,7 +140,7 @@ def test_unconfirmed_national_lines_are_marked(report: Report) -> None:
 
 
 def test_preview_of_a_request_is_swedish_in_swedish(report: Report) -> None:
-    from bot.content.contact_screens import ContactScreens
+    from bot.chat.contact_screens import ContactScreens
 
     assert report.renderer is not None
     screens = ContactScreens(report.renderer)
@@ -161,7 +162,7 @@ def test_preview_of_a_request_is_swedish_in_swedish(report: Report) -> None:
 
 
 def test_urgent_step_says_112_once_and_links_to_the_rest(report: Report) -> None:
-    from bot.content.contact_screens import ContactScreens
+    from bot.chat.contact_screens import ContactScreens
 
     assert report.renderer is not None
     screens = ContactScreens(report.renderer)
@@ -175,7 +176,7 @@ def test_urgent_step_says_112_once_and_links_to_the_rest(report: Report) -> None
 def test_staff_reply_has_112_and_a_configurable_title(report: Report) -> None:
     from dataclasses import replace
 
-    from bot.content.contact_screens import ContactScreens
+    from bot.chat.contact_screens import ContactScreens
     from bot.content.render import Renderer
 
     content = report.content

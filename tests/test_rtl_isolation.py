@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.content.contact_screens import ContactScreens
+from bot.chat.check import Report, check
+from bot.chat.contact_screens import ContactScreens
 from bot.content.model import Content
 from bot.content.render import Renderer
-from bot.content.validate import Report, check
 from bot.domain import RelativeView
 from bot.i18n import FSI, LRI, PDI
 

@@ -24,6 +24,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 from bot.__main__ import main
+from bot.chat.check import check
 from bot.content.exchange import (
     MAX_BUTTON,
     catalog_bytes,
@@ -33,7 +34,6 @@ from bot.content.exchange import (
 )
 from bot.content.loader import load_content
 from bot.content.translations import pieces, read_store, source_hash
-from bot.content.validate import check
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
 from tests.conftest import _reset_postgres, make_settings

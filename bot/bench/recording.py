@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.chat.conversation import Event
 from bot.config import load_settings
 from bot.content.render import Screen
-from bot.services.conversation import Event
 from bot.services.stats import StatsRecorder
 
 KEY = b"benchmark-only-secret-key-0123456789abcdef"

@@ -309,6 +309,10 @@ class Renderer:
         rows.extend(self._nav_rows(lang, node, back))
         return Screen(body, tuple(rows))
 
+    def page_count(self, lang: str, team_id: str | None, node: Node) -> int:
+        """How many pages ``node`` has for this language and team (the last one is rated)."""
+        return len(self._pages(lang, team_id, node))
+
     def _pages(self, lang: str, team_id: str | None, node: Node) -> tuple[str, ...]:
         text = self.content.text(lang, node.id)
         if node.kind != "team":

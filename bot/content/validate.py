@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class Report:
             if use.language == language and claim is not None and not claim.verified:
                 found.setdefault(use.claim, []).append(use.where)
         return found
+
     translators: dict[str, Translator] = field(default_factory=dict)
     renderer: Renderer | None = None
 
@@ -302,9 +304,7 @@ def _check_placeholders(content: Content, text: str, where: str, out: list[Probl
         service = content.national.get(name)
         if service is not None and not arg:
             if service.kind != "phone" or not service.number:
-                out.append(
-                    Problem("error", where, f"{{{name}}} has no confirmed number to show")
-                )
+                out.append(Problem("error", where, f"{{{name}}} has no confirmed number to show"))
             continue
         if name not in KNOWN_PLACEHOLDERS or arg:
             shown = f"{name}:{arg}" if arg else name
@@ -327,7 +327,8 @@ def _check_placeholders(content: Content, text: str, where: str, out: list[Probl
         )
 
 
-def _check_screen(screen: Screen, where: str, out: list[Problem], *, need: set[str]) -> None:
+def check_screen(screen: Screen, where: str, out: list[Problem], *, need: set[str]) -> None:
+    """Telegram would take ``screen``, and it offers the buttons in ``need``."""
     for problem in validate_telegram_html(screen.text):
         out.append(Problem("error", where, f"HTML: {problem}"))
     length = visible_length(screen.text)
@@ -350,7 +351,13 @@ def _check_screen(screen: Screen, where: str, out: list[Problem], *, need: set[s
         out.append(Problem("error", where, f"no way to {target!r} from this screen"))
 
 
-def _screens(content: Content, renderer: Renderer, out: list[Problem]) -> int:
+# A walk over more screens for one language (the chat's contact screens): how many it checked.
+ScreenWalk = Callable[[Content, Renderer, str, list[Problem]], int]
+
+
+def _screens(
+    content: Content, renderer: Renderer, out: list[Problem], walks: Sequence[ScreenWalk]
+) -> int:
     checked = 0
     team_choices = [*content.teams, NO_TEAM]
     for language in content.enabled_languages:
@@ -363,13 +370,14 @@ def _screens(content: Content, renderer: Renderer, out: list[Problem]) -> int:
                 else [team_choices[0]]
             )
             for team_id in teams:
-                page_count = len(renderer._pages(lang, team_id, node))
+                page_count = renderer.page_count(lang, team_id, node)
                 for page in range(page_count):
                     screen = renderer.guide(lang, team_id, node.id, page, None)
                     where = f"screen {lang}/{team_id}/{node.id}/page {page + 1}"
-                    _check_screen(screen, where, out, need=need)
+                    check_screen(screen, where, out, need=need)
                     checked += 1
-        checked += _contact_screens(content, renderer, lang, out)
+        for walk in walks:
+            checked += walk(content, renderer, lang, out)
         for screen, name in [
             (renderer.welcome(lang), "welcome"),
             (renderer.language_picker(lang), "language picker"),
@@ -381,59 +389,7 @@ def _screens(content: Content, renderer: Renderer, out: list[Problem]) -> int:
             (renderer.confirm(lang, "…", []), "question"),
             (Screen("…", renderer.start_rows(lang)), "deleted"),
         ]:
-            _check_screen(screen, f"screen {lang}/{name}", out, need={"emergency"})
-            checked += 1
-    return checked
-
-
-def _contact_screens(content: Content, renderer: Renderer, lang: str, out: list[Problem]) -> int:
-    """Every screen of "talk to someone", with sample answers, for every team."""
-    from datetime import UTC, datetime
-
-    from bot.content.contact_screens import ContactScreens
-    from bot.domain import RelativeView
-    from bot.services.contact_flow import STEPS
-
-    screens = ContactScreens(renderer)
-    now = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
-    draft = {
-        "concerns": "child",
-        "topic": "online",
-        "urgency": "urgent",
-        "urgent_seen": True,
-        "reply_via": "phone",
-        "consent": True,
-        "phone": "0700000000",
-        "language": lang,
-        "language_set": True,
-        "text": "[link removed]",
-        "removed": True,
-        "text_done": True,
-    }
-    checked = 0
-    need = {"emergency", content.root}
-    for team_id in content.teams:
-        rendered = [(screens.step(lang, team_id, {**draft, "step": s}), s) for s in STEPS]
-        for status in ("open", "claimed", "closed", "withdrawn"):
-            view = RelativeView("ACD-EFG", status, now, status == "claimed", 1)  # type: ignore[arg-type]
-            rendered.append((screens.status(lang, team_id, view, now), f"status {status}"))
-        rendered += [
-            (screens.edit_menu(lang), "edit menu"),
-            (screens.created(lang, team_id, "ACD-EFG", "chat", now), "case code"),
-            (screens.withdraw_question(lang, "ACD-EFG"), "withdraw"),
-            (screens.withdrawn(lang), "withdrawn"),
-        ]
-        for screen, name in rendered:
-            _check_screen(screen, f"screen {lang}/{team_id}/contact: {name}", out, need=need)
-            checked += 1
-        for screen, name in [
-            (screens.message_sent(lang), "message sent"),
-            (screens.relayed(lang, team_id, "…", "Anna"), "staff reply"),
-            (screens.closed_notice(lang, team_id, "ACD-EFG"), "close notice"),
-            (screens.feedback_thanks(lang), "feedback thanks"),
-        ]:
-            where = f"screen {lang}/{team_id}/contact: {name}"
-            _check_screen(screen, where, out, need={"emergency"})
+            check_screen(screen, f"screen {lang}/{name}", out, need={"emergency"})
             checked += 1
     return checked
 
@@ -442,7 +398,7 @@ def _contact_screens(content: Content, renderer: Renderer, lang: str, out: list[
 # for relatives is complete when every string from these sources is translated.
 RELATIVE_SOURCES = (
     "bot/content/",
-    "bot/services/conversation.py",
+    "bot/chat/",
     "bot/services/scrub.py",
     "bot/telegram/profile.py",
     "bot/web/templates/about_stats.html",
@@ -479,9 +435,7 @@ def ui_scopes(locales_dir: Path) -> UiScopes:
     return UiScopes(frozenset(relatives), frozenset(staff))
 
 
-def _ui_coverage(
-    i18n: I18n, locales_dir: Path, scopes: UiScopes
-) -> dict[str, tuple[int, int]]:
+def _ui_coverage(i18n: I18n, locales_dir: Path, scopes: UiScopes) -> dict[str, tuple[int, int]]:
     """Per catalog language: (relatives' strings translated, staff strings translated)."""
     from babel.messages.pofile import read_po
 
@@ -494,8 +448,17 @@ def _ui_coverage(
     return done
 
 
-def check(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Report:
-    """Load and check everything; the report lists every problem and the coverage."""
+def check(
+    content_dir: Path,
+    locales_dir: Path,
+    retention_days: int = 30,
+    walks: Sequence[ScreenWalk] = (),
+) -> Report:
+    """Load and check everything; the report lists every problem and the coverage.
+
+    ``walks`` add screens built above content (the chat's contact screens) to the walk,
+    so their HTML, lengths and untranslated strings are checked with the guide's.
+    """
     content, problems = load_content(content_dir)
     report = Report(content, list(problems))
     if content is None:
@@ -518,7 +481,7 @@ def check(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Rep
         code: replace(tr, translations=recording[code]) for code, tr in report.translators.items()
     }
     renderer = report.renderer = Renderer(content, walking, retention_days)
-    report.screens_checked = _screens(content, renderer, report.problems)
+    report.screens_checked = _screens(content, renderer, report.problems, walks)
     renderer.translators = report.translators
     renderer.guide.cache_clear()
     for language in content.enabled_languages:
@@ -572,7 +535,12 @@ def _fingerprint(*folders: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(files)
 
 
-def checked_once(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Report:
+def checked_once(
+    content_dir: Path,
+    locales_dir: Path,
+    retention_days: int = 30,
+    walks: Sequence[ScreenWalk] = (),
+) -> Report:
     """``check`` for a process start: the walk of every screen in every language runs once
     per set of files, and each caller gets a renderer of its own (renderers carry settings).
 
@@ -583,13 +551,13 @@ def checked_once(content_dir: Path, locales_dir: Path, retention_days: int = 30)
         content_dir.resolve(),
         locales_dir.resolve(),
         retention_days,
+        tuple(walks),
         _fingerprint(content_dir, locales_dir),
     )
     report = _CHECKED.get(key)
     if report is None:
-        report = _CHECKED[key] = check(content_dir, locales_dir, retention_days)
+        report = _CHECKED[key] = check(content_dir, locales_dir, retention_days, walks)
     if report.content is None or report.renderer is None:
         return report
     fresh = Renderer(report.content, report.translators, retention_days)
     return replace(report, renderer=fresh, problems=list(report.problems))
-

@@ -10,8 +10,8 @@ import logging
 from telegram import Update
 from telegram.ext import Application, TypeHandler
 
+from bot.chat.conversation import ConversationService
 from bot.log_policy import enforce_log_privacy
-from bot.services.conversation import ConversationService
 from bot.telegram.handlers import TelegramDoor
 from bot.telegram.processor import ChatOrderedUpdateProcessor
 from bot.telegram.transport import AiohttpRequest

@@ -15,7 +15,7 @@ from telegram.constants import ChatType, MessageEntityType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.services.conversation import ConversationService, Event
+from bot.chat.conversation import ConversationService, Event
 from bot.telegram.port import TelegramChatPort
 from bot.telegram.webhook_reply import current_webhook_reply
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.content.contact_screens import ContactScreens
+from bot.chat.contact_screens import ContactScreens
 from bot.content.render import Renderer, Screen, split_html
 from bot.telegram.port import NO_PREVIEW, keyboard
 

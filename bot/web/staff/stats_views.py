@@ -21,8 +21,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from bot.chat.check import checked_once
 from bot.content.translations import LanguageStatus
-from bot.content.validate import Coverage, checked_once
+from bot.content.validate import Coverage
 from bot.services.stats import Report, StatsRefused, StatsService, StatTable
 from bot.web.staff import texts
 from bot.web.staff.app import api_error, choose_language

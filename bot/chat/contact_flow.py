@@ -3,8 +3,8 @@
 The draft is a small JSON-able dict kept in the chat's state (so a restart keeps
 an unconfirmed request). It holds only coarse answers, the scrubbed text and,
 with explicit consent, a call-back number (sealed); nothing here talks to Telegram or
-the database. The screens live in ``bot.content.render``; the service that
-applies an event is ``bot.services.conversation``.
+the database. The screens live in ``bot.chat.contact_screens``; the presenter that
+applies an event is ``bot.chat.conversation``.
 """
 
 from __future__ import annotations

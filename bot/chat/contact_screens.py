@@ -2,7 +2,7 @@
 
 Kept apart from ``render`` (the guide) because these depend on a draft or a case,
 not only on (language, team, node). Every screen keeps a way back or home and
-the 112 button. Labels for the stored vocabularies (``bot.services.cases``) live
+the 112 button. Labels for the stored vocabularies (``bot.domain``) live
 here, marked for translation; the stored values stay short ASCII.
 """
 
@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_time
 
 from bot import callbacks
+from bot.chat.contact_flow import current_step
 from bot.content.model import Team
 from bot.content.render import Button, Renderer, Screen
 from bot.domain import CONCERNS, MAX_TEXT, REPLY_VIA, TOPICS, URGENCIES, RelativeView
 from bot.i18n import N_
-from bot.services.contact_flow import current_step
 
 CONCERN_LABELS = {
     "child": N_("A child under 18"),

@@ -1,8 +1,8 @@
 """The relative's conversation: what each tap, command or message leads to.
 
 The Telegram adapter turns an update into an ``Event`` and hands over a
-``ChatPort`` (send, edit, delete). This service owns the rules and the one
-read and one write of state per update. It never sees a name or username.
+``ChatPort`` (send, edit, delete). This presenter chooses the screens; it owns the chat's
+rules and the one read and one write of state per update. It never sees a name or username.
 Message text is used only where the relative is asked for it ("talk to
 someone": the call-back number, the request's text, messages to an open
 case); it is scrubbed before it is stored and never logged.
@@ -18,12 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from bot import callbacks
-from bot.content.contact_screens import ContactScreens
+from bot.chat import contact_flow as flow
+from bot.chat.contact_screens import ContactScreens
 from bot.content.model import NO_TEAM, Content
 from bot.content.render import UTILITY_NODES, Renderer, Screen
 from bot.domain import FEEDBACK, CaseError, RelativeView
 from bot.privacy import chat_pseudonym
-from bot.services import contact_flow as flow
 from bot.services.cases import CaseService
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
@@ -381,8 +381,10 @@ class ConversationService:
             return self._stale(state, lang, stale)
         answer = "yes" if action.yes else "no"
         self._count("helpful", state, lang, f"{action.node}:{answer}")
-        pages = self.renderer._pages(lang, state.team_id, node)
-        state.node, state.page = action.node, len(pages) - 1
+        state.node, state.page = (
+            action.node,
+            self.renderer.page_count(lang, state.team_id, node) - 1,
+        )
         screen = self.renderer.guide(
             lang, state.team_id, action.node, state.page, action.back, rated=True
         )

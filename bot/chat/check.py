@@ -1,0 +1,83 @@
+"""``content check`` for the whole bot: the guide's screens and the chat's contact screens.
+
+The guide's checks live in ``bot.content.validate``; the contact screens are built here in
+the chat, above content, so the walk that covers both is assembled here and handed down
+as a ``ScreenWalk``. Every door (the runtime, the CLI, the staff content page) checks
+through this module, so they all see the same report and share its one walk per process.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.chat.contact_flow import STEPS, Draft
+from bot.chat.contact_screens import ContactScreens
+from bot.content import validate
+from bot.content.loader import Problem
+from bot.content.model import Content
+from bot.content.render import Renderer
+from bot.content.validate import Report, check_screen
+from bot.domain import RelativeView, Status
+
+__all__ = ["Report", "check", "checked_once", "contact_screens"]
+
+
+def check(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Report:
+    """Check content, UI strings and every screen the bot can show (guide and contact)."""
+    return validate.check(content_dir, locales_dir, retention_days, WALKS)
+
+
+def checked_once(content_dir: Path, locales_dir: Path, retention_days: int = 30) -> Report:
+    """``check`` once per set of files in a process, with a fresh renderer per caller."""
+    return validate.checked_once(content_dir, locales_dir, retention_days, WALKS)
+
+
+def contact_screens(content: Content, renderer: Renderer, lang: str, out: list[Problem]) -> int:
+    """Every screen of "talk to someone", with sample answers, for every team."""
+    screens = ContactScreens(renderer)
+    now = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
+    draft: Draft = {
+        "concerns": "child",
+        "topic": "online",
+        "urgency": "urgent",
+        "urgent_seen": True,
+        "reply_via": "phone",
+        "consent": True,
+        "phone": "0700000000",
+        "language": lang,
+        "language_set": True,
+        "text": "[link removed]",
+        "removed": True,
+        "text_done": True,
+    }
+    checked = 0
+    need = {"emergency", content.root}
+    for team_id in content.teams:
+        rendered = [(screens.step(lang, team_id, {**draft, "step": s}), s) for s in STEPS]
+        statuses: tuple[Status, ...] = ("open", "claimed", "closed", "withdrawn")
+        for status in statuses:
+            view = RelativeView("ACD-EFG", status, now, status == "claimed", 1)
+            rendered.append((screens.status(lang, team_id, view, now), f"status {status}"))
+        rendered += [
+            (screens.edit_menu(lang), "edit menu"),
+            (screens.created(lang, team_id, "ACD-EFG", "chat", now), "case code"),
+            (screens.withdraw_question(lang, "ACD-EFG"), "withdraw"),
+            (screens.withdrawn(lang), "withdrawn"),
+        ]
+        for screen, name in rendered:
+            check_screen(screen, f"screen {lang}/{team_id}/contact: {name}", out, need=need)
+            checked += 1
+        for screen, name in [
+            (screens.message_sent(lang), "message sent"),
+            (screens.relayed(lang, team_id, "…", "Anna"), "staff reply"),
+            (screens.closed_notice(lang, team_id, "ACD-EFG"), "close notice"),
+            (screens.feedback_thanks(lang), "feedback thanks"),
+        ]:
+            where = f"screen {lang}/{team_id}/contact: {name}"
+            check_screen(screen, where, out, need={"emergency"})
+            checked += 1
+    return checked
+
+
+WALKS = (contact_screens,)
