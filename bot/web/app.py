@@ -1,74 +1,27 @@
-"""The aiohttp app: health, the Telegram webhook route, the staff pages and their JSON API."""
+"""The product's aiohttp app: health, and the staff door (pages, JSON API, public pages).
+
+The Telegram webhook is not mounted here: the runtime adds it from ``bot.telegram.webhook``,
+so the web door never imports the Telegram door.
+"""
 
 from __future__ import annotations
 
-import hmac
-import json
-import logging
-
 from aiohttp import web
-from telegram import Update
-from telegram.ext import Application
 
-from bot.telegram.webhook_reply import WebhookReply, current_webhook_reply
 from bot.web.staff import StaffWeb
 
-log = logging.getLogger(__name__)
-TELEGRAM_APP = web.AppKey("telegram_app", Application)
-WEBHOOK_SECRET = web.AppKey("webhook_secret", str)
-MAX_UPDATE_BYTES = 1_000_000
+MAX_BODY_BYTES = 1_000_000  # a Telegram update is the largest body the app accepts
 
 
 async def health(request: web.Request) -> web.Response:
+    """For load balancers and the tests: the process answers."""
     return web.json_response({"status": "ok"})
 
 
-async def telegram_webhook(request: web.Request) -> web.Response:
-    """Accept an update only with the right secret header; process it before saying 200.
-
-    Answering 200 only after the update is handled (and its state written) means a
-    crash makes Telegram deliver it again: at least once, deduplicated by update_id.
-    """
-    secret = request.app[WEBHOOK_SECRET]
-    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-    if not hmac.compare_digest(given.encode(), secret.encode()):
-        return web.json_response({"error": "forbidden"}, status=403)
-    if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
-        return web.json_response({"error": "too large"}, status=413)
-    application = request.app[TELEGRAM_APP]
-    try:
-        payload = json.loads(await request.read())
-        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
-            raise ValueError("not an update object")
-        update = Update.de_json(payload, application.bot)
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
-        log.info("webhook: ignored a body that is not a Telegram update")
-        return web.json_response({"error": "not an update"}, status=400)
-    if update is None:
-        return web.json_response({"error": "not an update"}, status=400)
-    reply = WebhookReply()
-    token = current_webhook_reply.set(reply)
-    try:
-        processor = application.update_processor
-        await processor.process_update(update, application.process_update(update))
-    finally:
-        current_webhook_reply.reset(token)
-    return web.json_response(reply.call or {"ok": True})
-
-
-def create_web_app(
-    *,
-    application: Application | None = None,
-    webhook_path: str | None = None,
-    webhook_secret: str | None = None,
-    staff: StaffWeb | None = None,
-) -> web.Application:
-    app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+def create_web_app(*, staff: StaffWeb | None = None) -> web.Application:
+    """The root app; the staff door mounts its sub-applications on it."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_get("/health", health)
     if staff is not None:
         staff.mount(app)
-    if application is not None and webhook_path and webhook_secret:
-        app[TELEGRAM_APP] = application
-        app[WEBHOOK_SECRET] = webhook_secret
-        app.router.add_post(webhook_path, telegram_webhook)
     return app
