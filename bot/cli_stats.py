@@ -17,7 +17,7 @@ from bot.config import ConfigError, Settings
 from bot.content.loader import load_content
 from bot.domain import StaffUser
 from bot.services.stats import Period, Report, StatsRefused, StatsService
-from bot.storage.engine import create_engine
+from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 
 TERMINAL = StaffUser(id=0, username="terminal", role="admin", teams=frozenset())
@@ -90,13 +90,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     period = period_of(args, datetime.now(UTC).date())
 
     async def report() -> tuple[StatsService, Report]:
-        engine = create_engine(settings.database_url)
+        database = Database.open(settings.database_url)
         try:
-            await upgrade(engine)
-            service = StatsService(engine, frozenset(content.teams))
+            await upgrade(database.engine)
+            service = StatsService(database, frozenset(content.teams))
             return service, await service.report(TERMINAL, period, args.team)
         finally:
-            await engine.dispose()
+            await database.close()
 
     try:
         service, result = asyncio.run(report())

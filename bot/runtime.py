@@ -26,7 +26,7 @@ from bot.i18n import Translator
 from bot.services.cases import CaseService, RetentionSettings
 from bot.services.staff import StaffService
 from bot.services.stats import FLUSH_SECONDS, StatsRecorder
-from bot.storage.engine import create_engine
+from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 from bot.storage.sessions import SessionStore, open_session_store
 from bot.telegram.app import ALLOWED_UPDATES, build_application
@@ -52,7 +52,7 @@ class Core:
     content: Content
     translators: dict[str, Translator]
     renderer: Renderer
-    engine: AsyncEngine
+    database: Database  # engine, the one asyncpg pool, the hot SQLite connection
     store: SessionStore
     conversation: ConversationService
     cases: CaseService
@@ -63,8 +63,12 @@ class Core:
         if self.recorder is not None:
             await self.recorder.flush()  # a clean stop loses no counts
         await self.store.close()
-        await self.cases.dispose()
-        await self.engine.dispose()
+        await self.database.close()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine (of ``database``), for what is not per update."""
+        return self.database.engine
 
 
 async def build_core(settings: Settings) -> Core:
@@ -76,19 +80,19 @@ async def build_core(settings: Settings) -> Core:
         raise ContentError(report.problems)
     if settings.secret_key is None:
         raise ConfigError("SECRET_KEY is not set")
-    engine = create_engine(settings.database_url)
+    database = Database.open(settings.database_url)
     try:
-        await upgrade(engine)
+        await upgrade(database.engine)
     except Exception as exc:  # any driver error: report it in one line
-        await engine.dispose()
+        await database.close()
         raise ConfigError(f"cannot open the database ({type(exc).__name__}: {exc})") from exc
     try:
-        store = await open_session_store(engine)
+        store = await open_session_store(database)
     except Exception as exc:
-        await engine.dispose()
+        await database.close()
         raise ConfigError(f"cannot open the database ({type(exc).__name__}: {exc})") from exc
     cases = CaseService(
-        engine,
+        database,
         settings.secret_key,
         RetentionSettings(
             link_grace_days=settings.case_link_grace_days,
@@ -100,9 +104,9 @@ async def build_core(settings: Settings) -> Core:
             team.id for team in report.content.teams.values() if team.notify_on_close
         ),
     )
-    recorder = StatsRecorder(engine, settings.secret_key)
+    recorder = StatsRecorder(database, settings.secret_key)
     cases.stats = recorder
-    staff = StaffService(engine, frozenset(report.content.teams))
+    staff = StaffService(database.engine, frozenset(report.content.teams))
     report.renderer.set_case_retention(
         settings.case_text_retention_days, settings.case_link_grace_days
     )
@@ -128,7 +132,7 @@ async def build_core(settings: Settings) -> Core:
         report.content,
         report.translators,
         report.renderer,
-        engine,
+        database,
         store,
         conversation,
         cases,

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import load_settings
 from bot.emulator.spec import BotApiSpec, default_spec_path
 from bot.runtime import Server
+from bot.storage.database import Database
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-for-pseudonyms-0123456789abcdef"
@@ -167,3 +168,13 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.dispose()
+
+
+@pytest.fixture
+async def database(engine: AsyncEngine) -> AsyncIterator[Database]:
+    """The migrated, empty database as services receive it (engine, pool, hot connection)."""
+    opened = Database(engine)
+    try:
+        yield opened
+    finally:
+        await opened.close()

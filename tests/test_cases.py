@@ -17,6 +17,7 @@ from bot.domain import CODE_ALPHABET, MAX_STAFF_TEXT, MAX_TEXT, CaseError, Reque
 from bot.log_policy import enforce_log_privacy
 from bot.privacy import chat_pseudonym
 from bot.services.cases import CaseService, RetentionSettings, normalise_code
+from bot.storage.database import Database
 from bot.storage.models import metadata
 from bot.storage.sessions import SessionState, open_session_store
 
@@ -86,10 +87,10 @@ def events() -> Events:
 
 @pytest.fixture
 async def service(
-    engine: AsyncEngine, clock: Clock, relay: FakeRelay, events: Events
+    database: Database, clock: Clock, relay: FakeRelay, events: Events
 ) -> AsyncIterator[CaseService]:
     opened = CaseService(
-        engine,
+        database,
         KEY,
         RetentionSettings(link_grace_days=7, text_retention_days=30, auto_release_minutes=30),
         relay=relay,
@@ -560,9 +561,9 @@ async def test_canned_replies_per_team_and_language(service: CaseService) -> Non
 
 
 async def test_purge_deletes_links_after_grace_and_texts_after_retention(
-    service: CaseService, clock: Clock, engine: AsyncEngine
+    service: CaseService, clock: Clock, database: Database
 ) -> None:
-    store = await open_session_store(engine)
+    store = await open_session_store(database)
     try:
         created = await service.create_request(draft(text="Min bror"), CHAT)
         pseudonym = chat_pseudonym(KEY, CHAT)

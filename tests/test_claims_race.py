@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import RequestDraft, StaffUser
 from bot.services.cases import CaseService
-from bot.storage.engine import create_engine
+from bot.storage.database import Database
 
 KEY = b"race-tests-secret-key-0123456789abcdef"
 STAFF = [StaffUser(i, f"staff{i}", "staff", frozenset({"laholm"})) for i in range(1, 21)]
@@ -29,13 +29,10 @@ async def claims_in_audit(engine: AsyncEngine) -> int:
 
 
 @pytest.mark.parametrize("rounds", [5])
-async def test_twenty_simultaneous_claims_have_one_winner(engine: AsyncEngine, rounds: int) -> None:
-    service = CaseService(engine, KEY, now=fixed_now)
-    try:
-        await claim_rounds(service, rounds)
-    finally:
-        await service.dispose()
-    assert await claims_in_audit(engine) == rounds
+async def test_twenty_simultaneous_claims_have_one_winner(database: Database, rounds: int) -> None:
+    service = CaseService(database, KEY, now=fixed_now)
+    await claim_rounds(service, rounds)
+    assert await claims_in_audit(database.engine) == rounds
 
 
 async def claim_rounds(service: CaseService, rounds: int) -> None:
@@ -50,14 +47,14 @@ async def claim_rounds(service: CaseService, rounds: int) -> None:
 
 
 async def test_separate_processes_worth_of_connections_have_one_winner(
-    database_url: str, engine: AsyncEngine
+    database_url: str, database: Database
 ) -> None:
     """On PostgreSQL every claimant has its own engine (own pool, own connection), as separate
     processes would; on SQLite separate engines share the file and its locking."""
-    creator = CaseService(engine, KEY, now=fixed_now)
+    creator = CaseService(database, KEY, now=fixed_now)
     created = await creator.create_request(DRAFT, 42)
-    engines = [create_engine(database_url) for _ in STAFF]
-    services = [CaseService(e, KEY, now=fixed_now) for e in engines]
+    databases = [Database.open(database_url) for _ in STAFF]
+    services = [CaseService(d, KEY, now=fixed_now) for d in databases]
     try:
         # Open every connection first so the claims really start together.
         await asyncio.gather(*(s.queue(STAFF[0]) for s in services))
@@ -72,7 +69,6 @@ async def test_separate_processes_worth_of_connections_have_one_winner(
         start.set()
         won = await asyncio.gather(*tasks)
     finally:
-        await asyncio.gather(*(s.dispose() for s in services))
-        await asyncio.gather(*(e.dispose() for e in engines))
+        await asyncio.gather(*(d.close() for d in databases))
     assert sum(won) == 1
-    assert await claims_in_audit(engine) == 1
+    assert await claims_in_audit(database.engine) == 1

@@ -10,12 +10,11 @@ with the same small-count protection as every other.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -29,13 +28,15 @@ from bot.domain import CODE_ALPHABET, RequestDraft, StaffUser
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
 from bot.services.cases import CaseService, RetentionSettings
-from bot.services.stats import SMALL, Period, StatsService
+from bot.services.stats import SMALL, Period
 from bot.storage import cases as cases_db
 from bot.storage import stats as stats_db
+from bot.storage.database import Database
 from bot.storage.engine import read_tx, write_tx
-from tests.conftest import REPO, _reset_postgres, running_preview
+from tests.conftest import REPO, running_preview
 from tests.helpers import Relative, button_data, buttons
 from tests.staff_helpers import PASSWORD, StaffClient, text_of
+from tests.stats_helpers import report_service
 
 KEY = b"close-notice-tests-secret-key-0123456789"
 CHAT = 5550009876543
@@ -76,9 +77,9 @@ def _draft() -> RequestDraft:
     )
 
 
-def _service(engine: AsyncEngine, relay: RecordingRelay, **kwargs: Any) -> CaseService:
+def _service(database: Database, relay: RecordingRelay, **kwargs: Any) -> CaseService:
     return CaseService(
-        engine,
+        database,
         KEY,
         RetentionSettings(link_grace_days=7, text_retention_days=30, auto_release_minutes=30),
         relay=relay,
@@ -90,12 +91,15 @@ def _service(engine: AsyncEngine, relay: RecordingRelay, **kwargs: Any) -> CaseS
 
 async def _row(engine: AsyncEngine, case_id: int) -> Any:
     async with read_tx(engine) as conn:
-        return await cases_db.case_by_id(conn, case_id)
+        row = await cases_db.case_by_id(conn, case_id)
+    return None if row is None else asdict(row)
 
 
-async def test_close_tells_the_relative_once_even_after_reopen(engine: AsyncEngine) -> None:
+async def test_close_tells_the_relative_once_even_after_reopen(
+    engine: AsyncEngine, database: Database
+) -> None:
     relay = RecordingRelay()
-    service = _service(engine, relay)
+    service = _service(database, relay)
     try:
         created = await service.create_request(_draft(), CHAT)
         assert (await service.claim(ANNA, created.code)).won
@@ -113,9 +117,11 @@ async def test_close_tells_the_relative_once_even_after_reopen(engine: AsyncEngi
         await service.dispose()
 
 
-async def test_a_team_that_switched_notices_off_tells_nothing(engine: AsyncEngine) -> None:
+async def test_a_team_that_switched_notices_off_tells_nothing(
+    engine: AsyncEngine, database: Database
+) -> None:
     relay = RecordingRelay()
-    service = _service(engine, relay, close_notice_teams=frozenset({"botkyrka"}))
+    service = _service(database, relay, close_notice_teams=frozenset({"botkyrka"}))
     try:
         created = await service.create_request(_draft(), CHAT)
         await service.close(ANNA, created.code, "advice")
@@ -128,10 +134,10 @@ async def test_a_team_that_switched_notices_off_tells_nothing(engine: AsyncEngin
 
 @pytest.mark.parametrize("failure", ["explode", "refuse"])
 async def test_a_failed_notice_never_undoes_the_close(
-    engine: AsyncEngine, caplog: pytest.LogCaptureFixture, failure: str
+    engine: AsyncEngine, database: Database, caplog: pytest.LogCaptureFixture, failure: str
 ) -> None:
     relay = RecordingRelay(explode=failure == "explode", refuse="blocked")
-    service = _service(engine, relay)
+    service = _service(database, relay)
     try:
         created = await service.create_request(_draft(), CHAT)
         with caplog.at_level(logging.INFO):
@@ -155,9 +161,11 @@ async def test_a_failed_notice_never_undoes_the_close(
         await service.dispose()
 
 
-async def test_feedback_is_taken_once_and_leaves_no_time(engine: AsyncEngine) -> None:
+async def test_feedback_is_taken_once_and_leaves_no_time(
+    engine: AsyncEngine, database: Database
+) -> None:
     relay = RecordingRelay()
-    service = _service(engine, relay)
+    service = _service(database, relay)
     try:
         created = await service.create_request(_draft(), CHAT)
         assert await service.feedback_once(created.case_id) is None, "not closed, not asked"
@@ -324,20 +332,8 @@ async def test_a_team_file_with_notify_on_close_false_sends_no_notice(
 # --- the coordinators' report -------------------------------------------------------------
 
 NOV = Period(date(2026, 11, 1), date(2026, 11, 30), "month")
+TEAMS = frozenset({"laholm", "botkyrka"})
 KIM = StaffUser(2, "kim", "coordinator", frozenset({"laholm"}))
-
-
-async def _report_service(database_url: str, cells: dict) -> StatsService:
-    from bot.storage.engine import create_engine
-    from bot.storage.migrate import upgrade
-
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    async with write_tx(engine) as conn:
-        await stats_db.add_counts(conn, cells)
-    return StatsService(engine, frozenset({"laholm", "botkyrka"}))
 
 
 def _feedback_cells(yes: int, partly: int, no: int, team: str = "laholm") -> dict:
@@ -354,8 +350,7 @@ async def test_the_report_has_the_feedback_table_with_small_counts_hidden(
 ) -> None:
     cells = _feedback_cells(7, 2, 6)
     cells.update(_feedback_cells(40, 40, 40, team="botkyrka"))  # never Laholm's figures
-    service = await _report_service(database_url, cells)
-    try:
+    async with report_service(database_url, cells, TEAMS) as service:
         report = await service.report(KIM, NOV, None)
         table = next(t for t in report.tables if t.id == "contact_feedback")
         assert table.title == "Did the contact help?"
@@ -370,18 +365,13 @@ async def test_the_report_has_the_feedback_table_with_small_counts_hidden(
         csv_rows = [r for r in service.to_csv(report).splitlines() if ",contact_feedback," in r]
         assert any(r.endswith(",partly,Answers,<5") for r in csv_rows), csv_rows
         assert not any(r.endswith(",2") or r.endswith(",40") for r in csv_rows), csv_rows
-    finally:
-        await service.engine.dispose()
 
 
 async def test_fewer_than_five_answers_are_not_broken_down(database_url: str) -> None:
-    service = await _report_service(database_url, _feedback_cells(2, 0, 1))
-    try:
+    async with report_service(database_url, _feedback_cells(2, 0, 1), TEAMS) as service:
         report = await service.report(KIM, NOV, "laholm")
         table = next(t for t in report.tables if t.id == "contact_feedback")
         assert table.rows == [] and table.note and f"fewer than {SMALL}" in table.note
-    finally:
-        await service.engine.dispose()
 
 
 async def test_the_stats_page_and_the_api_show_the_feedback_table(
@@ -409,10 +399,12 @@ async def test_the_stats_page_and_the_api_show_the_feedback_table(
         await client.close()
 
 
-async def test_the_case_row_never_holds_the_answer(engine: AsyncEngine) -> None:
+async def test_the_case_row_never_holds_the_answer(
+    engine: AsyncEngine, database: Database
+) -> None:
     """The only trace on the case is that an answer came: no answer, no time."""
     relay = RecordingRelay()
-    service = _service(engine, relay)
+    service = _service(database, relay)
     try:
         created = await service.create_request(_draft(), CHAT)
         await service.close(ANNA, created.code, "advice")

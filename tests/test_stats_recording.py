@@ -23,7 +23,8 @@ from bot.privacy import chat_pseudonym
 from bot.runtime import Server
 from bot.services.stats import KINDS, TIME_BUCKETS, Period, StatsRecorder, time_bucket
 from bot.storage import stats as stats_db
-from bot.storage.engine import create_engine, read_tx
+from bot.storage.database import Database
+from bot.storage.engine import read_tx
 from bot.storage.migrate import upgrade
 from tests.conftest import TEST_SECRET
 from tests.helpers import Relative, button_data
@@ -226,9 +227,10 @@ async def test_a_failed_flush_keeps_its_counts(
         from tests.conftest import _reset_postgres
 
         await asyncio.to_thread(_reset_postgres, database_url)
-    engine = create_engine(database_url)
+    database = Database.open(database_url)
+    engine = database.engine
     day = date(2026, 3, 2)
-    recorder = StatsRecorder(engine, b"k" * 32, today=lambda: day)
+    recorder = StatsRecorder(database, b"k" * 32, today=lambda: day)
     try:
         recorder.count("screen_viewed", "laholm", "sv", "worry")
         recorder.count("screen_viewed", "laholm", "sv", "worry")
@@ -244,7 +246,7 @@ async def test_a_failed_flush_keeps_its_counts(
             rows = await stats_db.counters(conn, day, day, ["laholm"])
         assert [(r.kind, r.key, r.count) for r in rows] == [("screen_viewed", "worry", 3)]
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 async def test_digests_are_per_day_and_per_team(database_url: str) -> None:
@@ -253,12 +255,13 @@ async def test_digests_are_per_day_and_per_team(database_url: str) -> None:
         from tests.conftest import _reset_postgres
 
         await asyncio.to_thread(_reset_postgres, database_url)
-    engine = create_engine(database_url)
+    database = Database.open(database_url)
+    engine = database.engine
     await upgrade(engine)
     days = iter([date(2026, 3, 2)])
     current = {"day": next(days)}
-    a = StatsRecorder(engine, b"k" * 32, today=lambda: current["day"])
-    b = StatsRecorder(engine, b"k" * 32, today=lambda: current["day"])  # another process
+    a = StatsRecorder(database, b"k" * 32, today=lambda: current["day"])
+    b = StatsRecorder(database, b"k" * 32, today=lambda: current["day"])  # another process
     try:
         for recorder in (a, b):
             recorder.seen("same-chat", "laholm")
@@ -286,7 +289,7 @@ async def test_digests_are_per_day_and_per_team(database_url: str) -> None:
             ("", "conversation_started"): 2,
         }
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 def test_unknown_kind_is_a_programming_error() -> None:

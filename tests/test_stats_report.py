@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from datetime import date, timedelta
@@ -10,27 +9,14 @@ from datetime import date, timedelta
 import pytest
 
 from bot.domain import StaffUser
-from bot.services.stats import SMALL, Period, Report, StatsRefused, StatsService
-from bot.storage import stats as stats_db
-from bot.storage.engine import create_engine, write_tx
-from bot.storage.migrate import upgrade
-from tests.conftest import _reset_postgres
+from bot.services.stats import SMALL, Period, Report, StatsRefused
+from tests.stats_helpers import report_service
 
 TEAMS = frozenset({"laholm", "botkyrka"})
 ADMIN = StaffUser(1, "ada", "admin", frozenset())
 KIM = StaffUser(2, "kim", "coordinator", frozenset({"laholm"}))
 STAFF = StaffUser(3, "sam", "staff", frozenset({"laholm"}))
 NOV = Period(date(2026, 11, 1), date(2026, 11, 30), "month")
-
-
-async def _service(database_url: str, cells: dict) -> StatsService:
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    async with write_tx(engine) as conn:
-        await stats_db.add_counts(conn, cells)
-    return StatsService(engine, TEAMS)
 
 
 def _fixture_cells() -> dict:
@@ -78,8 +64,7 @@ def _every_value(report: Report) -> list[int]:
 async def test_a_coordinator_sees_only_their_team_with_small_counts_hidden(
     database_url: str,
 ) -> None:
-    service = await _service(database_url, _fixture_cells())
-    try:
+    async with report_service(database_url, _fixture_cells(), TEAMS) as service:
         report = await service.report(KIM, NOV, None)
         assert report.team_ids == ("laholm",)
         assert all(v == 0 or v >= SMALL for v in _every_value(report))
@@ -106,13 +91,10 @@ async def test_a_coordinator_sees_only_their_team_with_small_counts_hidden(
         helpful = _table(report, "helpfulness")
         assert [k for k, _ in helpful.rows] == ["talk", "worry"]
         assert helpful.totals is not None and helpful.totals[0].value == 13
-    finally:
-        await service.engine.dispose()
 
 
 async def test_complementary_cell_is_hidden_and_says_so(database_url: str) -> None:
-    service = await _service(database_url, _fixture_cells())
-    try:
+    async with report_service(database_url, _fixture_cells(), TEAMS) as service:
         report = await service.report(ADMIN, NOV, "botkyrka")
         urgency = _table(report, "urgency")
         shown = {k: c[0].shown for k, c in urgency.rows}
@@ -122,15 +104,12 @@ async def test_complementary_cell_is_hidden_and_says_so(database_url: str) -> No
         # The same total is shown in the funnel: hidden in both or in neither.
         funnel = dict((k, c[0]) for k, c in _table(report, "funnel").rows)
         assert funnel["Contact requests sent"].value == 19
-    finally:
-        await service.engine.dispose()
 
 
 async def test_admin_all_teams_adds_the_per_team_table_and_teamless_counts(
     database_url: str,
 ) -> None:
-    service = await _service(database_url, _fixture_cells())
-    try:
+    async with report_service(database_url, _fixture_cells(), TEAMS) as service:
         report = await service.report(ADMIN, NOV, None)
         assert report.team_ids == ("botkyrka", "laholm")
         over = _table(report, "conversations_over_time")
@@ -140,13 +119,10 @@ async def test_admin_all_teams_adds_the_per_team_table_and_teamless_counts(
         # "none" (4) is hidden; the smallest other team is hidden with it.
         assert by_team["none"][0] == "<5" and by_team["laholm"][0] == "hidden"
         assert by_team["botkyrka"][0] == "300"
-    finally:
-        await service.engine.dispose()
 
 
 async def test_refusals_are_plain(database_url: str) -> None:
-    service = await _service(database_url, {})
-    try:
+    async with report_service(database_url, {}, TEAMS) as service:
         with pytest.raises(StatsRefused, match="your own teams"):
             await service.report(KIM, NOV, "botkyrka")
         with pytest.raises(StatsRefused, match="no such team"):
@@ -157,13 +133,10 @@ async def test_refusals_are_plain(database_url: str) -> None:
             await service.report(ADMIN, Period(date(2026, 11, 2), date(2026, 11, 1)), None)
         empty = await service.report(KIM, NOV, "laholm")
         assert all(v == 0 for v in _every_value(empty))
-    finally:
-        await service.engine.dispose()
 
 
 async def test_quarter_by_week_and_year_by_month(database_url: str) -> None:
-    service = await _service(database_url, _fixture_cells())
-    try:
+    async with report_service(database_url, _fixture_cells(), TEAMS) as service:
         quarter = Period.ending("quarter", date(2026, 11, 15))
         rows = _table(await service.report(ADMIN, quarter, None), "conversations_over_time").rows
         assert rows[0][0] == "2026-10-01" and rows[1][0] == "2026-10-05" and len(rows) == 14
@@ -172,13 +145,10 @@ async def test_quarter_by_week_and_year_by_month(database_url: str) -> None:
         rows = _table(report, "conversations_over_time").rows
         assert [k for k, _ in rows][-2:] == ["2026-11", "2026-12"]
         assert rows[-1][1][0].value == 999
-    finally:
-        await service.engine.dispose()
 
 
 async def test_csv_and_json_carry_the_same_suppressed_figures(database_url: str) -> None:
-    service = await _service(database_url, _fixture_cells())
-    try:
+    async with report_service(database_url, _fixture_cells(), TEAMS) as service:
         report = await service.report(ADMIN, NOV, "botkyrka")
         lines = list(csv.DictReader(io.StringIO(service.to_csv(report))))
         values = [r["value"] for r in lines if r["column"] != "note"]
@@ -193,8 +163,6 @@ async def test_csv_and_json_carry_the_same_suppressed_figures(database_url: str)
         urgency = next(t for t in data["tables"] if t["id"] == "urgency")
         assert urgency["rows"][0] == {"key": "urgent", "cells": [{"value": None, "shown": "<5"}]}
         assert data["period"] == {"start": "2026-11-01", "end": "2026-11-30", "kind": "month"}
-    finally:
-        await service.engine.dispose()
 
 
 def test_the_benchmark_still_runs() -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy import chat_pseudonym
+from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 from bot.storage.models import ChatSession, metadata
 from bot.storage.sessions import (
@@ -31,8 +32,8 @@ BOB = chat_pseudonym(KEY, 222)
 
 
 @pytest.fixture
-async def store(engine: AsyncEngine) -> AsyncIterator[SessionStore]:
-    opened = await open_session_store(engine)
+async def store(database: Database) -> AsyncIterator[SessionStore]:
+    opened = await open_session_store(database)
     try:
         yield opened
     finally:

@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from bot.config import normalise_database_url
 from bot.domain import RequestDraft, StaffUser
 from bot.services.cases import CaseService
-from bot.storage.engine import create_engine
+from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -115,10 +115,10 @@ async def spread(service: CaseService, staff: list[StaffUser], codes: list[str])
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     url = normalise_database_url(args.database_url)
     async with _throwaway_database(url) as database_url:
-        engine = create_engine(database_url)
-        service = CaseService(engine, KEY)
+        database = Database.open(database_url)
+        service = CaseService(database, KEY)
         try:
-            await upgrade(engine)
+            await upgrade(database.engine)
             staff = [
                 StaffUser(i, f"staff{i:02d}", "staff", frozenset({"laholm"}))
                 for i in range(1, args.staff + 1)
@@ -140,8 +140,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await service.queue(staff[0])
             queue_ms = (time.perf_counter() - queue_started) * 1000
         finally:
-            await service.dispose()
-            await engine.dispose()
+            await database.close()
     return {
         "database": make_url(url).get_backend_name(),
         "requests": args.requests,

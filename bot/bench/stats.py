@@ -36,7 +36,6 @@ from bot.domain import CONCERNS, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES, StaffUs
 from bot.runtime import build_core
 from bot.services.stats import TIME_BUCKETS, Period, StatsService
 from bot.storage import stats as stats_db
-from bot.storage.engine import write_tx
 from bot.web.app import create_web_app
 from bot.web.staff import StaffWeb
 
@@ -103,12 +102,12 @@ async def fill(core, teams: list[str], per_day: int, days: int) -> tuple[int, fl
     for cells in generate(teams, per_day, rng, days):
         batch.update(cells)
         if len(batch) > 20_000:
-            async with write_tx(core.engine) as conn:
+            async with core.database.write_tx() as conn:
                 await stats_db.add_counts(conn, batch)
             rows += len(batch)
             batch = {}
     if batch:
-        async with write_tx(core.engine) as conn:
+        async with core.database.write_tx() as conn:
             await stats_db.add_counts(conn, batch)
         rows += len(batch)
     return rows, time.perf_counter() - started
@@ -136,7 +135,7 @@ async def run(runs: int, per_day: int, database_url: str | None, days: int = DAY
         teams = sorted(core.content.teams) + [f"team{i:02d}" for i in range(10)]
         teams = teams[:10]
         rows, fill_s = await fill(core, teams, per_day, days)
-        service = StatsService(core.engine, frozenset(teams))
+        service = StatsService(core.database, frozenset(teams))
         admin = StaffUser(0, "bench", "admin", frozenset())
         coordinator = StaffUser(1, "kim", "coordinator", frozenset({teams[0]}))
         quarter = Period.ending("quarter", LAST_DAY)

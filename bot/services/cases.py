@@ -26,14 +26,10 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-from sqlalchemy import func
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.domain import (
+    ACTIVE_STATUSES,
     CODE_ALPHABET,
     CODE_LENGTH,
     CONCERNS,
@@ -56,14 +52,17 @@ from bot.domain import (
 )
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
+from bot.services.stats_model import time_bucket
 from bot.storage import cases as db
-from bot.storage.engine import is_sqlite, read_tx, write_tx
+from bot.storage.cases import CaseRow, ContactRow, MessageRow
+from bot.storage.database import Conn, Database
 
 if TYPE_CHECKING:
     from bot.services.stats import StatsRecorder
 
 log = logging.getLogger(__name__)
 NOTIFY_TIMEOUT_SECONDS = 5.0
+
 
 @dataclass(frozen=True)
 class QueueItem:
@@ -185,7 +184,7 @@ def _now() -> datetime:
 
 @dataclass
 class CaseService:
-    engine: AsyncEngine
+    database: Database
     secret_key: bytes
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     relay: RelayPort | None = None
@@ -200,26 +199,9 @@ class CaseService:
 
     def __post_init__(self) -> None:
         self._cipher = LinkCipher(self.secret_key)
-        self._claims: db.PostgresClaims | None = None
-        self._claims_lock = asyncio.Lock()
-
-    async def _pg_claims(self) -> db.PostgresClaims | None:
-        """PostgreSQL claims go straight to asyncpg (see ``PostgresClaims``); SQLite uses Core."""
-        if is_sqlite(self.engine):
-            return None
-        async with self._claims_lock:
-            if self._claims is None:
-                url = self.engine.url.set(drivername="postgresql")
-                self._claims = await db.PostgresClaims.connect(
-                    url.render_as_string(hide_password=False)
-                )
-        return self._claims
 
     async def dispose(self) -> None:
-        """Close what the service opened besides the engine (the claims pool)."""
-        if self._claims is not None:
-            await self._claims.close()
-            self._claims = None
+        """Nothing to close: every connection is the Database's (kept for callers)."""
 
     def _clock(self) -> datetime:
         return self.now().astimezone(UTC)
@@ -233,12 +215,10 @@ class CaseService:
         except Exception as exc:
             log.error("statistics recording failed: %s", type(exc).__name__)
 
-    def _count_wait(self, kind: str, row: Any, now: datetime) -> None:
+    def _count_wait(self, kind: str, row: CaseRow | db.ClaimedRow, now: datetime) -> None:
         """A waiting time since the request was created, as a coarse bucket."""
-        from bot.services.stats import time_bucket
-
-        waited = (now - _at(row["created_at"])).total_seconds()
-        self._count(kind, row["team_id"], row["language"], time_bucket(waited))
+        waited = (now - row.created_at).total_seconds()
+        self._count(kind, row.team_id, row.language, time_bucket(waited))
 
     # -- relative side (the bot flow) -----------------------------------------------------
 
@@ -246,17 +226,26 @@ class CaseService:
         """Validate, store the case and its encrypted contact link, commit, then notify."""
         text, phone = self._validate_draft(draft)
         now = self._clock()
-        async with write_tx(self.engine) as conn:
-            case_id, code = await self._insert_with_fresh_code(conn, draft, now)
+        values = {
+            "team_id": draft.team_id,
+            "language": draft.language,
+            "concerns": draft.concerns,
+            "topic": draft.topic,
+            "urgency": draft.urgency,
+            "reply_via": draft.reply_via,
+            "status": "open",
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        async with self.database.write_tx() as conn:
+            case_id, code = await db.insert_with_fresh_code(conn, values, new_code)
             phone_ref = self._cipher.seal(phone, case_id, "phone") if phone else None
             await db.insert_contact(
                 conn, case_id, self._cipher.seal_chat(chat_id, case_id), phone_ref
             )
             if text:
-                await db.insert_message(
-                    conn,
-                    {"case_id": case_id, "author": "relative", "body": text, "created_at": now},
-                )
+                await db.insert_message(conn, case_id, "relative", text, now)
         log.info("contact request created (urgency %s)", draft.urgency)
         team, lang = draft.team_id, draft.language
         self._count("request_created", team, lang)
@@ -295,71 +284,35 @@ class CaseService:
             raise CaseError("invalid", "a phone number is kept only for a call-back")
         return _clean_text(draft.text, MAX_TEXT, from_relative=True), phone
 
-    async def _insert_with_fresh_code(
-        self, conn: AsyncConnection, draft: RequestDraft, now: datetime
-    ) -> tuple[int, str]:
-        for _attempt in range(20):
-            code = new_code()
-            try:
-                async with conn.begin_nested():
-                    case_id = await db.insert_case(
-                        conn,
-                        {
-                            "code": code,
-                            "team_id": draft.team_id,
-                            "language": draft.language,
-                            "concerns": draft.concerns,
-                            "topic": draft.topic,
-                            "urgency": draft.urgency,
-                            "reply_via": draft.reply_via,
-                            "status": "open",
-                            "created_at": now,
-                            "updated_at": now,
-                            "version": 1,
-                        },
-                    )
-                return case_id, code
-            except IntegrityError:
-                continue  # that code is taken: draw another
-        raise RuntimeError("no free case code after 20 draws")
-
     async def view_for_relative(self, case_id: int) -> RelativeView | None:
-        async with read_tx(self.engine) as conn:
+        async with self.database.read_tx() as conn:
             row = await db.case_by_id(conn, case_id)
             if row is None:
                 return None
             replies = await db.count_staff_replies(conn, case_id)
         return RelativeView(
-            code=row["code"],
-            status=row["status"],
-            created_at=_at(row["created_at"]),
-            claimed=row["status"] == "claimed",
+            code=row.code,
+            status=row.status,
+            created_at=row.created_at,
+            claimed=row.status == "claimed",
             staff_replies=replies,
         )
 
     async def withdraw(self, case_id: int) -> None:
         """The relative withdrew (or used /delete): staff see "withdrawn"; link and text go."""
         now = self._clock()
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             row = await db.case_by_id(conn, case_id)
             if row is None:
                 return
-            if row["status"] in db.ACTIVE:
-                await db.update_case(
-                    conn,
-                    case_id,
-                    now,
-                    only_if=(db.requests.c.status.in_(db.ACTIVE),),
-                    status="withdrawn",
-                    outcome="withdrew",
-                    closed_at=now,
-                )
-                await db.record(conn, now, "relative", "withdraw", row["code"])
+            if row.status in ACTIVE_STATUSES:
+                await db.withdraw_if_active(conn, case_id, now)
+                await db.record(conn, now, "relative", "withdraw", row.code)
             await db.delete_contacts(conn, [case_id])
             await db.delete_texts(conn, [case_id])
-        if row["status"] in db.ACTIVE:
-            self._count("request_withdrawn", row["team_id"], row["language"])
-            self._count("case_outcome", row["team_id"], row["language"], "withdrew")
+        if row.status in ACTIVE_STATUSES:
+            self._count("request_withdrawn", row.team_id, row.language)
+            self._count("case_outcome", row.team_id, row.language, "withdrew")
         log.info("contact request withdrawn")
 
     async def relative_message(self, case_id: int, text: str) -> bool:
@@ -368,15 +321,10 @@ class CaseService:
         if body is None:
             raise CaseError("invalid", "empty message")
         now = self._clock()
-        async with write_tx(self.engine) as conn:
-            changed = await db.update_case(
-                conn, case_id, now, only_if=(db.requests.c.status.in_(db.ACTIVE),)
-            )
-            if not changed:
+        async with self.database.write_tx() as conn:
+            if not await db.touch_if_active(conn, case_id, now):
                 return False
-            await db.insert_message(
-                conn, {"case_id": case_id, "author": "relative", "body": body, "created_at": now}
-            )
+            await db.insert_message(conn, case_id, "relative", body, now)
         return True
 
     # -- staff side -------------------------------------------------------------------------
@@ -386,7 +334,7 @@ class CaseService:
         the version always cover the whole queue. A page showing 200 rows of 10,000
         need not load them all."""
         now = self._clock()
-        async with read_tx(self.engine) as conn:
+        async with self.database.read_tx() as conn:
             rows = await db.queue_rows(conn, _teams(staff), limit)
             summary = await db.queue_summary(conn, _teams(staff))
         return Queue(
@@ -399,28 +347,25 @@ class CaseService:
 
     async def queue_version(self, staff: StaffUser) -> str:
         """The ``Queue.version`` alone, from one aggregate query: cheap enough to poll."""
-        async with read_tx(self.engine) as conn:
+        async with self.database.read_tx() as conn:
             return (await db.queue_summary(conn, _teams(staff))).fingerprint
 
     async def detail(self, staff: StaffUser, code: str) -> CaseDetail:
         now = self._clock()
-        async with read_tx(self.engine) as conn:
+        async with self.database.read_tx() as conn:
             row = await self._visible_case(conn, staff, code)
-            messages = await db.case_messages(conn, row["id"])
-            notes = await db.case_notes(conn, row["id"])
-            link = await db.contact(conn, row["id"])
+            messages = await db.case_messages(conn, row.id)
+            notes = await db.case_notes(conn, row.id)
+            link = await db.contact(conn, row.id)
         phone = None
-        if link is not None and link["phone_ref"] and row["status"] in db.ACTIVE:
-            phone = self._open_or_none(link["phone_ref"], row["id"], "phone")
+        if link is not None and link.phone_ref and row.status in ACTIVE_STATUSES:
+            phone = self._open_or_none(link.phone_ref, row.id, "phone")
         return CaseDetail(
             item=_item(row, now),
-            outcome=row["outcome"],
-            closed_at=_at_or_none(row["closed_at"]),
+            outcome=row.outcome,
+            closed_at=row.closed_at,
             messages=[_message(m) for m in messages],
-            notes=[
-                NoteView(author=n["author"], body=n["body"], created_at=_at(n["created_at"]))
-                for n in notes
-            ],
+            notes=[NoteView(author=n.author, body=n.body, created_at=n.created_at) for n in notes],
             phone=phone,
             can_reopen=self._reopenable(row, link, now),
         )
@@ -431,47 +376,46 @@ class CaseService:
         if normal is None:
             raise CaseError("not_found")
         now = self._clock()
-        fast = await self._pg_claims()
-        if fast is not None:
-            claimed = await fast.claim(normal, staff.id, staff.username, now, _teams(staff))
-            if claimed is not None:
-                if claimed["first"]:
-                    self._count_wait("time_to_claim", claimed, now)
-                return ClaimResult(won=True, holder=staff.username)
-            found = await fast.holder(normal)
-            if found is None:
-                raise CaseError("not_found")
-            if not staff.can_see(found["team_id"]):
-                raise CaseError("forbidden")
-            if found["status"] != "claimed":
-                return ClaimResult(won=False, holder=None)
-            won = found["claimed_by_id"] == staff.id
-            return ClaimResult(won=won, holder=found["claimed_by"])
-        async with write_tx(self.engine) as conn:
-            # The claim first (fewest round trips for the common case), visibility after.
-            claimed = await db.claim_case(
-                conn, normal, staff.id, staff.username, now, _teams(staff)
+        current: CaseRow | db.HolderRow | None
+        if not self.database.is_sqlite:
+            # PostgreSQL: one statement claims and audits (see ``db.claim_and_audit``).
+            pool = await self.database.pool()
+            claimed = await db.claim_and_audit(
+                pool, normal, staff.id, staff.username, now, _teams(staff)
             )
-            if claimed is not None:
-                await db.record(conn, now, staff.username, "claim", normal)
-            else:
-                current = await self._visible_case(conn, staff, normal)
+            current = None if claimed is not None else await db.holder(pool, normal)
+            if claimed is None:
+                if current is None:
+                    raise CaseError("not_found")
+                if not staff.can_see(current.team_id):
+                    raise CaseError("forbidden")
+        else:
+            async with self.database.write_tx() as conn:
+                # The claim first (fewest round trips for the common case), visibility after.
+                claimed = await db.claim_case(
+                    conn, normal, staff.id, staff.username, now, _teams(staff)
+                )
+                if claimed is not None:
+                    await db.record(conn, now, staff.username, "claim", normal)
+                    current = None
+                else:
+                    current = await self._visible_case(conn, staff, normal)
         if claimed is not None:
-            if claimed["first"]:
+            if claimed.first:
                 self._count_wait("time_to_claim", claimed, now)
             return ClaimResult(won=True, holder=staff.username)
-        if current["status"] != "claimed":
+        assert current is not None  # a lost claim always read the holder
+        if current.status != "claimed":
             return ClaimResult(won=False, holder=None)
-        return ClaimResult(won=current["claimed_by_id"] == staff.id, holder=current["claimed_by"])
+        return ClaimResult(won=current.claimed_by_id == staff.id, holder=current.claimed_by)
 
     async def release(self, staff: StaffUser, code: str) -> None:
         now = self._clock()
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             row = await self._visible_case(conn, staff, code)
-            holder = _holder_condition(staff)
-            if not await db.update_case(conn, row["id"], now, only_if=holder, **_UNCLAIMED):
+            if not await db.release_if_holder(conn, row.id, now, _acting_as_holder(staff)):
                 raise CaseError("not_claimed_by_you")
-            await db.record(conn, now, staff.username, "release", row["code"])
+            await db.record(conn, now, staff.username, "release", row.code)
 
     async def reply(
         self, staff: StaffUser, code: str, text: str, *, sign: bool = False
@@ -482,60 +426,41 @@ class CaseService:
             raise CaseError("invalid", "empty reply")
         signature = staff.display_name if sign and staff.display_name else None
         now = self._clock()
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             row = await self._visible_case(conn, staff, code)
-            if row["status"] in db.FINISHED:
+            if row.status in db.FINISHED:
                 raise CaseError("closed")
-            changed = await db.update_case(
-                conn,
-                row["id"],
-                now,
-                only_if=(db.claimed_by(staff.id),),
-                first_reply_at=func.coalesce(db.requests.c.first_reply_at, now),
-                last_staff_reply_at=now,
-            )
-            if not changed:
+            if not await db.note_reply_if_holder(conn, row.id, now, staff.id):
                 raise CaseError("not_claimed_by_you")
-            message_id = await db.insert_message(
-                conn,
-                {
-                    "case_id": row["id"],
-                    "author": "staff",
-                    "body": body,
-                    "signature": signature,
-                    "created_at": now,
-                },
-            )
-            link = await db.contact(conn, row["id"])
-            await db.record(conn, now, staff.username, "reply", row["code"])
-        if row["first_reply_at"] is None:
+            message_id = await db.insert_message(conn, row.id, "staff", body, now, signature)
+            link = await db.contact(conn, row.id)
+            await db.record(conn, now, staff.username, "reply", row.code)
+        if row.first_reply_at is None:
             self._count_wait("time_to_first_reply", row, now)
         # The network call happens outside the transaction; its outcome is stored after.
         delivery = await self._deliver(row, link, body, signature)
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             await db.set_delivery(conn, message_id, delivery)
         if delivery != "sent":
-            self._count("relay_failed", row["team_id"], row["language"])
+            self._count("relay_failed", row.team_id, row.language)
         return CaseMessageView(
             author="staff", body=body, created_at=now, signature=signature, delivery=delivery
         )
 
     async def _deliver(
-        self, row: RowMapping, link: RowMapping | None, body: str, signature: str | None
+        self, row: CaseRow, link: ContactRow | None, body: str, signature: str | None
     ) -> str:
         if self.relay is None:
             return "failed: no_relay"
         if link is None:
             return "failed: no_contact"
         try:
-            chat_id = self._cipher.open_chat(link["chat_ref"], row["id"])
+            chat_id = self._cipher.open_chat(link.chat_ref, row.id)
         except LinkError:
             log.error("a contact link could not be decrypted")
             return "failed: contact_unreadable"
         try:
-            reason = await self.relay.deliver(
-                chat_id, row["team_id"], row["language"], body, signature
-            )
+            reason = await self.relay.deliver(chat_id, row.team_id, row.language, body, signature)
         except Exception as exc:  # shown on the case, never swallowed
             log.error("relay of a staff reply failed: %s", type(exc).__name__)
             return f"failed: {type(exc).__name__}"[:200]
@@ -549,70 +474,54 @@ class CaseService:
         if body is None:
             raise CaseError("invalid", "empty note")
         now = self._clock()
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             row = await self._visible_case(conn, staff, code)
-            if row["status"] == "withdrawn":
+            if row.status == "withdrawn":
                 raise CaseError("closed")
-            await db.update_case(conn, row["id"], now)
-            await db.insert_note(
-                conn,
-                {"case_id": row["id"], "author": staff.username, "body": body, "created_at": now},
-            )
-            await db.record(conn, now, staff.username, "note", row["code"])
+            await db.touch(conn, row.id, now)
+            await db.insert_note(conn, row.id, staff.username, body, now)
+            await db.record(conn, now, staff.username, "note", row.code)
 
     async def transfer(self, staff: StaffUser, code: str, team_id: str) -> None:
         if self.known_teams is not None and team_id not in self.known_teams:
             raise CaseError("unknown_team", team_id)
         now = self._clock()
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             row = await self._visible_case(conn, staff, code)
-            if row["status"] in db.FINISHED:
+            if row.status in db.FINISHED:
                 raise CaseError("closed")
-            if row["team_id"] == team_id:
+            if row.team_id == team_id:
                 raise CaseError("invalid", "already with that team")
-            conditions = (db.requests.c.status.in_(db.ACTIVE), *_free_or_mine(staff))
-            changed = await db.update_case(
-                conn, row["id"], now, only_if=conditions, team_id=team_id, **_UNCLAIMED
-            )
-            if not changed:
+            mine = _acting_as_holder(staff)
+            if not await db.transfer_if_free_or_mine(conn, row.id, now, team_id, mine):
                 raise CaseError("not_claimed_by_you")
-            await db.record(conn, now, staff.username, "transfer", row["code"])
+            await db.record(conn, now, staff.username, "transfer", row.code)
 
     async def close(self, staff: StaffUser, code: str, outcome: Outcome) -> None:
         if outcome not in OUTCOMES:
             raise CaseError("invalid", "unknown outcome")
         now = self._clock()
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             row = await self._visible_case(conn, staff, code)
-            if row["status"] in db.FINISHED:
+            if row.status in db.FINISHED:
                 raise CaseError("closed")
-            conditions = (db.requests.c.status.in_(db.ACTIVE), *_free_or_mine(staff))
             # Told once: a reopened request closed again keeps its earlier "sent".
-            notify = row["close_notice"] is None and self._notifies_on_close(row["team_id"])
-            changed = await db.update_case(
-                conn,
-                row["id"],
-                now,
-                only_if=conditions,
-                status="closed",
-                outcome=outcome,
-                closed_at=now,
-                **({"close_notice": "sent"} if notify else {}),
-            )
-            if not changed:
+            notify = row.close_notice is None and self._notifies_on_close(row.team_id)
+            mine = _acting_as_holder(staff)
+            if not await db.close_if_free_or_mine(conn, row.id, now, outcome, mine, notice=notify):
                 raise CaseError("not_claimed_by_you")
             grace = timedelta(days=self.retention.link_grace_days)
-            await db.set_contact_expiry(conn, row["id"], now + grace)
-            await db.record(conn, now, staff.username, "close", row["code"])
-            link = await db.contact(conn, row["id"]) if notify else None
-        self._count("case_outcome", row["team_id"], row["language"], outcome)
+            await db.set_contact_expiry(conn, row.id, now + grace)
+            await db.record(conn, now, staff.username, "close", row.code)
+            link = await db.contact(conn, row.id) if notify else None
+        self._count("case_outcome", row.team_id, row.language, outcome)
         if notify:
             await self._notify_closed(row, link)
 
     def _notifies_on_close(self, team_id: str) -> bool:
         return self.close_notice_teams is None or team_id in self.close_notice_teams
 
-    async def _notify_closed(self, row: RowMapping, link: RowMapping | None) -> None:
+    async def _notify_closed(self, row: CaseRow, link: ContactRow | None) -> None:
         """After the close is committed: one neutral notice. Nothing here undoes the close;
         a failure is logged by type only and the notice is not tried again."""
         notify = getattr(self.relay, "notify_closed", None)
@@ -620,9 +529,9 @@ class CaseService:
             log.info("close notice not sent: no relay or no contact link")
             return
         try:
-            chat_id = self._cipher.open_chat(link["chat_ref"], row["id"])
+            chat_id = self._cipher.open_chat(link.chat_ref, row.id)
             reason = await asyncio.wait_for(
-                notify(chat_id, row["team_id"], row["language"], row["code"]),
+                notify(chat_id, row.team_id, row.language, row.code),
                 NOTIFY_TIMEOUT_SECONDS,
             )
         except Exception as exc:
@@ -637,46 +546,37 @@ class CaseService:
 
         The case row keeps only that an answer came ("answered"), never which, nor when.
         """
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             return await db.mark_feedback_answered(conn, case_id)
 
     async def reopen(self, staff: StaffUser, code: str) -> None:
         now = self._clock()
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             row = await self._visible_case(conn, staff, code)
-            if row["status"] in db.ACTIVE:
+            if row.status in ACTIVE_STATUSES:
                 raise CaseError("not_closed")
-            if row["status"] == "withdrawn":
+            if row.status == "withdrawn":
                 raise CaseError("invalid", "the relative withdrew this request")
-            link = await db.contact(conn, row["id"])
+            link = await db.contact(conn, row.id)
             if not self._reopenable(row, link, now):
                 raise CaseError("retention_passed")
-            changed = await db.update_case(
-                conn,
-                row["id"],
-                now,
-                only_if=(db.requests.c.status == "closed",),
-                outcome=None,
-                closed_at=None,
-                **_UNCLAIMED,
-            )
-            if not changed:
+            if not await db.reopen_if_closed(conn, row.id, now):
                 raise CaseError("not_closed")
-            await db.set_contact_expiry(conn, row["id"], None)
-            await db.record(conn, now, staff.username, "reopen", row["code"])
+            await db.set_contact_expiry(conn, row.id, None)
+            await db.record(conn, now, staff.username, "reopen", row.code)
 
-    def _reopenable(self, row: RowMapping, link: RowMapping | None, now: datetime) -> bool:
-        closed_at = _at_or_none(row["closed_at"])
-        if row["status"] != "closed" or closed_at is None or link is None:
+    def _reopenable(self, row: CaseRow, link: ContactRow | None, now: datetime) -> bool:
+        closed_at = row.closed_at
+        if row.status != "closed" or closed_at is None or link is None:
             return False
         return now < closed_at + timedelta(days=self.retention.text_retention_days)
 
     async def canned_replies(self, staff: StaffUser, team_id: str, language: str) -> list[str]:
         if not staff.can_see(team_id):
             raise CaseError("forbidden")
-        async with read_tx(self.engine) as conn:
+        async with self.database.read_tx() as conn:
             rows = await db.canned_replies(conn, team_id, language)
-        return [row["body"] for row in rows]
+        return [row.body for row in rows]
 
     async def add_canned_reply(
         self, staff: StaffUser, team_id: str, language: str, title: str, body: str
@@ -691,16 +591,8 @@ class CaseService:
         if clean_title is None or clean_body is None or not _LANGUAGE_RE.fullmatch(language):
             raise CaseError("invalid")
         now = self._clock()
-        async with write_tx(self.engine) as conn:
-            await db.insert_canned(
-                conn,
-                {
-                    "team_id": team_id,
-                    "language": language,
-                    "title": clean_title,
-                    "body": clean_body,
-                },
-            )
+        async with self.database.write_tx() as conn:
+            await db.insert_canned(conn, team_id, language, clean_title, clean_body)
             await db.record(conn, now, staff.username, "canned_reply_add", None)
 
     async def list_canned_replies(self, staff: StaffUser) -> list[CannedReplyView]:
@@ -708,19 +600,16 @@ class CaseService:
         if staff.role not in ("coordinator", "admin"):
             raise CaseError("forbidden")
         teams = _teams(staff)
-        async with read_tx(self.engine) as conn:
+        async with self.database.read_tx() as conn:
             rows = await db.teams_canned(conn, None if teams is None else sorted(teams))
-        return [
-            CannedReplyView(r["id"], r["team_id"], r["language"], r["title"], r["body"])
-            for r in rows
-        ]
+        return [CannedReplyView(r.id, r.team_id, r.language, r.title, r.body) for r in rows]
 
     async def remove_canned_reply(self, staff: StaffUser, reply_id: int) -> None:
         """(Added.) Coordinators and admins remove one of their teams' canned replies."""
         if staff.role not in ("coordinator", "admin"):
             raise CaseError("forbidden")
         teams = _teams(staff)
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             removed = await db.delete_canned(
                 conn, reply_id, None if teams is None else sorted(teams)
             )
@@ -732,21 +621,18 @@ class CaseService:
         """Admins only."""
         if staff.role != "admin":
             raise CaseError("forbidden")
-        async with read_tx(self.engine) as conn:
+        async with self.database.read_tx() as conn:
             rows = await db.audit_rows(conn, max(1, min(limit, 10_000)))
         return [
-            AuditEntry(
-                at=_at(r["at"]), staff=r["staff"], action=r["action"], case_code=r["case_code"]
-            )
-            for r in rows
+            AuditEntry(at=r.at, staff=r.staff, action=r.action, case_code=r.case_code) for r in rows
         ]
 
-    async def _visible_case(self, conn: AsyncConnection, staff: StaffUser, code: str) -> RowMapping:
+    async def _visible_case(self, conn: Conn, staff: StaffUser, code: str) -> CaseRow:
         normal = normalise_code(code)
         row = await db.case_by_code(conn, normal) if normal else None
         if row is None:
             raise CaseError("not_found")
-        if not staff.can_see(row["team_id"]):
+        if not staff.can_see(row.team_id):
             raise CaseError("forbidden")
         return row
 
@@ -764,11 +650,10 @@ class CaseService:
         now = self._clock()
         cutoff = now - timedelta(minutes=self.retention.auto_release_minutes)
         released = 0
-        async with write_tx(self.engine) as conn:
-            for row in await db.stale_claims(conn, cutoff):
-                conditions = db.still_stale(cutoff)
-                if await db.update_case(conn, row["id"], now, only_if=conditions, **_UNCLAIMED):
-                    await db.record(conn, now, "system", "auto_release", row["code"])
+        async with self.database.write_tx() as conn:
+            for case_id, case_code in await db.stale_claims(conn, cutoff):
+                if await db.release_if_still_stale(conn, case_id, now, cutoff):
+                    await db.record(conn, now, "system", "auto_release", case_code)
                     released += 1
         if released:
             log.info("released %d idle claim(s)", released)
@@ -778,7 +663,7 @@ class CaseService:
         """Delete contact links after the grace period and texts after retention."""
         now = self._clock()
         text_cutoff = now - timedelta(days=self.retention.text_retention_days)
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             links = await db.delete_contacts(conn, await db.expired_contacts(conn, now))
             texts = await db.delete_texts(conn, None, closed_before=text_cutoff)
             await db.forget_staff(conn, text_cutoff)
@@ -789,12 +674,6 @@ class CaseService:
 # --- helpers ---------------------------------------------------------------------------------
 
 _LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?")
-_UNCLAIMED: dict[str, Any] = {
-    "status": "open",
-    "claimed_by_id": None,
-    "claimed_by": None,
-    "claimed_at": None,
-}
 
 
 def new_code() -> str:
@@ -842,48 +721,32 @@ def _teams(staff: StaffUser) -> frozenset[str] | None:
     return None if staff.role == "admin" else staff.teams
 
 
-def _holder_condition(staff: StaffUser) -> tuple[Any, ...]:
-    if staff.role == "admin":
-        return (db.requests.c.status == "claimed",)
-    return (db.claimed_by(staff.id),)
+def _acting_as_holder(staff: StaffUser) -> int | None:
+    """Whose claim counts as the actor's own: an admin may act on anyone's (None)."""
+    return None if staff.role == "admin" else staff.id
 
 
-def _free_or_mine(staff: StaffUser) -> tuple[Any, ...]:
-    return () if staff.role == "admin" else (db.not_claimed_by_other(staff.id),)
-
-
-def _at(value: datetime) -> datetime:
-    aware = db.aware(value)
-    assert aware is not None
-    return aware
-
-
-def _at_or_none(value: datetime | None) -> datetime | None:
-    return db.aware(value)
-
-
-def _item(row: RowMapping, now: datetime) -> QueueItem:
-    created = _at(row["created_at"])
+def _item(row: CaseRow, now: datetime) -> QueueItem:
     return QueueItem(
-        code=row["code"],
-        team_id=row["team_id"],
-        status=row["status"],
-        urgency=row["urgency"],
-        language=row["language"],
-        topic=row["topic"],
-        concerns=row["concerns"],
-        reply_via=row["reply_via"],
-        created_at=created,
-        waiting_seconds=max(0, int((now - created).total_seconds())),
-        claimed_by=row["claimed_by"],
+        code=row.code,
+        team_id=row.team_id,
+        status=row.status,
+        urgency=row.urgency,
+        language=row.language,
+        topic=row.topic,
+        concerns=row.concerns,
+        reply_via=row.reply_via,
+        created_at=row.created_at,
+        waiting_seconds=max(0, int((now - row.created_at).total_seconds())),
+        claimed_by=row.claimed_by,
     )
 
 
-def _message(row: RowMapping) -> CaseMessageView:
+def _message(row: MessageRow) -> CaseMessageView:
     return CaseMessageView(
-        author=row["author"],
-        body=row["body"],
-        created_at=_at(row["created_at"]),
-        signature=row["signature"],
-        delivery=row["delivery"],
+        author=row.author,
+        body=row.body,
+        created_at=row.created_at,
+        signature=row.signature,
+        delivery=row.delivery,
     )

@@ -25,20 +25,46 @@ suppression so no hidden value can be worked out from what is shown together.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import hmac
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Literal
-
-from sqlalchemy.ext.asyncio import AsyncEngine
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
 
 from bot.domain import StaffUser
+from bot.services import stats_report as build
+from bot.services.stats_model import (
+    SMALL,
+    TIME_BUCKETS,
+    Cell,
+    Period,
+    PeriodKind,
+    Report,
+    StatTable,
+    time_bucket,
+)
 from bot.storage import stats as stats_db
-from bot.storage.engine import write_tx
+from bot.storage import stats_report as sql
+from bot.storage.database import Database
+
+# The report's value types live in stats_model; the doors import them from here.
+__all__ = [
+    "FLUSH_SECONDS",
+    "KINDS",
+    "SMALL",
+    "TIME_BUCKETS",
+    "Cell",
+    "Period",
+    "PeriodKind",
+    "Report",
+    "StatTable",
+    "StatsRecorder",
+    "StatsRefused",
+    "StatsService",
+    "time_bucket",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,54 +91,7 @@ KINDS: dict[str, str] = {
     # (added) the one-tap answer under the close notice, at most once per closed request
     "contact_feedback": "'yes' | 'partly' | 'no' (\"Did the contact help?\", cases.FEEDBACK)",
 }
-TIME_BUCKETS = ("under_15m", "15m_1h", "1h_4h", "4h_24h", "1d_3d", "over_3d")
-SMALL = 5  # cells under this are suppressed
 FLUSH_SECONDS = 10.0
-
-PeriodKind = Literal["week", "month", "quarter", "year", "custom"]
-
-
-_BUCKET_LIMITS = (15 * 60, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600)  # upper bounds, seconds
-
-
-def time_bucket(seconds: float) -> str:
-    """The bucket a waiting time falls in (coarse on purpose)."""
-    for limit, name in zip(_BUCKET_LIMITS, TIME_BUCKETS, strict=False):
-        if seconds < limit:
-            return name
-    return TIME_BUCKETS[-1]
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date  # inclusive
-    end: date  # inclusive
-    kind: PeriodKind = "custom"
-
-    @classmethod
-    def ending(cls, kind: PeriodKind, last_day: date) -> Period:
-        """The week/month/quarter/year containing ``last_day`` (calendar-aligned).
-
-        Weeks are ISO weeks (Monday to Sunday); "custom" is the one day ``last_day``.
-        """
-        d = last_day
-        if kind == "week":
-            start = d - timedelta(days=d.weekday())
-            return cls(start, start + timedelta(days=6), kind)
-        if kind == "month":
-            last = calendar.monthrange(d.year, d.month)[1]
-            return cls(d.replace(day=1), d.replace(day=last), kind)
-        if kind == "quarter":
-            first_month = 3 * ((d.month - 1) // 3) + 1
-            end_month = first_month + 2
-            last = calendar.monthrange(d.year, end_month)[1]
-            return cls(date(d.year, first_month, 1), date(d.year, end_month, last), kind)
-        if kind == "year":
-            return cls(date(d.year, 1, 1), date(d.year, 12, 31), kind)
-        if kind == "custom":
-            return cls(d, d, kind)
-        raise ValueError(f"unknown period kind {kind!r}")
-
 
 MAX_KEY = 96  # stats_counter.key
 
@@ -129,9 +108,9 @@ class StatsRecorder:
     """
 
     def __init__(
-        self, engine: AsyncEngine, secret_key: bytes, today: Callable[[], date] | None = None
+        self, database: Database, secret_key: bytes, today: Callable[[], date] | None = None
     ) -> None:
-        self.engine = engine
+        self.database = database
         self.secret_key = secret_key
         self.today = today or (lambda: datetime.now(UTC).date())
         self._pending: dict[stats_db.CounterKey, int] = {}
@@ -190,7 +169,7 @@ class StatsRecorder:
         if not pending and not seen and not fold:
             return
         try:
-            async with write_tx(self.engine) as conn:
+            async with self.database.write_tx() as conn:
                 await stats_db.add_counts(conn, pending)
                 for day, digests in sorted(seen.items()):
                     await stats_db.add_seen(conn, day, digests)
@@ -207,47 +186,8 @@ class StatsRecorder:
 
     async def fold_finished_days(self) -> int:
         """(added) Fold earlier days' digests into "relatives" now (purge); days folded."""
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             return await stats_db.fold_seen_before(conn, self.today())
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One shown number: ``value`` is None when suppressed (shown as "<5").
-
-    ``complement`` (added): hidden although 5 or more, so that a small count beside it
-    cannot be worked out from a total; shown as "hidden", since "<5" would be untrue.
-    """
-
-    value: int | None
-    complement: bool = False
-
-    @property
-    def shown(self) -> str:
-        if self.value is not None:
-            return str(self.value)
-        return "hidden" if self.complement else "<5"
-
-
-@dataclass(frozen=True)
-class StatTable:
-    """One table as shown: rows x columns plus totals, already suppressed."""
-
-    id: str  # "conversations_over_time", "top_screens", "languages", "helpfulness",
-    # "funnel", "requests_over_time", "time_to_claim", "time_to_first_reply", "outcomes", ...
-    title: str  # English msgid; the door translates
-    row_label: str
-    columns: list[str]
-    rows: list[tuple[str, list[Cell]]]
-    totals: list[Cell] | None = None
-    note: str | None = None  # e.g. why a breakdown was refused
-
-
-@dataclass(frozen=True)
-class Report:
-    period: Period
-    team_ids: tuple[str, ...]  # the teams included
-    tables: list[StatTable] = field(default_factory=list)
 
 
 class StatsRefused(Exception):
@@ -256,7 +196,7 @@ class StatsRefused(Exception):
 
 @dataclass
 class StatsService:
-    engine: AsyncEngine
+    database: Database
     known_teams: frozenset[str]
 
     async def report(self, viewer: StaffUser, period: Period, team_id: str | None) -> Report:
@@ -267,10 +207,6 @@ class StatsService:
         viewer's teams, or an empty period. A breakdown that would single out fewer than 5
         is not raised but shown as a table with no rows and a ``note`` saying why.
         """
-        from bot.services import stats_report as build
-        from bot.storage import stats_report as sql
-        from bot.storage.engine import is_sqlite
-
         if viewer.role not in ("coordinator", "admin"):
             raise StatsRefused("Statistics are for coordinators and administrators.")
         if period.start > period.end:
@@ -292,27 +228,19 @@ class StatsService:
         s, e = period.start, period.end
         # One snapshot for every query: the same figure in two tables (a series' total, the
         # funnel) must be the same number, or a flush in between would show its difference.
-        async with self.engine.connect() as conn:
-            if not is_sqlite(self.engine):
-                await conn.execution_options(isolation_level="REPEATABLE READ")
-            await conn.begin()
+        async with self.database.snapshot_tx() as conn:
             series = await sql.daily_sums(conn, s, e, where, build.SERIES_KINDS)
             keyed = await sql.keyed_sums(conn, s, e, where, build.KEYED_KINDS)
             by_team = None
             if team_id is None and (where is None or len(teams) > 1):
                 kinds = ["conversation_started", "request_created"]
                 by_team = await sql.team_sums(conn, s, e, where, kinds)
-            await conn.rollback()  # read only
         return Report(period, teams, build.build_tables(period, series, keyed, by_team))
 
     def to_csv(self, report: Report) -> str:
         """(period, teams, table, row, column, shown value) rows; hidden numbers as text."""
-        from bot.services.stats_report import to_csv
+        return build.to_csv(report)
 
-        return to_csv(report)
-
-    def to_json(self, report: Report) -> dict:
+    def to_json(self, report: Report) -> dict[str, Any]:
         """Plain JSON types; a hidden number is null beside its shown text."""
-        from bot.services.stats_report import to_json
-
-        return to_json(report)
+        return build.to_json(report)

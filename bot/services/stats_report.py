@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from bot.domain import CONCERNS, FEEDBACK, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
-from bot.services.stats import (
+from bot.services.stats_model import (
     SMALL,
     TIME_BUCKETS,
     Cell,

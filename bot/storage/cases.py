@@ -1,23 +1,36 @@
 """SQL for contact requests, their contact links, messages, notes, canned replies and audit.
 
 Plain SQLAlchemy Core on a connection the service opened: the service decides
-where a transaction begins and ends (``engine.write_tx`` / ``read_tx``). Every
+where a transaction begins and ends (``Database.write_tx`` / ``read_tx``). Rows come
+back as the small frozen classes below, never as string-keyed mappings; each state
+change is one operation named for what it means (``release_if_holder``,
+``close_if_free_or_mine``), so no SQL condition is built outside storage. Every
 state change stamps ``updated_at`` and bumps ``version``, which the queue's
 fingerprint is built from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Result
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
-from bot.domain import ACTIVE_STATUSES
+from bot.domain import (
+    ACTIVE_STATUSES,
+    Concern,
+    Outcome,
+    ReplyVia,
+    Status,
+    Urgency,
+)
+from bot.storage.database import CountedPool
 from bot.storage.models import (
     AuditEvent,
     CannedReply,
@@ -28,13 +41,13 @@ from bot.storage.models import (
     ChatSession,
 )
 
-requests = CaseRequest.__table__  # type: ignore[attr-defined]
-contacts = CaseContact.__table__  # type: ignore[attr-defined]
-messages = CaseMessage.__table__  # type: ignore[attr-defined]
-notes = CaseNote.__table__  # type: ignore[attr-defined]
-canned = CannedReply.__table__  # type: ignore[attr-defined]
-audit = AuditEvent.__table__  # type: ignore[attr-defined]
-sessions = ChatSession.__table__  # type: ignore[attr-defined]
+requests = CaseRequest.__table__  # type: ignore[attr-defined]  # sqlmodel declares no __table__
+contacts = CaseContact.__table__  # type: ignore[attr-defined]  # (same)
+messages = CaseMessage.__table__  # type: ignore[attr-defined]  # (same)
+notes = CaseNote.__table__  # type: ignore[attr-defined]  # (same)
+canned = CannedReply.__table__  # type: ignore[attr-defined]  # (same)
+audit = AuditEvent.__table__  # type: ignore[attr-defined]  # (same)
+sessions = ChatSession.__table__  # type: ignore[attr-defined]  # (same)
 
 ACTIVE = ACTIVE_STATUSES
 FINISHED = ("closed", "withdrawn")
@@ -43,46 +56,257 @@ _URGENCY_RANK = case(
 )
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back without a zone; every stored timestamp is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+# --- rows: what storage hands back, typed, with the table's column names ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    id: int
+    code: str
+    team_id: str
+    language: str
+    concerns: Concern
+    topic: str
+    urgency: Urgency
+    reply_via: ReplyVia
+    status: Status
+    claimed_by_id: int | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    first_claim_at: datetime | None
+    first_reply_at: datetime | None
+    last_staff_reply_at: datetime | None
+    closed_at: datetime | None
+    outcome: Outcome | None
+    version: int
+    close_notice: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    case_id: int
+    chat_ref: str
+    phone_ref: str | None
+    delete_after: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    id: int
+    case_id: int
+    author: Literal["relative", "staff", "system"]
+    body: str | None
+    signature: str | None
+    delivery: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRow:
+    id: int
+    case_id: int
+    author: str
+    body: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CannedRow:
+    id: int
+    team_id: str
+    language: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    id: int
+    at: datetime
+    staff: str
+    action: str
+    case_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRow:
+    """A won claim: what statistics need (``first``: the case's first claim)."""
+
+    team_id: str
+    language: str
+    created_at: datetime
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HolderRow:
+    """Who holds a case, for telling a lost claim who won."""
+
+    team_id: str
+    status: str
+    claimed_by_id: int | None
+    claimed_by: str | None
+
+
+_Row = TypeVar("_Row")
+
+
+def _all(cls: Callable[..., _Row], result: Result[Any]) -> list[_Row]:
+    return [cls(**mapping) for mapping in result.mappings()]
+
+
+def _first(cls: Callable[..., _Row], result: Result[Any]) -> _Row | None:
+    mapping = result.mappings().first()
+    return None if mapping is None else cls(**mapping)
 
 
 # --- cases -----------------------------------------------------------------------------
 
 
-async def insert_case(conn: AsyncConnection, values: dict[str, Any]) -> int:
-    result = await conn.execute(insert(requests).values(**values).returning(requests.c.id))
-    return int(result.scalar_one())
+async def insert_with_fresh_code(
+    conn: AsyncConnection, values: dict[str, Any], draw: Callable[[], str], attempts: int = 20
+) -> tuple[int, str]:
+    """Insert a case under a code nobody holds yet: draw again while the code is taken."""
+    for _attempt in range(attempts):
+        code = draw()
+        try:
+            async with conn.begin_nested():
+                result = await conn.execute(
+                    insert(requests).values(code=code, **values).returning(requests.c.id)
+                )
+            return int(result.scalar_one()), code
+        except IntegrityError:
+            continue  # that code is taken: draw another
+    raise RuntimeError(f"no free case code after {attempts} draws")
 
 
-async def case_by_code(conn: AsyncConnection, code: str) -> RowMapping | None:
-    result = await conn.execute(select(requests).where(requests.c.code == code))
-    return result.mappings().first()
+async def case_by_code(conn: AsyncConnection, code: str) -> CaseRow | None:
+    return _first(CaseRow, await conn.execute(select(requests).where(requests.c.code == code)))
 
 
-async def case_by_id(conn: AsyncConnection, case_id: int) -> RowMapping | None:
-    result = await conn.execute(select(requests).where(requests.c.id == case_id))
-    return result.mappings().first()
+async def case_by_id(conn: AsyncConnection, case_id: int) -> CaseRow | None:
+    return _first(CaseRow, await conn.execute(select(requests).where(requests.c.id == case_id)))
 
 
-async def update_case(
-    conn: AsyncConnection,
-    case_id: int,
-    now: datetime,
-    *,
-    only_if: Sequence[Any] = (),
-    **values: Any,
-) -> int:
-    """Change one case if the extra conditions hold; the row count says whether it did."""
+async def _change(
+    conn: AsyncConnection, case_id: int, now: datetime, *only_if: Any, **values: Any
+) -> bool:
+    """Change one case if the conditions hold, stamping ``updated_at`` and ``version``."""
     statement = (
         update(requests)
         .where(requests.c.id == case_id, *only_if)
         .values(updated_at=now, version=requests.c.version + 1, **values)
     )
-    return (await conn.execute(statement)).rowcount
+    return bool((await conn.execute(statement)).rowcount)
+
+
+_UNCLAIMED: dict[str, Any] = {
+    "status": "open",
+    "claimed_by_id": None,
+    "claimed_by": None,
+    "claimed_at": None,
+}
+_IS_ACTIVE = requests.c.status.in_(ACTIVE)
+
+
+def _held_by(staff_id: int | None) -> ColumnElement[bool]:
+    """Claimed, by this staff member (None: by anyone, as an admin may act on any claim)."""
+    if staff_id is None:
+        return requests.c.status == "claimed"
+    return and_(requests.c.status == "claimed", requests.c.claimed_by_id == staff_id)
+
+
+def _free_or_held_by(staff_id: int | None) -> ColumnElement[bool]:
+    """Active and unclaimed or claimed by this staff member (None: any holder)."""
+    if staff_id is None:
+        return _IS_ACTIVE
+    return and_(
+        _IS_ACTIVE,
+        or_(requests.c.claimed_by_id.is_(None), requests.c.claimed_by_id == staff_id),
+    )
+
+
+async def touch(conn: AsyncConnection, case_id: int, now: datetime) -> None:
+    """Something was added to the case (a note): its version changes, nothing else."""
+    await _change(conn, case_id, now)
+
+
+async def touch_if_active(conn: AsyncConnection, case_id: int, now: datetime) -> bool:
+    """The relative wrote to a case: only an open or claimed one takes a message."""
+    return await _change(conn, case_id, now, _IS_ACTIVE)
+
+
+async def withdraw_if_active(conn: AsyncConnection, case_id: int, now: datetime) -> bool:
+    return await _change(
+        conn, case_id, now, _IS_ACTIVE, status="withdrawn", outcome="withdrew", closed_at=now
+    )
+
+
+async def release_if_holder(
+    conn: AsyncConnection, case_id: int, now: datetime, staff_id: int | None
+) -> bool:
+    """Give a claimed case back to the queue; ``staff_id`` None: whoever holds it."""
+    return await _change(conn, case_id, now, _held_by(staff_id), **_UNCLAIMED)
+
+
+async def note_reply_if_holder(
+    conn: AsyncConnection, case_id: int, now: datetime, staff_id: int
+) -> bool:
+    """Stamp a staff reply on a case this staff member holds (the first reply stays)."""
+    return await _change(
+        conn,
+        case_id,
+        now,
+        _held_by(staff_id),
+        first_reply_at=func.coalesce(requests.c.first_reply_at, now),
+        last_staff_reply_at=now,
+    )
+
+
+async def transfer_if_free_or_mine(
+    conn: AsyncConnection, case_id: int, now: datetime, team_id: str, staff_id: int | None
+) -> bool:
+    """Hand an active case, unclaimed, to another team (``staff_id`` None: any holder)."""
+    return await _change(
+        conn, case_id, now, _free_or_held_by(staff_id), team_id=team_id, **_UNCLAIMED
+    )
+
+
+async def close_if_free_or_mine(
+    conn: AsyncConnection,
+    case_id: int,
+    now: datetime,
+    outcome: Outcome,
+    staff_id: int | None,
+    *,
+    notice: bool,
+) -> bool:
+    """Close an active case not held by someone else; ``notice``: mark the close notice sent."""
+    extra: dict[str, Any] = {"close_notice": "sent"} if notice else {}
+    return await _change(
+        conn,
+        case_id,
+        now,
+        _free_or_held_by(staff_id),
+        status="closed",
+        outcome=outcome,
+        closed_at=now,
+        **extra,
+    )
+
+
+async def reopen_if_closed(conn: AsyncConnection, case_id: int, now: datetime) -> bool:
+    return await _change(
+        conn,
+        case_id,
+        now,
+        requests.c.status == "closed",
+        outcome=None,
+        closed_at=None,
+        **_UNCLAIMED,
+    )
 
 
 async def claim_case(
@@ -92,13 +316,12 @@ async def claim_case(
     username: str,
     now: datetime,
     teams: Iterable[str] | None,
-) -> RowMapping | None:
+) -> ClaimedRow | None:
     """The atomic claim: one conditional UPDATE; only a still-open case of these teams
     changes hands. Of simultaneous claims, PostgreSQL's row lock (and SQLite's single
     writer) lets the first through; the others then find status 'claimed' and change nothing.
 
-    Returns None when the claim did not win, else the coarse fields statistics need:
-    team_id, language, created_at, and ``first`` (whether this was the case's first claim).
+    Returns None when the claim did not win.
     """
     conditions: list[Any] = [requests.c.code == code, requests.c.status == "open"]
     if teams is not None:
@@ -122,11 +345,11 @@ async def claim_case(
             (requests.c.first_claim_at == requests.c.claimed_at).label("first"),
         )
     )
-    return (await conn.execute(statement)).mappings().first()
+    return _first(ClaimedRow, await conn.execute(statement))
 
 
 def _visible(teams: Iterable[str] | None) -> list[Any]:
-    conditions: list[Any] = [requests.c.status.in_(ACTIVE)]
+    conditions: list[Any] = [_IS_ACTIVE]
     if teams is not None:
         conditions.append(requests.c.team_id.in_(sorted(teams)))
     return conditions
@@ -134,7 +357,7 @@ def _visible(teams: Iterable[str] | None) -> list[Any]:
 
 async def queue_rows(
     conn: AsyncConnection, teams: Iterable[str] | None, limit: int | None = None
-) -> list[RowMapping]:
+) -> list[CaseRow]:
     """Open and claimed cases of these teams (None: all), urgent first, then oldest first."""
     statement = (
         select(requests)
@@ -142,7 +365,7 @@ async def queue_rows(
         .order_by(_URGENCY_RANK, requests.c.created_at, requests.c.id)
         .limit(limit)
     )
-    return list((await conn.execute(statement)).mappings().all())
+    return _all(CaseRow, await conn.execute(statement))
 
 
 @dataclass(frozen=True)
@@ -167,30 +390,32 @@ async def queue_summary(conn: AsyncConnection, teams: Iterable[str] | None) -> Q
         ),
     ).where(*_visible(teams))
     count, versions, last_id, latest, waiting, urgent = (await conn.execute(statement)).one()
-    latest = aware(latest)
     stamp = latest.isoformat() if latest is not None else "-"
     return QueueSummary(
         int(count), int(waiting), int(urgent), f"{count}.{versions}.{last_id or 0}.{stamp}"
     )
 
 
-async def stale_claims(conn: AsyncConnection, cutoff: datetime) -> list[RowMapping]:
-    """Claims whose last sign of work (claim or staff reply) is older than ``cutoff``."""
-    statement = select(requests.c.id, requests.c.code).where(
-        requests.c.status == "claimed",
-        requests.c.claimed_at < cutoff,
-        or_(requests.c.last_staff_reply_at.is_(None), requests.c.last_staff_reply_at < cutoff),
-    )
-    return list((await conn.execute(statement)).mappings().all())
-
-
-def still_stale(cutoff: datetime) -> tuple[Any, ...]:
-    """The same test as ``stale_claims``, for the releasing UPDATE (someone may reply meanwhile)."""
+def _stale(cutoff: datetime) -> tuple[Any, ...]:
+    """Claimed, and the last sign of work (claim or staff reply) is older than ``cutoff``."""
     return (
         requests.c.status == "claimed",
         requests.c.claimed_at < cutoff,
         or_(requests.c.last_staff_reply_at.is_(None), requests.c.last_staff_reply_at < cutoff),
     )
+
+
+async def stale_claims(conn: AsyncConnection, cutoff: datetime) -> list[tuple[int, str]]:
+    """(id, code) of claims with no sign of work since ``cutoff``."""
+    statement = select(requests.c.id, requests.c.code).where(*_stale(cutoff))
+    return [(int(i), str(code)) for i, code in (await conn.execute(statement)).all()]
+
+
+async def release_if_still_stale(
+    conn: AsyncConnection, case_id: int, now: datetime, cutoff: datetime
+) -> bool:
+    """Release an idle claim, re-checking it is idle (someone may have replied meanwhile)."""
+    return await _change(conn, case_id, now, *_stale(cutoff), **_UNCLAIMED)
 
 
 async def count_staff_replies(conn: AsyncConnection, case_id: int) -> int:
@@ -213,7 +438,8 @@ async def mark_feedback_answered(conn: AsyncConnection, case_id: int) -> str | N
         .values(close_notice="answered")
         .returning(requests.c.team_id)
     )
-    return (await conn.execute(statement)).scalar_one_or_none()
+    team: str | None = (await conn.execute(statement)).scalar_one_or_none()
+    return team
 
 
 # --- contact links ---------------------------------------------------------------------
@@ -227,9 +453,9 @@ async def insert_contact(
     )
 
 
-async def contact(conn: AsyncConnection, case_id: int) -> RowMapping | None:
+async def contact(conn: AsyncConnection, case_id: int) -> ContactRow | None:
     result = await conn.execute(select(contacts).where(contacts.c.case_id == case_id))
-    return result.mappings().first()
+    return _first(ContactRow, result)
 
 
 async def set_contact_expiry(
@@ -253,7 +479,7 @@ async def delete_contacts(conn: AsyncConnection, case_ids: Sequence[int]) -> int
         .where(sessions.c.case_id.in_(case_ids))
         .values(case_id=None, version=sessions.c.version + 1)
     )
-    return removed
+    return int(removed)
 
 
 async def expired_contacts(conn: AsyncConnection, now: datetime) -> list[int]:
@@ -266,9 +492,20 @@ async def expired_contacts(conn: AsyncConnection, now: datetime) -> list[int]:
 # --- messages and notes ----------------------------------------------------------------
 
 
-async def insert_message(conn: AsyncConnection, values: dict[str, Any]) -> int:
-    result = await conn.execute(insert(messages).values(**values).returning(messages.c.id))
-    return int(result.scalar_one())
+async def insert_message(
+    conn: AsyncConnection,
+    case_id: int,
+    author: Literal["relative", "staff", "system"],
+    body: str,
+    now: datetime,
+    signature: str | None = None,
+) -> int:
+    statement = (
+        insert(messages)
+        .values(case_id=case_id, author=author, body=body, signature=signature, created_at=now)
+        .returning(messages.c.id)
+    )
+    return int((await conn.execute(statement)).scalar_one())
 
 
 async def set_delivery(conn: AsyncConnection, message_id: int, delivery: str) -> None:
@@ -277,24 +514,28 @@ async def set_delivery(conn: AsyncConnection, message_id: int, delivery: str) ->
     )
 
 
-async def case_messages(conn: AsyncConnection, case_id: int) -> list[RowMapping]:
+async def case_messages(conn: AsyncConnection, case_id: int) -> list[MessageRow]:
     statement = (
         select(messages)
         .where(messages.c.case_id == case_id)
         .order_by(messages.c.created_at, messages.c.id)
     )
-    return list((await conn.execute(statement)).mappings().all())
+    return _all(MessageRow, await conn.execute(statement))
 
 
-async def insert_note(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(notes).values(**values))
+async def insert_note(
+    conn: AsyncConnection, case_id: int, author: str, body: str, now: datetime
+) -> None:
+    await conn.execute(
+        insert(notes).values(case_id=case_id, author=author, body=body, created_at=now)
+    )
 
 
-async def case_notes(conn: AsyncConnection, case_id: int) -> list[RowMapping]:
+async def case_notes(conn: AsyncConnection, case_id: int) -> list[NoteRow]:
     statement = (
         select(notes).where(notes.c.case_id == case_id).order_by(notes.c.created_at, notes.c.id)
     )
-    return list((await conn.execute(statement)).mappings().all())
+    return _all(NoteRow, await conn.execute(statement))
 
 
 async def delete_texts(
@@ -329,32 +570,36 @@ async def delete_texts(
 # --- canned replies and audit ----------------------------------------------------------
 
 
-async def canned_replies(conn: AsyncConnection, team_id: str, language: str) -> list[RowMapping]:
+async def canned_replies(conn: AsyncConnection, team_id: str, language: str) -> list[CannedRow]:
     statement = (
         select(canned)
         .where(canned.c.team_id == team_id, canned.c.language == language)
         .order_by(canned.c.title, canned.c.id)
     )
-    return list((await conn.execute(statement)).mappings().all())
+    return _all(CannedRow, await conn.execute(statement))
 
 
-async def insert_canned(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(canned).values(**values))
+async def insert_canned(
+    conn: AsyncConnection, team_id: str, language: str, title: str, body: str
+) -> None:
+    await conn.execute(
+        insert(canned).values(team_id=team_id, language=language, title=title, body=body)
+    )
 
 
-async def teams_canned(conn: AsyncConnection, team_ids: list[str] | None) -> list[RowMapping]:
+async def teams_canned(conn: AsyncConnection, team_ids: list[str] | None) -> list[CannedRow]:
     """Every canned reply of these teams (None: all teams), for the page that manages them."""
     statement = select(canned).order_by(canned.c.team_id, canned.c.language, canned.c.title)
     if team_ids is not None:
         statement = statement.where(canned.c.team_id.in_(team_ids))
-    return list((await conn.execute(statement)).mappings().all())
+    return _all(CannedRow, await conn.execute(statement))
 
 
 async def delete_canned(conn: AsyncConnection, reply_id: int, team_ids: list[str] | None) -> int:
     statement = delete(canned).where(canned.c.id == reply_id)
     if team_ids is not None:
         statement = statement.where(canned.c.team_id.in_(team_ids))
-    return (await conn.execute(statement)).rowcount
+    return int((await conn.execute(statement)).rowcount)
 
 
 async def record(
@@ -363,17 +608,9 @@ async def record(
     await conn.execute(insert(audit).values(at=at, staff=staff, action=action, case_code=case_code))
 
 
-async def audit_rows(conn: AsyncConnection, limit: int) -> list[RowMapping]:
+async def audit_rows(conn: AsyncConnection, limit: int) -> list[AuditRow]:
     statement = select(audit).order_by(audit.c.at.desc(), audit.c.id.desc()).limit(limit)
-    return list((await conn.execute(statement)).mappings().all())
-
-
-def not_claimed_by_other(staff_id: int) -> Any:
-    return or_(requests.c.claimed_by_id.is_(None), requests.c.claimed_by_id == staff_id)
-
-
-def claimed_by(staff_id: int) -> Any:
-    return and_(requests.c.status == "claimed", requests.c.claimed_by_id == staff_id)
+    return _all(AuditRow, await conn.execute(statement))
 
 
 async def forget_staff(conn: AsyncConnection, closed_before: datetime) -> None:
@@ -407,41 +644,29 @@ SELECT team_id, language, created_at, first FROM claimed
 _PG_HOLDER = "SELECT team_id, status, claimed_by_id, claimed_by FROM case_request WHERE code = $1"
 
 
-class PostgresClaims:
-    """Claim and audit in one statement on an asyncpg pool of its own.
+async def claim_and_audit(
+    pool: CountedPool,
+    code: str,
+    staff_id: int,
+    username: str,
+    now: datetime,
+    teams: Iterable[str] | None,
+) -> ClaimedRow | None:
+    """Claim and audit in one statement on the database's asyncpg pool (PostgreSQL).
 
     Why: with 20 staff claiming at once in one process, SQLAlchemy's per-transaction
     work (checkout, ping, BEGIN, two statements, COMMIT) queued on the event loop and
     cost most of the latency (bot/bench/claims.py). One statement is atomic on its own:
     the UPDATE takes the row lock, a concurrent claim re-checks ``status = 'open'``
     after the winner commits and changes nothing, so no audit row is written for it.
+    None when the claim did not win.
     """
+    team_list = sorted(teams) if teams is not None else None
+    row = await pool.fetchrow(_PG_CLAIM, code, staff_id, username, now, team_list)
+    return None if row is None else ClaimedRow(**dict(row))
 
-    def __init__(self, pool: Any) -> None:
-        self._pool = pool
 
-    @classmethod
-    async def connect(cls, dsn: str) -> PostgresClaims:
-        import asyncpg
-
-        return cls(await asyncpg.create_pool(dsn, min_size=1, max_size=10))
-
-    async def claim(
-        self,
-        code: str,
-        staff_id: int,
-        username: str,
-        now: datetime,
-        teams: Iterable[str] | None,
-    ) -> dict[str, Any] | None:
-        """None when the claim did not win, else the fields ``claim_case`` returns."""
-        team_list = sorted(teams) if teams is not None else None
-        row = await self._pool.fetchrow(_PG_CLAIM, code, staff_id, username, now, team_list)
-        return dict(row) if row is not None else None
-
-    async def holder(self, code: str) -> dict[str, Any] | None:
-        row = await self._pool.fetchrow(_PG_HOLDER, code)
-        return dict(row) if row is not None else None
-
-    async def close(self) -> None:
-        await self._pool.close()
+async def holder(pool: CountedPool, code: str) -> HolderRow | None:
+    """Who holds the case now (PostgreSQL, on the pool: after a lost ``claim_and_audit``)."""
+    row = await pool.fetchrow(_PG_HOLDER, code)
+    return None if row is None else HolderRow(**dict(row))

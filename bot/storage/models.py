@@ -8,15 +8,39 @@ are kept only until ``text_retention_days`` after closing.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, Index
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
-def _utc(*, nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always UTC and always comes back timezone-aware.
+
+    Why: SQLite stores no zone and hands timestamps back naive; PostgreSQL's timestamptz
+    comes back aware. Repairing that here means no caller ever compares naive and aware.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        stamp = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+def _utc(*, nullable: bool = True, index: bool = False) -> Column[datetime]:
     """A timezone-aware timestamp column (always written in UTC)."""
-    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+    return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
 class ChatSession(SQLModel, table=True):

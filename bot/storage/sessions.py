@@ -4,11 +4,10 @@ Why not SQLAlchemy here: measured under the webhook benchmark, the ORM/Core laye
 its pool and aiosqlite's thread hops cost more CPU than everything else an update
 does together. So the two hot statements go straight to the driver:
 
-* PostgreSQL: an asyncpg pool of its own (prepared statements are cached per
-  connection by asyncpg).
-* SQLite: one plain sqlite3 connection used on the event loop's thread. A read or
-  write on a local WAL file takes tens of microseconds, less than a thread hop.
-  Writes queue on the same in-process lock as every other writer (see
+* PostgreSQL: the database's one asyncpg pool (``Database.pool``; prepared statements
+  are cached per connection by asyncpg).
+* SQLite: the database's hot sqlite3 connection (``Database.hot``) on the event loop's
+  thread. Writes queue on the same in-process lock as every other writer (see
   ``engine.write_tx``), so a write never waits on a transaction of this process;
   only another process's short write can make it wait (bounded by busy_timeout).
 
@@ -18,17 +17,12 @@ Everything else (migrations, other tables) stays on the SQLAlchemy engine.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-import asyncpg
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from bot.storage.engine import is_sqlite, sqlite_write_lock
+from bot.storage.database import CountedPool, Database
 
 MAX_TRACKED_MESSAGES = 100  # deleteMessages takes at most 100 ids
 MAX_DRAFT_CHARS = 4000  # the chat_session.draft column
@@ -188,11 +182,9 @@ class SessionStore(Protocol):
 
 
 class SQLiteSessionStore:
-    def __init__(self, engine: AsyncEngine, path: str) -> None:
-        self._engine = engine
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+    def __init__(self, database: Database) -> None:
+        self._lock = database.write_lock()
+        self._db = database.hot()
 
     async def load(self, pseudonym: str) -> SessionState | None:
         row = self._db.execute(_SQLITE_LOAD, (pseudonym,)).fetchone()
@@ -204,38 +196,30 @@ class SQLiteSessionStore:
         """Store the state if nobody else wrote this chat since it was read; remember the update."""
         recent = _recent(state, update_id)
         values = (*_row_values(pseudonym, state, recent, today.isoformat()), state.version)
-        async with sqlite_write_lock(self._engine):
+        async with self._lock:
             changed = self._db.execute(_SQLITE_SAVE, values).rowcount
         return _saved(state, recent, changed > 0)
 
     async def delete(self, pseudonym: str) -> int:
-        async with sqlite_write_lock(self._engine):
+        async with self._lock:
             return self._db.execute(
                 "DELETE FROM chat_session WHERE pseudonym = ?", (pseudonym,)
             ).rowcount
 
     async def purge_idle(self, idle_before: date) -> int:
         """Delete conversations nobody has used since ``idle_before``."""
-        async with sqlite_write_lock(self._engine):
+        async with self._lock:
             return self._db.execute(
                 "DELETE FROM chat_session WHERE updated_on < ?", (idle_before.isoformat(),)
             ).rowcount
 
     async def close(self) -> None:
-        self._db.close()
+        """Nothing of its own to close: the connection is the Database's."""
 
 
 class PostgresSessionStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: CountedPool) -> None:
         self._pool = pool
-
-    @classmethod
-    async def connect(cls, engine: AsyncEngine) -> PostgresSessionStore:
-        url = engine.url.set(drivername="postgresql")
-        pool = await asyncpg.create_pool(
-            url.render_as_string(hide_password=False), min_size=1, max_size=10
-        )
-        return cls(pool)
 
     async def load(self, pseudonym: str) -> SessionState | None:
         row = await self._pool.fetchrow(_PG_LOAD, pseudonym)
@@ -264,7 +248,7 @@ class PostgresSessionStore:
         return int(status.rsplit(" ", 1)[-1])
 
     async def close(self) -> None:
-        await self._pool.close()
+        """Nothing of its own to close: the pool is the Database's."""
 
 
 def _saved(state: SessionState, recent: list[int], changed: bool) -> bool:
@@ -274,11 +258,8 @@ def _saved(state: SessionState, recent: list[int], changed: bool) -> bool:
     return changed
 
 
-async def open_session_store(engine: AsyncEngine) -> SessionStore:
-    """The fast store for the engine's database (already migrated)."""
-    if is_sqlite(engine):
-        path = make_url(str(engine.url)).database
-        if not path or path == ":memory:":
-            raise ValueError("conversation state needs a SQLite file, not an in-memory database")
-        return SQLiteSessionStore(engine, path)
-    return await PostgresSessionStore.connect(engine)
+async def open_session_store(database: Database) -> SessionStore:
+    """The fast store for the database (already migrated), on its driver-direct connection."""
+    if database.is_sqlite:
+        return SQLiteSessionStore(database)
+    return PostgresSessionStore(await database.pool())

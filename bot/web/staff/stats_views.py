@@ -63,7 +63,7 @@ class StatsDeps:
     def from_core(cls, core: Any) -> StatsDeps:
         service = getattr(core, "stats_service", None) or getattr(core, "stats", None)
         if not isinstance(service, StatsService):
-            service = StatsService(core.engine, frozenset(core.content.teams))
+            service = StatsService(core.database, frozenset(core.content.teams))
         settings = core.settings
         return cls(
             service,

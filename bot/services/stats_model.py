@@ -1,0 +1,98 @@
+"""The statistics report's value types: periods, waiting-time buckets and shown cells.
+
+Why a module of their own: the recorder and service (``stats``) and the table builder
+(``stats_report``) both need them; kept in either, the two imported each other.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+TIME_BUCKETS = ("under_15m", "15m_1h", "1h_4h", "4h_24h", "1d_3d", "over_3d")
+SMALL = 5  # cells under this are suppressed
+
+PeriodKind = Literal["week", "month", "quarter", "year", "custom"]
+
+
+_BUCKET_LIMITS = (15 * 60, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600)  # upper bounds, seconds
+
+
+def time_bucket(seconds: float) -> str:
+    """The bucket a waiting time falls in (coarse on purpose)."""
+    for limit, name in zip(_BUCKET_LIMITS, TIME_BUCKETS, strict=False):
+        if seconds < limit:
+            return name
+    return TIME_BUCKETS[-1]
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date  # inclusive
+    end: date  # inclusive
+    kind: PeriodKind = "custom"
+
+    @classmethod
+    def ending(cls, kind: PeriodKind, last_day: date) -> Period:
+        """The week/month/quarter/year containing ``last_day`` (calendar-aligned).
+
+        Weeks are ISO weeks (Monday to Sunday); "custom" is the one day ``last_day``.
+        """
+        d = last_day
+        if kind == "week":
+            start = d - timedelta(days=d.weekday())
+            return cls(start, start + timedelta(days=6), kind)
+        if kind == "month":
+            last = calendar.monthrange(d.year, d.month)[1]
+            return cls(d.replace(day=1), d.replace(day=last), kind)
+        if kind == "quarter":
+            first_month = 3 * ((d.month - 1) // 3) + 1
+            end_month = first_month + 2
+            last = calendar.monthrange(d.year, end_month)[1]
+            return cls(date(d.year, first_month, 1), date(d.year, end_month, last), kind)
+        if kind == "year":
+            return cls(date(d.year, 1, 1), date(d.year, 12, 31), kind)
+        if kind == "custom":
+            return cls(d, d, kind)
+        raise ValueError(f"unknown period kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One shown number: ``value`` is None when suppressed (shown as "<5").
+
+    ``complement`` (added): hidden although 5 or more, so that a small count beside it
+    cannot be worked out from a total; shown as "hidden", since "<5" would be untrue.
+    """
+
+    value: int | None
+    complement: bool = False
+
+    @property
+    def shown(self) -> str:
+        if self.value is not None:
+            return str(self.value)
+        return "hidden" if self.complement else "<5"
+
+
+@dataclass(frozen=True)
+class StatTable:
+    """One table as shown: rows x columns plus totals, already suppressed."""
+
+    id: str  # "conversations_over_time", "top_screens", "languages", "helpfulness",
+    # "funnel", "requests_over_time", "time_to_claim", "time_to_first_reply", "outcomes", ...
+    title: str  # English msgid; the door translates
+    row_label: str
+    columns: list[str]
+    rows: list[tuple[str, list[Cell]]]
+    totals: list[Cell] | None = None
+    note: str | None = None  # e.g. why a breakdown was refused
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    team_ids: tuple[str, ...]  # the teams included
+    tables: list[StatTable] = field(default_factory=list)
