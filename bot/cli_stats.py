@@ -24,7 +24,7 @@ TERMINAL = StaffUser(id=0, username="terminal", role="admin", teams=frozenset())
 MAX_DAYS = 2 * 366
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stats = sub.add_parser("stats", help="print the anonymous statistics tables for a period")
     stats.add_argument(
         "--period", choices=("week", "month", "quarter", "year", "custom"), default="month"

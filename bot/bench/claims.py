@@ -33,14 +33,13 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bot.config import normalise_database_url
-from bot.domain import RequestDraft, StaffUser
+from bot.domain import URGENCIES, RequestDraft, StaffUser
 from bot.services.cases import CaseService
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 KEY = b"benchmark-only-secret-key-0123456789abcdef"
-URGENCIES = ("urgent", "soon", "later")
 
 
 @dataclass

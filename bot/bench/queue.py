@@ -27,6 +27,7 @@ from aiohttp import web
 from bot.config import load_settings
 from bot.domain import CONCERNS, TOPICS, URGENCIES, RequestDraft
 from bot.runtime import build_core
+from bot.services.stats import StatsService
 from bot.web.app import create_web_app
 from bot.web.staff import StaffWeb
 
@@ -64,7 +65,8 @@ async def run(requests: int, runs: int, database_url: str | None) -> None:
             await core.cases.create_request(draft, chat_id=10_000_000 + i)
         fill_s = time.perf_counter() - started
 
-        app = create_web_app(staff=StaffWeb.from_core(core))
+        stats = StatsService(core.database, frozenset(core.content.teams))
+        app = create_web_app(staff=StaffWeb.from_core(core, stats))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

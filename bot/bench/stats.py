@@ -24,7 +24,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -33,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import load_settings
 from bot.domain import CONCERNS, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES, StaffUser
-from bot.runtime import build_core
+from bot.runtime import Core, build_core
 from bot.services.stats import TIME_BUCKETS, Period, StatsService
 from bot.storage import stats as stats_db
 from bot.web.app import create_web_app
@@ -53,7 +55,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def generate(teams: list[str], per_day: int, rng: random.Random, days: int = DAYS):  # type: ignore[no-untyped-def]
+def generate(
+    teams: list[str], per_day: int, rng: random.Random, days: int = DAYS
+) -> Iterator[dict[stats_db.CounterKey, int]]:
     """Yield batches of counter cells, one day at a time."""
     moves = [(rng.choice(SCREENS[:60]), rng.choice(SCREENS)) for _ in range(600)]
     move_weights = [1 / (i + 1) for i in range(len(moves))]
@@ -89,16 +93,16 @@ def generate(teams: list[str], per_day: int, rng: random.Random, days: int = DAY
                         ("time_to_first_reply", TIME_BUCKETS),
                         ("case_outcome", OUTCOMES),
                     ):
-                        for key, v in Counter(rng.choices(vocabulary, k=requests)).items():
-                            cells[(day, team, lang, kind, key)] = v
+                        for word, v in Counter(rng.choices(vocabulary, k=requests)).items():
+                            cells[(day, team, lang, kind, word)] = v
         yield cells
 
 
-async def fill(core, teams: list[str], per_day: int, days: int) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+async def fill(core: Core, teams: list[str], per_day: int, days: int) -> tuple[int, float]:
     rng = random.Random(11)
     rows = 0
     started = time.perf_counter()
-    batch: dict = {}
+    batch: dict[stats_db.CounterKey, int] = {}
     for cells in generate(teams, per_day, rng, days):
         batch.update(cells)
         if len(batch) > 20_000:
@@ -113,7 +117,7 @@ async def fill(core, teams: list[str], per_day: int, days: int) -> tuple[int, fl
     return rows, time.perf_counter() - started
 
 
-async def timed(runs: int, call) -> list[float]:  # type: ignore[no-untyped-def]
+async def timed(runs: int, call: Callable[[], Awaitable[object]]) -> list[float]:
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -146,17 +150,17 @@ async def run(runs: int, per_day: int, database_url: str | None, days: int = DAY
             results.append(
                 (
                     f"report, admin, all 10 teams, {name}",
-                    await timed(runs, lambda p=period: service.report(admin, p, None)),
+                    await timed(runs, partial(service.report, admin, period, None)),
                 )
             )
             results.append(
                 (
                     f"report, coordinator, 1 team, {name}",
-                    await timed(runs, lambda p=period: service.report(coordinator, p, None)),
+                    await timed(runs, partial(service.report, coordinator, period, None)),
                 )
             )
         await core.staff.create("bench", PASSWORD, "admin", frozenset())
-        app = create_web_app(staff=StaffWeb.from_core(core))
+        app = create_web_app(staff=StaffWeb.from_core(core, service))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -182,7 +186,7 @@ async def run(runs: int, per_day: int, database_url: str | None, days: int = DAY
                     results.append(
                         (
                             f"GET /staff/stats, all teams, {name}",
-                            await timed(runs, lambda p=path: get(p)),
+                            await timed(runs, partial(get, path)),
                         )
                     )
         finally:

@@ -15,6 +15,7 @@ import io
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from bot.domain import CONCERNS, FEEDBACK, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
 from bot.services.stats_model import (
@@ -92,7 +93,7 @@ def buckets(period: Period) -> list[str]:
     return out
 
 
-def _refused(table_id: str, title: str, row_label: str, columns: list[str], note: str):
+def _refused(table_id: str, title: str, row_label: str, columns: list[str], note: str) -> StatTable:
     return StatTable(table_id, title, row_label, columns, rows=[], totals=None, note=note)
 
 
@@ -330,11 +331,11 @@ def to_csv(report: Report) -> str:
     return out.getvalue()
 
 
-def _cell(cell: Cell) -> dict:
+def _cell(cell: Cell) -> dict[str, Any]:
     return {"value": cell.value, "shown": cell.shown}
 
 
-def to_json(report: Report) -> dict:
+def to_json(report: Report) -> dict[str, Any]:
     """Plain JSON types only; a hidden number is null with its shown text ("<5" / "hidden")."""
     return {
         "period": {

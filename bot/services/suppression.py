@@ -86,9 +86,19 @@ class _Model:
     marks: list[Mark]
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where each cell and total sits in the model's flat list of values."""
+
+    cells: list[list[int]]
+    rows: list[int]
+    cols: list[int]
+    grand: int | None
+
+
 def _build(
     values: Sequence[Sequence[int]], row_totals: bool, col_totals: bool, grand: bool
-) -> tuple[_Model, dict[str, object]]:
+) -> tuple[_Model, _Layout]:
     n_rows = len(values)
     n_cols = len(values[0]) if n_rows else 0
     vals: list[int] = []
@@ -119,7 +129,7 @@ def _build(
             vals.append(sum(values[r][c] for r in range(n_rows)))
             is_total.append(True)
             lines.append((col_idx[-1], [cell_idx[r][c] for r in range(n_rows)]))
-    grand_idx = None
+    grand_idx: int | None = None
     if grand:
         grand_idx = len(vals)
         vals.append(sum(sum(row) for row in values))
@@ -131,8 +141,7 @@ def _build(
         if not row_totals and not col_totals:
             lines.append((grand_idx, [i for row in cell_idx for i in row]))
     marks: list[Mark] = ["small" if 0 < v < SMALL else "shown" for v in vals]
-    layout = {"cells": cell_idx, "rows": row_idx, "cols": col_idx, "grand": grand_idx}
-    return _Model(vals, is_total, lines, marks), layout
+    return _Model(vals, is_total, lines, marks), _Layout(cell_idx, row_idx, col_idx, grand_idx)
 
 
 def bounds(model: _Model) -> tuple[list[int], list[int]]:
@@ -256,10 +265,7 @@ def suppress_table(
     def shown(i: int) -> int | None:
         return model.values[i] if model.marks[i] == "shown" else None
 
-    cells_idx: list[list[int]] = layout["cells"]  # type: ignore[assignment]
-    rows_idx: list[int] = layout["rows"]  # type: ignore[assignment]
-    cols_idx: list[int] = layout["cols"]  # type: ignore[assignment]
-    grand_idx = layout["grand"]
+    cells_idx, rows_idx, cols_idx, grand_idx = layout.cells, layout.rows, layout.cols, layout.grand
     return SuppressedTable(
         cells=[[shown(i) for i in row] for row in cells_idx],
         cell_marks=[[model.marks[i] for i in row] for row in cells_idx],

@@ -39,15 +39,16 @@ from bot.storage.models import (
     CaseNote,
     CaseRequest,
     ChatSession,
+    table_of,
 )
 
-requests = CaseRequest.__table__  # type: ignore[attr-defined]  # sqlmodel declares no __table__
-contacts = CaseContact.__table__  # type: ignore[attr-defined]  # (same)
-messages = CaseMessage.__table__  # type: ignore[attr-defined]  # (same)
-notes = CaseNote.__table__  # type: ignore[attr-defined]  # (same)
-canned = CannedReply.__table__  # type: ignore[attr-defined]  # (same)
-audit = AuditEvent.__table__  # type: ignore[attr-defined]  # (same)
-sessions = ChatSession.__table__  # type: ignore[attr-defined]  # (same)
+requests = table_of(CaseRequest)
+contacts = table_of(CaseContact)
+messages = table_of(CaseMessage)
+notes = table_of(CaseNote)
+canned = table_of(CannedReply)
+audit = table_of(AuditEvent)
+sessions = table_of(ChatSession)
 
 ACTIVE = ACTIVE_STATUSES
 FINISHED = ("closed", "withdrawn")

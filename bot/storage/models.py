@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Dialect, Index
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, Index, Table
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -212,3 +212,10 @@ class StatsDailySeen(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A model's Core table, typed (sqlmodel declares ``__table__`` to no type checker)."""
+    name = model.__tablename__
+    assert isinstance(name, str)
+    return metadata.tables[name]

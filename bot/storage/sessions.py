@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from asyncpg import Record
+
 from bot.storage.database import CountedPool, Database
 
 MAX_TRACKED_MESSAGES = 100  # deleteMessages takes at most 100 ids
@@ -95,7 +97,7 @@ _PG_LOAD = f"SELECT {_COLUMNS} FROM chat_session WHERE pseudonym = $1"
 _PG_SAVE = _upsert([f"${i}" for i in range(1, 13)], "$13")
 
 
-def _state(row: Sequence[Any]) -> SessionState:
+def _state(row: Sequence[Any] | Record) -> SessionState:
     return SessionState(
         row[0],
         row[1],
@@ -139,7 +141,7 @@ def _int_list(raw: str) -> list[int]:
 
 
 def _row_values(
-    pseudonym: str, state: SessionState, recent: list[int], today: date
+    pseudonym: str, state: SessionState, recent: list[int], today: date | str
 ) -> tuple[Any, ...]:
     return (
         pseudonym,

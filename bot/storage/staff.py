@@ -10,10 +10,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.storage.models import StaffAccount, StaffTeam
+from bot.storage.models import StaffAccount, StaffTeam, table_of
 
-accounts = StaffAccount.__table__  # type: ignore[attr-defined]
-memberships = StaffTeam.__table__  # type: ignore[attr-defined]
+accounts = table_of(StaffAccount)
+memberships = table_of(StaffTeam)
 
 
 async def insert_account(conn: AsyncConnection, values: dict[str, Any]) -> int:

@@ -10,8 +10,7 @@ Read helpers for reporting (``bot.services.stats.StatsService``):
   ``(day, team_id, language, kind, key, count)`` for ``start <= day <= end``
   (both inclusive), ``team_id`` in ``team_ids`` (an empty collection = no rows),
   optionally only the given kinds. Raw daily cells: suppression is the caller's job.
-- ``totals(conn, start, end, team_ids, kinds=None)`` -> rows of
-  ``(team_id, language, kind, key, count)`` summed over the period.
+- Sums over a period for reports: ``bot.storage.stats_report``.
 
 Cells: ``team_id`` '' means the relative had not chosen a municipality (or chose
 none) when it was counted; include '' in ``team_ids`` where such counts belong
@@ -23,23 +22,25 @@ counts once for each; its language is ''.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.storage.models import StatsCounter, StatsDailySeen
+from bot.storage.models import StatsCounter, StatsDailySeen, table_of
 
-counter_table = StatsCounter.__table__  # type: ignore[attr-defined]
-seen_table = StatsDailySeen.__table__  # type: ignore[attr-defined]
+counter_table = table_of(StatsCounter)
+seen_table = table_of(StatsDailySeen)
 
 CounterKey = tuple[date, str, str, str, str]  # day, team_id, language, kind, key
 
 
-class CounterRow(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class CounterRow:
     day: date
     team_id: str
     language: str
@@ -48,15 +49,8 @@ class CounterRow(NamedTuple):
     count: int
 
 
-class TotalRow(NamedTuple):
-    team_id: str
-    language: str
-    kind: str
-    key: str
-    count: int
-
-
-def _insert(conn: AsyncConnection):  # type: ignore[no-untyped-def]
+def _insert(conn: AsyncConnection) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (the two differ only in their types)."""
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
@@ -116,25 +110,3 @@ async def counters(
         statement = statement.where(c.kind.in_(list(kinds)))
     result = await conn.execute(statement)
     return [CounterRow(*row) for row in result]
-
-
-async def totals(
-    conn: AsyncConnection,
-    start: date,
-    end: date,
-    team_ids: Collection[str],
-    kinds: Collection[str] | None = None,
-) -> list[TotalRow]:
-    """Cells summed over the period (inclusive) per team, language, kind and key."""
-    if not team_ids:
-        return []
-    c = counter_table.c
-    statement = (
-        select(c.team_id, c.language, c.kind, c.key, func.sum(c["count"]))
-        .where(c.day >= start, c.day <= end, c.team_id.in_(list(team_ids)))
-        .group_by(c.team_id, c.language, c.kind, c.key)
-    )
-    if kinds is not None:
-        statement = statement.where(c.kind.in_(list(kinds)))
-    result = await conn.execute(statement)
-    return [TotalRow(r[0], r[1], r[2], r[3], int(r[4])) for r in result]

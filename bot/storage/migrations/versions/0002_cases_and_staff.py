@@ -4,6 +4,8 @@ Revision ID: 0002
 Revises: 0001
 """
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -13,7 +15,7 @@ branch_labels = None
 depends_on = None
 
 
-def _utc(name: str, nullable: bool = True) -> sa.Column:  # type: ignore[type-arg]
+def _utc(name: str, nullable: bool = True) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
