@@ -1,8 +1,17 @@
-"""Shared fixtures: databases (SQLite and PostgreSQL), the spec-checked emulator, the server.
+"""Shared fixtures: databases (SQLite and PostgreSQL), the emulator, servers, clients, Chromium.
 
 Every test that takes ``database_url`` runs twice: on a fresh SQLite file and on a
 throwaway PostgreSQL database. The PostgreSQL leg is skipped on a laptop without
-one, but in CI (CI=true) a missing PostgreSQL is a failure, never a skip.
+one, but in CI (CI=true) a missing PostgreSQL is a failure, never a skip; so is a
+missing Chromium for the browser tests.
+
+What is here, so that test files use it instead of a copy:
+- ``preview_server`` (and ``running_preview`` for other settings): the real product in
+  preview mode; ``server`` is the same with the staff accounts of
+  ``tests/staff_helpers.py`` (a test file may extend it under the same name), and
+  ``client`` a cookie-keeping HTTP client on it for the staff pages and the JSON API.
+- ``emulator_on_own_port``: the Bot API emulator alone, as Telegram's servers would be.
+- ``chromium`` and ``browser``: Debian's Chromium under Playwright (``tests/browser.py``).
 """
 
 from __future__ import annotations
@@ -14,15 +23,19 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import load_settings
+from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec, default_spec_path
 from bot.runtime import Server
 from bot.storage.database import Database
+from tests.staff_helpers import StaffClient, create_accounts
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-for-pseudonyms-0123456789abcdef"
@@ -178,3 +191,60 @@ async def database(engine: AsyncEngine) -> AsyncIterator[Database]:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+async def server(preview_server: Server) -> Server:
+    """The product in preview mode with the staff accounts (``staff_helpers.ACCOUNTS``)."""
+    await create_accounts(preview_server)
+    return preview_server
+
+
+@pytest.fixture
+async def client(server: Server) -> AsyncIterator[StaffClient]:
+    """A cookie-keeping client on ``server``, not signed in, closed after the test."""
+    client = StaffClient(server)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@contextlib.asynccontextmanager
+async def emulator_on_own_port(spec: BotApiSpec, token: str) -> AsyncIterator[BotApiEmulator]:
+    """The Bot API emulator alone on a free port, as Telegram's servers would be."""
+    emulator = BotApiEmulator(token, validator=spec.validate_call)
+    runner = web.AppRunner(emulator.make_app(), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    emulator.set_server_origin(f"http://127.0.0.1:{port}")
+    try:
+        yield emulator
+    finally:
+        await runner.cleanup()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium (never a downloaded browser); missing is a skip, but a failure in CI."""
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if CI:
+        pytest.fail(f"CI=true but {CHROMIUM} is missing: install Debian's chromium package")
+    pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Any]:
+    """Chromium launched headless under Playwright for one test; each test opens its contexts.
+
+    Playwright is imported here, not at the top, so that only browser tests need it.
+    """
+    from tests.browser import launched
+
+    async with launched(chromium) as launched_browser:
+        yield launched_browser

@@ -72,6 +72,20 @@ class Relative:
         await self.taps(f"l:{language}")
         return await self.taps(f"t:{team}")
 
+    async def answers_the_request_questions(
+        self, concerns: str, topic: str, urgency: str = "soon", reply: str = "chat"
+    ) -> dict[str, Any]:
+        """Onboard in Swedish (Laholm), ask for contact, answer every question by button.
+
+        The last screen is the one that asks for the relative's own words.
+        """
+        await self.onboard("sv", "laholm")
+        await self.taps("g:contact")
+        await self.taps("k:new")
+        for code in (f"k:c:{concerns}", f"k:t:{topic}", f"k:u:{urgency}", f"k:r:{reply}"):
+            await self.taps(code)
+        return await self.taps("k:l:sv")
+
     def last(self) -> dict[str, Any]:
         return last_bot_message(self.emulator, self.chat_id)
 

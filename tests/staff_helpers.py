@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -114,6 +116,21 @@ class StaffClient:
             if response.content_type == "application/json":
                 return response.status, await response.json()
             return response.status, body.decode() if body else None
+
+
+@contextlib.asynccontextmanager
+async def signed_in(server: Server, username: str, lang: str = "sv") -> AsyncIterator[StaffClient]:
+    """A client signed in as ``username`` on the queue, reading pages in ``lang`` (sv or en).
+
+    Closed on the way out, whatever the test did.
+    """
+    client = StaffClient(server, accept_language="en-GB,en;q=0.9" if lang == "en" else "sv-SE")
+    try:
+        await client.sign_in(username)
+        assert "/staff/queue" in client.url, text_of(client.page)
+        yield client
+    finally:
+        await client.close()
 
 
 def text_of(page: str) -> str:

@@ -12,9 +12,6 @@ checked against what the product's renderer says that screen is.
 from __future__ import annotations
 
 import html
-import importlib
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,33 +24,20 @@ from bot.content.loader import load_content
 from bot.content.render import Screen
 from bot.emulator.server import html_to_text
 from bot.runtime import PREVIEW_TOKEN, Server
+from tests.browser import (
+    BOT_MESSAGES,
+    MARK_LAST_BOT_JS,
+    PHONE,
+    SCREEN_SHOWN_JS,
+    USER_MESSAGES,
+    playwright_api,
+)
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# The test extras install Playwright (the Python package only); in CI it must be there.
-playwright_api = (
-    importlib.import_module("playwright.async_api")
-    if CI
-    else pytest.importorskip("playwright.async_api", reason="pip install -e '.[test]'")
-)
-PHONE = {"width": 390, "height": 844}
 TEAM = {"sv": "laholm", "en": "botkyrka"}
 # The browser's own language is the *other* one, so the test has to use the page's select.
 BROWSER_LOCALE = {"sv": "en-GB", "en": "sv-SE"}
 WAIT_MS = 10_000
-
-BOT_MESSAGES = '[data-testid="message"][data-from="bot"]'
-USER_MESSAGES = '[data-testid="message"][data-from="user"]'
 
 # The newest bot message: its callback codes and whether the test already saw it.
 _LAST_BOT_JS = """() => {
@@ -66,34 +50,11 @@ _LAST_BOT_JS = """() => {
       .map((b) => b.dataset.callbackData ?? null),
   };
 }"""
-_MARK_LAST_BOT_JS = """() => {
-  const all = document.querySelectorAll('[data-testid="message"][data-from="bot"]');
-  if (all.length) all[all.length - 1].dataset.seenByTest = "1";
-}"""
-_SCREEN_SHOWN_JS = """(expected) => {
-  const all = document.querySelectorAll('[data-testid="message"][data-from="bot"]');
-  const m = all[all.length - 1];
-  if (!m || m.dataset.seenByTest === "1") return false;
-  const codes = [...m.querySelectorAll('[data-testid="inline-button"]')]
-    .map((b) => b.dataset.callbackData ?? null);
-  return JSON.stringify(codes) === JSON.stringify(expected)
-    && [...m.querySelectorAll('[data-testid="inline-button"]')].every((b) => !b.disabled);
-}"""
 # Elements the page may build from bot HTML (chat.js keeps an allow-list).
 _FOREIGN_ELEMENTS_JS = """() => [...document.querySelectorAll('#messages .text *')]
   .map((e) => e.localName)
   .filter((t) => !['strong', 'em', 'u', 's', 'code', 'pre', 'blockquote', 'a', 'span']
     .includes(t))"""
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium (never a downloaded browser); missing is a skip, but a failure in CI."""
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if CI:
-        pytest.fail(f"CI=true but {CHROMIUM} is missing: install Debian's chromium package")
-    pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
 
 
 def codes_of(screen: Screen) -> list[str]:
@@ -156,14 +117,14 @@ class ChatPage:
         self.lang = lang
 
     async def type_and_send(self, text: str) -> None:
-        await self.tab.evaluate(_MARK_LAST_BOT_JS)
+        await self.tab.evaluate(MARK_LAST_BOT_JS)
         composer = self.tab.get_by_test_id("composer")
         await composer.fill(text)
         await self.tab.get_by_test_id("send").click()
         await self.expect(composer).to_have_value("")
 
     async def send_kind(self, kind: str) -> None:
-        await self.tab.evaluate(_MARK_LAST_BOT_JS)
+        await self.tab.evaluate(MARK_LAST_BOT_JS)
         await self.tab.get_by_test_id("attach").click()
         await self.tab.get_by_test_id(f"send-{kind}").click()
 
@@ -178,9 +139,7 @@ class ChatPage:
     async def wait_for(self, screen: Screen, what: str) -> None:
         """Wait until a new (or re-rendered) last bot message shows exactly ``screen``."""
         try:
-            await self.tab.wait_for_function(
-                _SCREEN_SHOWN_JS, arg=codes_of(screen), timeout=WAIT_MS
-            )
+            await self.tab.wait_for_function(SCREEN_SHOWN_JS, arg=codes_of(screen), timeout=WAIT_MS)
         except playwright_api.Error as exc:
             last = await self.tab.evaluate(_LAST_BOT_JS)
             status = await self.tab.locator("#status").text_content()
@@ -194,7 +153,7 @@ class ChatPage:
 
     async def press(self, code: str, screen: Screen, *, label: str | None = None) -> None:
         """Click the button carrying ``code`` (and ``label``) in the newest bot message."""
-        await self.tab.evaluate(_MARK_LAST_BOT_JS)
+        await self.tab.evaluate(MARK_LAST_BOT_JS)
         selector = f'[data-testid="inline-button"][data-callback-data="{code}"]'
         button = self.last_bot().locator(selector)
         if label is not None:
@@ -221,7 +180,7 @@ class ChatPage:
         await self.wait_for(welcome, "after /start")
         assert codes_of(welcome) == [
             callbacks.set_language(lang),
-            callbacks.simple("language_picker"),
+            callbacks.ShowPicker("language").data,
             callbacks.go("emergency"),
         ]
         title = self.last_bot().locator(".text strong").first
@@ -258,30 +217,20 @@ class ChatPage:
 
 
 @pytest.fixture
-async def chat(
-    chromium: str, preview_server: Server, request: pytest.FixtureRequest
-) -> AsyncIterator[ChatPage]:
+async def chat(browser: Any, preview_server: Server, request: pytest.FixtureRequest) -> ChatPage:
     """A phone-sized Chromium tab on the preview's chat page (the browser's locale differs)."""
     callspec = getattr(request.node, "callspec", None)
     lang = callspec.params.get("lang", "sv") if callspec else "sv"
-    async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = await browser.new_context(
-                viewport=PHONE,
-                device_scale_factor=2,
-                is_mobile=True,
-                has_touch=True,
-                locale=BROWSER_LOCALE.get(lang, "en-GB"),
-                reduced_motion="reduce",
-            )
-            context.set_default_timeout(WAIT_MS)
-            page = ChatPage(preview_server, await context.new_page())
-            yield page
-        finally:
-            await browser.close()
+    context = await browser.new_context(
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale=BROWSER_LOCALE.get(lang, "en-GB"),
+        reduced_motion="reduce",
+    )
+    context.set_default_timeout(WAIT_MS)
+    return ChatPage(preview_server, await context.new_page())
 
 
 # -- 1. every screen of the guide, reached by clicking ----------------------------------------
@@ -317,9 +266,7 @@ async def test_relative_reaches_every_screen_by_clicking(chat: ChatPage, lang: s
             action = callbacks.parse(code)
             if isinstance(action, callbacks.Answer):
                 # a step of the self-reflection: its answers lead to screens whose back is here
-                target = next(
-                    o.goto for o in content.nodes[node].options if o.id == action.option
-                )
+                target = next(o.goto for o in content.nodes[node].options if o.id == action.option)
                 if target in entered or content.nodes[target].parent != node:
                     continue
                 entered.add(target)
@@ -380,7 +327,7 @@ async def test_sticker_and_long_text_get_a_helpful_answer(chat: ChatPage, lang: 
     await chat.send_kind("sticker")
     await chat.expect(users).to_have_count(2)
     await chat.expect(users.last).to_contain_text("Sticker")
-    await chat.tab.wait_for_function(_SCREEN_SHOWN_JS, arg=codes_of(home))
+    await chat.tab.wait_for_function(SCREEN_SHOWN_JS, arg=codes_of(home))
     await chat.expect(bots).to_have_count(2)  # a new message: the home screen stays above
     await _assert_helpful_notice(chat, home)
 
@@ -393,7 +340,7 @@ async def test_sticker_and_long_text_get_a_helpful_answer(chat: ChatPage, lang: 
     await chat.type_and_send(long_text)
     await chat.expect(users).to_have_count(3)
     assert (await users.last.locator(".text").text_content()) == long_text
-    await chat.tab.wait_for_function(_SCREEN_SHOWN_JS, arg=codes_of(home))
+    await chat.tab.wait_for_function(SCREEN_SHOWN_JS, arg=codes_of(home))
     await chat.expect(bots).to_have_count(3)
     await _assert_helpful_notice(chat, home)
 
@@ -478,7 +425,7 @@ async def test_bot_html_renders_safely(chat: ChatPage, lang: str) -> None:
     await chat.expect(user_text).to_have_text(typed)
     assert await user_text.locator("*").count() == 0
     # The bot answers the typed text with its notice and the screen again, as a new message.
-    await chat.tab.wait_for_function(_SCREEN_SHOWN_JS, arg=codes_of(contact))
+    await chat.tab.wait_for_function(SCREEN_SHOWN_JS, arg=codes_of(contact))
     await chat.expect(tab.locator(BOT_MESSAGES)).to_have_count(2)
 
     # Hostile HTML from the bot side (sent with the bot's token, as the product would).

@@ -31,17 +31,18 @@ from bot import callbacks
 from bot.emulator.server import html_to_text
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import PREVIEW_TOKEN, Server
-from tests.conftest import running_preview
-from tests.staff_helpers import PASSWORD, create_accounts, new_request
-from tests.test_preview_browser import (
+from tests.browser import (
     BOT_MESSAGES,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    CI,
+    MARK_LAST_BOT_JS,
     PHONE,
+    SCREEN_SHOWN_JS,
     USER_MESSAGES,
-    playwright_api,
+    expect,
+    sign_in,
+    watch,
 )
+from tests.conftest import running_preview
+from tests.staff_helpers import create_accounts, new_request
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT_MS = 15_000
@@ -169,40 +170,12 @@ async def arabic_server(
         yield server
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium (never a downloaded browser); missing is a skip, but a failure in CI."""
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if CI:
-        pytest.fail(f"CI=true but {CHROMIUM} is missing: install Debian's chromium package")
-    pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-
-
 @pytest.fixture
-async def browser_context(chromium: str) -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = await browser.new_context(
-                viewport=PHONE, locale="sv-SE", reduced_motion="reduce"
-            )
-            context.set_default_timeout(WAIT_MS)
-            yield context
-        finally:
-            await browser.close()
-
-
-def watch(tab: Any) -> list[str]:
-    problems: list[str] = []
-    tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    tab.on(
-        "console",
-        lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None,
-    )
-    return problems
+async def browser_context(browser: Any) -> Any:
+    """A phone-sized context in Swedish, without animations."""
+    context = await browser.new_context(viewport=PHONE, locale="sv-SE", reduced_motion="reduce")
+    context.set_default_timeout(WAIT_MS)
+    return context
 
 
 # -- the preview chat page -------------------------------------------------------------------
@@ -237,27 +210,14 @@ _MESSAGE_LAYOUT_JS = """(from) => {
     bubbleText: text.textContent,
   };
 }"""
-_SCREEN_SHOWN_JS = """(expected) => {
-  const all = document.querySelectorAll('[data-testid="message"][data-from="bot"]');
-  const m = all[all.length - 1];
-  if (!m || m.dataset.seenByTest === "1") return false;
-  const codes = [...m.querySelectorAll('[data-testid="inline-button"]')]
-    .map((b) => b.dataset.callbackData ?? null);
-  return JSON.stringify(codes) === JSON.stringify(expected)
-    && [...m.querySelectorAll('[data-testid="inline-button"]')].every((b) => !b.disabled);
-}"""
-_MARK_LAST_BOT_JS = """() => {
-  const all = document.querySelectorAll('[data-testid="message"][data-from="bot"]');
-  if (all.length) all[all.length - 1].dataset.seenByTest = "1";
-}"""
 
 
 async def _wait_for_screen(tab: Any, codes: list[str]) -> None:
-    await tab.wait_for_function(_SCREEN_SHOWN_JS, arg=codes, timeout=WAIT_MS)
+    await tab.wait_for_function(SCREEN_SHOWN_JS, arg=codes, timeout=WAIT_MS)
 
 
 async def _press(tab: Any, code: str, next_codes: list[str]) -> None:
-    await tab.evaluate(_MARK_LAST_BOT_JS)
+    await tab.evaluate(MARK_LAST_BOT_JS)
     selector = f'[data-testid="inline-button"][data-callback-data="{code}"]'
     await tab.locator(BOT_MESSAGES).last.locator(selector).first.click()
     await _wait_for_screen(tab, next_codes)
@@ -295,7 +255,6 @@ async def test_arabic_conversation_in_the_preview_reads_right_to_left(
     renderer = server.core.renderer
     content = server.core.content
     assert content.languages["ar"].enabled and content.languages["ar"].direction == "rtl"
-    expect = playwright_api.expect
     tab = await browser_context.new_page()
     problems = watch(tab)
 
@@ -333,7 +292,7 @@ async def test_arabic_conversation_in_the_preview_reads_right_to_left(
     _assert_reads_rtl(await tab.evaluate(_MESSAGE_LAYOUT_JS, "bot"))
 
     # What the relative types in Arabic reads RTL on the relative's side, tail there.
-    await tab.evaluate(_MARK_LAST_BOT_JS)
+    await tab.evaluate(MARK_LAST_BOT_JS)
     await composer.fill(ARABIC_REQUEST)
     await tab.get_by_test_id("send").click()
     await expect(tab.locator(USER_MESSAGES).last.locator(".text")).to_have_text(ARABIC_REQUEST)
@@ -387,14 +346,10 @@ async def test_staff_case_page_shows_arabic_right_to_left(
     # The relative wrote in Arabic; the request is in Arabic only where Arabic is offered.
     language = "ar" if server.core.content.languages["ar"].enabled else "sv"
     created = await new_request(server, team="laholm", text=ARABIC_REQUEST, language=language)
-    expect = playwright_api.expect
     page = await browser_context.new_page()
     problems = watch(page)
 
-    await page.goto(f"{server.origin}/staff/")
-    await page.get_by_label("Användarnamn").fill("anna")
-    await page.get_by_label("Lösenord").fill(PASSWORD)
-    await page.get_by_role("button", name="Logga in").click()
+    await sign_in(page, server.origin, "anna")
     await expect(page.get_by_test_id("queue-empty").or_(page.locator("#queue"))).to_be_visible()
     await page.goto(f"{server.origin}/staff/cases/{created.code}")
 

@@ -9,48 +9,21 @@ again without a reload; staff close the request with an outcome.
 
 from __future__ import annotations
 
-import importlib
-import os
 import re
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.domain import CODE_ALPHABET
 from bot.runtime import Server
+from tests.browser import PHONE, expect, sign_in, watch
 from tests.helpers import Relative
-from tests.staff_helpers import PASSWORD, create_accounts
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-playwright_api = (
-    importlib.import_module("playwright.async_api")
-    if CI
-    else pytest.importorskip("playwright.async_api", reason="pip install -e '.[test]'")
-)
-PHONE = {"width": 390, "height": 844}
 WAIT_MS = 15_000
 CODE_RE = re.compile(rf"[{CODE_ALPHABET}]{{3}}-[{CODE_ALPHABET}]{{3}}")
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if CI:
-        pytest.fail(f"CI=true but {CHROMIUM} is missing: install Debian's chromium package")
-    pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-
-
 async def relative_sends_a_request(relative: Relative) -> str:
     """The real bot flow: talk to someone, answer with buttons, write, confirm; the case code."""
-    await relative.onboard("sv", "laholm")
-    await relative.taps("g:contact")
-    await relative.taps("k:new")
-    for code in ("k:c:young_adult", "k:t:online", "k:u:soon", "k:r:chat", "k:l:sv"):
-        await relative.taps(code)
+    await relative.answers_the_request_questions("young_adult", "online")
     await relative.says("Min bror har fått nya vänner på nätet och pratar om våld.")
     done = await relative.taps("k:ok")
     found = CODE_RE.search(done["text"])
@@ -58,70 +31,52 @@ async def relative_sends_a_request(relative: Relative) -> str:
     return found.group()
 
 
-async def test_staff_and_relative_through_the_browser(
-    preview_server: Server, chromium: str
-) -> None:
-    server = preview_server
+async def test_staff_and_relative_through_the_browser(server: Server, browser: Any) -> None:
     assert server.emulator is not None
-    await create_accounts(server)
-    expect = playwright_api.expect
-    problems: list[str] = []
-    async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport=PHONE, locale="sv-SE")
-            page = await context.new_page()
-            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.on(
-                "console",
-                lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None,
-            )
-            await page.goto(f"{server.origin}/staff/")
-            await page.get_by_label("Användarnamn").fill("anna")
-            await page.get_by_label("Lösenord").fill(PASSWORD)
-            await page.get_by_role("button", name="Logga in").click()
-            await expect(page.get_by_test_id("queue-empty")).to_be_visible(timeout=WAIT_MS)
-            loads: list[Any] = []
-            page.on("load", lambda _: loads.append(1))
+    context = await browser.new_context(viewport=PHONE, locale="sv-SE")
+    page = await context.new_page()
+    problems = watch(page)
+    await sign_in(page, server.origin, "anna")
+    await expect(page.get_by_test_id("queue-empty")).to_be_visible(timeout=WAIT_MS)
+    loads: list[Any] = []
+    page.on("load", lambda _: loads.append(1))
 
-            # A relative asks for contact through the bot; the row appears without a reload.
-            relative = Relative(server.emulator, language_code="sv")
-            code = await relative_sends_a_request(relative)
-            row = page.locator(f'[data-testid="queue-row"][data-code="{code}"]')
-            await expect(row).to_be_visible(timeout=WAIT_MS)
-            await expect(page.get_by_test_id("waiting-count")).to_contain_text("1 förfrågan väntar")
-            assert loads == [], "the queue must update without a page reload"
+    # A relative asks for contact through the bot; the row appears without a reload.
+    relative = Relative(server.emulator, language_code="sv")
+    code = await relative_sends_a_request(relative)
+    row = page.locator(f'[data-testid="queue-row"][data-code="{code}"]')
+    await expect(row).to_be_visible(timeout=WAIT_MS)
+    await expect(page.get_by_test_id("waiting-count")).to_contain_text("1 förfrågan väntar")
+    assert loads == [], "the queue must update without a page reload"
 
-            # Claim and reply, with the keyboard where it matters.
-            await row.get_by_role("link", name=code).click()
-            await page.get_by_test_id("claim").click()
-            await expect(page.get_by_test_id("flash")).to_have_text("Du har tagit förfrågan.")
-            await page.get_by_label("Ditt svar").fill("Hej! Tack för att du skriver. Vi finns här.")
-            await page.get_by_label("Underteckna med mitt förnamn (Anna)").check()
-            await page.get_by_test_id("send-reply").click()
-            await expect(page.get_by_test_id("flash")).to_have_text("Ditt svar skickades.")
-            await expect(page.get_by_test_id("case-message").last).to_contain_text("Levererat")
+    # Claim and reply, with the keyboard where it matters.
+    await row.get_by_role("link", name=code).click()
+    await page.get_by_test_id("claim").click()
+    await expect(page.get_by_test_id("flash")).to_have_text("Du har tagit förfrågan.")
+    await page.get_by_label("Ditt svar").fill("Hej! Tack för att du skriver. Vi finns här.")
+    await page.get_by_label("Underteckna med mitt förnamn (Anna)").check()
+    await page.get_by_test_id("send-reply").click()
+    await expect(page.get_by_test_id("flash")).to_have_text("Ditt svar skickades.")
+    await expect(page.get_by_test_id("case-message").last).to_contain_text("Levererat")
 
-            # The relative receives it from the team, signed, and answers in the chat.
-            await server.emulator.wait_idle(relative.chat_id)
-            arrived = relative.last()
-            assert "Vi finns här." in arrived["text"] and "Anna" in arrived["text"]
-            case_loads = len(loads)
-            await relative.says("Tack, det känns bättre redan.")
-            answer = page.get_by_test_id("case-message").filter(has_text="det känns bättre")
-            await expect(answer).to_be_visible(timeout=WAIT_MS)
-            assert len(loads) == case_loads, "the answer must appear without a reload"
-            assert await answer.get_attribute("data-author") == "relative"
+    # The relative receives it from the team, signed, and answers in the chat.
+    await server.emulator.wait_idle(relative.chat_id)
+    arrived = relative.last()
+    assert "Vi finns här." in arrived["text"] and "Anna" in arrived["text"]
+    case_loads = len(loads)
+    await relative.says("Tack, det känns bättre redan.")
+    answer = page.get_by_test_id("case-message").filter(has_text="det känns bättre")
+    await expect(answer).to_be_visible(timeout=WAIT_MS)
+    assert len(loads) == case_loads, "the answer must appear without a reload"
+    assert await answer.get_attribute("data-author") == "relative"
 
-            # Close with an outcome.
-            await page.get_by_label("Utfall").select_option("advice")
-            await page.get_by_test_id("close").click()
-            await expect(page.get_by_test_id("flash")).to_have_text("Förfrågan avslutades.")
-            await expect(page.get_by_test_id("case-status")).to_contain_text("Råd givna")
+    # Close with an outcome.
+    await page.get_by_label("Utfall").select_option("advice")
+    await page.get_by_test_id("close").click()
+    await expect(page.get_by_test_id("flash")).to_have_text("Förfrågan avslutades.")
+    await expect(page.get_by_test_id("case-status")).to_contain_text("Råd givna")
 
-            # Nothing about who the relative is reached the page.
-            content = await page.content()
-            assert str(relative.chat_id) not in content
-            assert problems == [], problems
-        finally:
-            await browser.close()
+    # Nothing about who the relative is reached the page.
+    content = await page.content()
+    assert str(relative.chat_id) not in content
+    assert problems == [], problems
