@@ -17,12 +17,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.domain import CODE_ALPHABET
 from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec
-from tests.conftest import REPO, TEST_SECRET, _reset_postgres, free_port
+from tests.conftest import REPO, TEST_SECRET, _reset_postgres, emulator_on_own_port, free_port
 from tests.helpers import Relative, button_data
 
 TOKEN = "123456:KILLtestTOKEN_abcdefghijklmnopqrstuvwxyz"
@@ -77,24 +76,12 @@ class BotProcess:
 
 @pytest.fixture
 async def emulator(spec: BotApiSpec) -> AsyncIterator[BotApiEmulator]:
-    emulator = BotApiEmulator(TOKEN, validator=spec.validate_call)
-    runner = web.AppRunner(emulator.make_app(), access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    emulator.set_server_origin(f"http://127.0.0.1:{port}")
-    try:
+    async with emulator_on_own_port(spec, TOKEN) as emulator:
         yield emulator
-    finally:
-        await runner.cleanup()
 
 
 async def _to_preview(relative: Relative) -> dict:
-    await relative.onboard("sv", "laholm")
-    await relative.taps("g:contact")
-    await relative.taps("k:new")
-    for code in ("k:c:child", "k:t:worry", "k:u:soon", "k:r:chat", "k:l:sv"):
-        await relative.taps(code)
+    await relative.answers_the_request_questions("child", "worry")
     return await relative.taps("k:skip")
 
 

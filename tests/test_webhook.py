@@ -8,12 +8,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
-from tests.conftest import _reset_postgres, free_port, make_settings
+from tests.conftest import _reset_postgres, emulator_on_own_port, free_port, make_settings
 from tests.helpers import Relative, button_data
 
 TOKEN = "123456789:AAF-webhook-test-token-abcdefghijklmno"
@@ -23,18 +22,8 @@ SECRET = "webhook-secret_0123456789"
 @pytest.fixture
 async def telegram(spec: BotApiSpec) -> AsyncIterator[BotApiEmulator]:
     """The emulator on its own port, as Telegram's servers would be."""
-    emulator = BotApiEmulator(TOKEN, validator=spec.validate_call)
-    app = web.Application()
-    emulator.add_routes(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    emulator.set_server_origin(f"http://127.0.0.1:{port}")
-    try:
+    async with emulator_on_own_port(spec, TOKEN) as emulator:
         yield emulator
-    finally:
-        await runner.cleanup()
     assert emulator.problems == [], emulator.problems
 
 
