@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 from openapi_spec_validator import validate
 
 from bot.runtime import Server
 from bot.web.staff.openapi import openapi_document
-from tests.staff_helpers import PASSWORD, StaffClient, create_accounts, new_request
-
-
-@pytest.fixture
-async def server(preview_server: Server) -> Server:
-    await create_accounts(preview_server)
-    return preview_server
-
-
-@pytest.fixture
-async def client(server: Server) -> AsyncIterator[StaffClient]:
-    c = StaffClient(server)
-    yield c
-    await c.close()
+from tests.staff_helpers import PASSWORD, StaffClient, new_request
 
 
 async def token_for(client: StaffClient, username: str) -> dict[str, str]:

@@ -3,34 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bot.domain import MAX_STAFF_TEXT
 from bot.runtime import Server
 from tests.helpers import bot_messages
-from tests.staff_helpers import StaffClient, create_accounts, new_request, text_of
-
-
-@pytest.fixture
-async def server(preview_server: Server) -> Server:
-    await create_accounts(preview_server)
-    return preview_server
-
-
-@pytest.fixture
-async def client(server: Server) -> AsyncIterator[StaffClient]:
-    c = StaffClient(server)
-    yield c
-    await c.close()
-
-
-async def signed_in(server: Server, username: str, lang: str = "sv") -> StaffClient:
-    c = StaffClient(server, accept_language="en-GB,en;q=0.9" if lang == "en" else "sv-SE")
-    await c.sign_in(username)
-    assert "/staff/queue" in c.url, text_of(c.page)
-    return c
+from tests.staff_helpers import StaffClient, new_request, signed_in, text_of
 
 
 async def test_sign_in_shows_the_queue_and_sign_out_ends_the_session(
@@ -95,8 +72,7 @@ async def test_forms_without_the_csrf_token_change_nothing(
 async def test_staff_do_not_see_another_teams_request(server: Server) -> None:
     botkyrka = await new_request(server, team="botkyrka")
     laholm = await new_request(server, team="laholm")
-    anna = await signed_in(server, "anna")
-    try:
+    async with signed_in(server, "anna") as anna:
         queue = await anna.get("/staff/queue")
         assert laholm.code in queue and botkyrka.code not in queue
         await anna.get(f"/staff/cases/{botkyrka.code}")
@@ -109,20 +85,14 @@ async def test_staff_do_not_see_another_teams_request(server: Server) -> None:
         assert anna.status == 404
         await anna.get("/staff/audit")
         assert anna.status == 403
-    finally:
-        await anna.close()
-    root = await signed_in(server, "root")
-    try:
+    async with signed_in(server, "root") as root:
         queue = await root.get("/staff/queue")
         assert laholm.code in queue and botkyrka.code in queue
-    finally:
-        await root.close()
 
 
 async def test_claim_race_the_second_claimer_sees_who_has_it(server: Server) -> None:
     case = await new_request(server)
-    anna, bo = await signed_in(server, "anna"), await signed_in(server, "bo")
-    try:
+    async with signed_in(server, "anna") as anna, signed_in(server, "bo") as bo:
         await anna.get(f"/staff/cases/{case.code}")
         await bo.get(f"/staff/cases/{case.code}")
         path = f"/staff/cases/{case.code}/claim"
@@ -133,9 +103,6 @@ async def test_claim_race_the_second_claimer_sees_who_has_it(server: Server) -> 
         loser = "bo" if winners == ["anna"] else "anna"
         assert f"{winners[0]} har redan tagit den här förfrågan." in pages[loser]
         assert f"Tagen av {winners[0]}" in pages[loser]
-    finally:
-        await anna.close()
-        await bo.close()
 
 
 async def test_reply_note_close_and_reopen_through_the_pages(server: Server) -> None:
@@ -143,8 +110,7 @@ async def test_reply_note_close_and_reopen_through_the_pages(server: Server) -> 
     chat_id = server.emulator.new_private_chat(language_code="sv")
     case = await new_request(server, chat_id=chat_id)
     before = len(bot_messages(server.emulator, chat_id))
-    anna = await signed_in(server, "anna")
-    try:
+    async with signed_in(server, "anna") as anna:
         await anna.get(f"/staff/cases/{case.code}")
         await anna.post(f"/staff/cases/{case.code}/claim", {})
         assert 'data-testid="reply-form"' in anna.page
@@ -172,14 +138,11 @@ async def test_reply_note_close_and_reopen_through_the_pages(server: Server) -> 
         await anna.post(f"/staff/cases/{case.code}/reopen", {})
         assert "Förfrågan öppnades igen." in anna.page
         assert case.code in await anna.get("/staff/queue")
-    finally:
-        await anna.close()
 
 
 async def test_bad_input_gets_a_clear_answer_and_keeps_the_text(server: Server) -> None:
     case = await new_request(server)
-    anna = await signed_in(server, "anna")
-    try:
+    async with signed_in(server, "anna") as anna:
         await anna.get(f"/staff/cases/{case.code}")
         await anna.post(f"/staff/cases/{case.code}/claim", {})
         long_text = "a" * (MAX_STAFF_TEXT + 1)
@@ -194,20 +157,14 @@ async def test_bad_input_gets_a_clear_answer_and_keeps_the_text(server: Server) 
         await anna.post("/staff/cases/ZZZ-ZZZ/claim", {})
         assert anna.status == 404
         # Bo did not claim it: his reply is refused with a clear message, his text kept.
-        bo = await signed_in(server, "bo")
-        try:
+        async with signed_in(server, "bo") as bo:
             await bo.get(f"/staff/cases/{case.code}")
             await bo.post(f"/staff/cases/{case.code}/reply", {"text": "Hej från Bo"})
             assert bo.status == 409 and "Hej från Bo" in bo.page
-        finally:
-            await bo.close()
-    finally:
-        await anna.close()
 
 
 async def test_the_queue_fragment_changes_only_when_the_queue_does(server: Server) -> None:
-    anna = await signed_in(server, "anna")
-    try:
+    async with signed_in(server, "anna") as anna:
         await anna.get("/staff/queue")
         version = anna.page.split('data-version="')[1].split('"')[0]
         async with anna.http.get(f"{anna.origin}/staff/queue/live?v={version}") as response:
@@ -219,14 +176,11 @@ async def test_the_queue_fragment_changes_only_when_the_queue_does(server: Serve
             fragment = await response.text()
         assert urgent.code in fragment and "Brådskande: akut fara" in fragment
         assert "1 brådskande" in text_of(fragment)
-    finally:
-        await anna.close()
 
 
 async def test_pages_follow_the_language_and_the_switch(server: Server) -> None:
     await new_request(server, urgency="urgent")
-    anna = await signed_in(server, "anna", lang="en")
-    try:
+    async with signed_in(server, "anna", lang="en") as anna:
         page = text_of(await anna.get("/staff/queue"))
         assert (
             "Queue" in page and "1 request waiting" in page and "Urgent: immediate danger" in page
@@ -235,27 +189,19 @@ async def test_pages_follow_the_language_and_the_switch(server: Server) -> None:
         await anna.post("/staff/language", {"lang": "sv", "next": "/staff/queue"})
         assert anna.url.endswith("/staff/queue") and 'lang="sv"' in anna.page
         assert "1 förfrågan väntar" in text_of(anna.page)
-    finally:
-        await anna.close()
 
 
 async def test_admin_reads_the_audit_log_without_content(server: Server) -> None:
     case = await new_request(server)
-    anna = await signed_in(server, "anna")
-    try:
+    async with signed_in(server, "anna") as anna:
         await anna.get(f"/staff/cases/{case.code}")
         await anna.post(f"/staff/cases/{case.code}/claim", {})
         await anna.post(f"/staff/cases/{case.code}/note", {"text": "Hemlig anteckning"})
-    finally:
-        await anna.close()
-    root = await signed_in(server, "root")
-    try:
+    async with signed_in(server, "root") as root:
         page = await root.get("/staff/audit")
         assert root.status == 200
         assert case.code in page and "anna" in page and "Lade till en anteckning" in page
         assert "Hemlig anteckning" not in page
-    finally:
-        await root.close()
 
 
 async def test_no_chat_id_or_relative_identity_in_any_page(server: Server) -> None:
@@ -264,8 +210,7 @@ async def test_no_chat_id_or_relative_identity_in_any_page(server: Server) -> No
         language_code="sv", first_name="Gunilla", username="gunilla_private"
     )
     case = await new_request(server, chat_id=chat_id)
-    anna = await signed_in(server, "anna")
-    try:
+    async with signed_in(server, "anna") as anna:
         pages = [await anna.get("/staff/queue"), await anna.get(f"/staff/cases/{case.code}")]
         await anna.post(f"/staff/cases/{case.code}/claim", {})
         pages.append(anna.page)
@@ -275,8 +220,6 @@ async def test_no_chat_id_or_relative_identity_in_any_page(server: Server) -> No
         everything = "\n".join([*pages, str(api_queue), str(api_case)])
         for secret in (str(chat_id), "Gunilla", "gunilla_private"):
             assert secret not in everything
-    finally:
-        await anna.close()
 
 
 async def test_session_cookie_is_httponly_and_strict(server: Server, client: StaffClient) -> None:
