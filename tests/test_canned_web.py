@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot.runtime import Server
-from tests.staff_helpers import PASSWORD, StaffClient, create_accounts, new_request, text_of
+from tests.staff_helpers import PASSWORD, create_accounts, new_request, signed_in, text_of
 
 
 @pytest.fixture
@@ -20,17 +20,8 @@ async def server(preview_server: Server) -> Server:
     return preview_server
 
 
-async def _signed_in(server: Server, username: str) -> StaffClient:
-    client = StaffClient(server, accept_language="en-GB,en;q=0.9")
-    await client.sign_in(username)
-    assert "/staff/queue" in client.url, text_of(client.page)
-    return client
-
-
 async def test_coordinator_adds_a_reply_that_staff_can_pick(server: Server) -> None:
-    kim = await _signed_in(server, "kim")
-    anna = await _signed_in(server, "anna")
-    try:
+    async with signed_in(server, "kim", "en") as kim, signed_in(server, "anna", "en") as anna:
         await kim.get("/staff/canned")
         assert kim.status == 200 and "There are no canned replies yet." in text_of(kim.page)
         await kim.post(
@@ -50,15 +41,10 @@ async def test_coordinator_adds_a_reply_that_staff_can_pick(server: Server) -> N
         await anna.get(f"/staff/cases/{english.code}")
         await anna.post(f"/staff/cases/{english.code}/claim", {})
         assert "Vi ringer inte upp" not in anna.page  # only replies in the case's language
-    finally:
-        await kim.close()
-        await anna.close()
 
 
 async def test_only_coordinators_of_the_team_manage_replies(server: Server) -> None:
-    anna = await _signed_in(server, "anna")
-    kim = await _signed_in(server, "kim")
-    try:
+    async with signed_in(server, "anna", "en") as anna, signed_in(server, "kim", "en") as kim:
         await anna.get("/staff/canned")
         assert anna.status == 403 and "Only coordinators" in text_of(anna.page)
         await kim.get("/staff/canned")
@@ -71,15 +57,10 @@ async def test_only_coordinators_of_the_team_manage_replies(server: Server) -> N
         await kim.post("/staff/canned/add", {"team": "laholm", "language": "sv", "title": ""})
         assert "Something in the form was missing" in text_of(kim.page)
         assert "There are no canned replies yet." in text_of(kim.page)
-    finally:
-        await anna.close()
-        await kim.close()
 
 
 async def test_removing_a_reply_needs_csrf_and_is_audited(server: Server) -> None:
-    kim = await _signed_in(server, "kim")
-    root = await _signed_in(server, "root")
-    try:
+    async with signed_in(server, "kim", "en") as kim, signed_in(server, "root", "en") as root:
         await kim.get("/staff/canned")
         await kim.post(
             "/staff/canned/add",
@@ -100,6 +81,3 @@ async def test_removing_a_reply_needs_csrf_and_is_audited(server: Server) -> Non
         await root.get("/staff/audit")
         assert "Added a canned reply" in text_of(root.page)
         assert "Removed a canned reply" in text_of(root.page)
-    finally:
-        await kim.close()
-        await root.close()

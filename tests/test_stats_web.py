@@ -18,7 +18,7 @@ from bot.runtime import Server
 from bot.storage.engine import write_tx
 from bot.storage.stats import add_counts
 from tests.helpers import Relative
-from tests.staff_helpers import PASSWORD, StaffClient, create_accounts, text_of
+from tests.staff_helpers import PASSWORD, StaffClient, create_accounts, signed_in, text_of
 
 MONTH = "period=month&date=2026-11-15"
 BOTKYRKA_ONLY = 173  # a figure only Botkyrka has: must never reach Laholm's coordinator
@@ -55,18 +55,10 @@ async def server(preview_server: Server) -> Server:
     return preview_server
 
 
-async def signed_in(server: Server, username: str, lang: str = "sv") -> StaffClient:
-    c = StaffClient(server, accept_language="en-GB,en;q=0.9" if lang == "en" else "sv-SE")
-    await c.sign_in(username)
-    assert "/staff/queue" in c.url, text_of(c.page)
-    return c
-
-
 @pytest.fixture
 async def kim(server: Server) -> AsyncIterator[StaffClient]:
-    c = await signed_in(server, "kim")
-    yield c
-    await c.close()
+    async with signed_in(server, "kim") as c:
+        yield c
 
 
 def charts_of(page: str) -> list[dict]:
@@ -107,15 +99,12 @@ async def test_coordinator_sees_their_team_with_small_counts_hidden(
 
 
 async def test_admin_sees_all_teams_and_may_pick_one(server: Server) -> None:
-    root = await signed_in(server, "root")
-    try:
+    async with signed_in(server, "root") as root:
         page = await root.get(f"/staff/stats?{MONTH}")
         assert root.status == 200
         assert '<option value="botkyrka"' in page and '<option value="laholm"' in page
         page = await root.get(f"/staff/stats?{MONTH}&team=botkyrka")
         assert root.status == 200 and str(BOTKYRKA_ONLY) in text_of(page)
-    finally:
-        await root.close()
 
 
 async def test_staff_and_strangers_are_kept_out(server: Server, client_anna: StaffClient) -> None:
@@ -143,9 +132,8 @@ async def test_staff_and_strangers_are_kept_out(server: Server, client_anna: Sta
 
 @pytest.fixture
 async def client_anna(server: Server) -> AsyncIterator[StaffClient]:
-    c = await signed_in(server, "anna")
-    yield c
-    await c.close()
+    async with signed_in(server, "anna") as c:
+        yield c
 
 
 BAD_INPUT = [
