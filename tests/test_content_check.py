@@ -119,53 +119,49 @@ def test_missing_swedish_text_for_a_node_is_reported(copy: Path) -> None:
     assert has(run_check(copy).problems, "texts/sv.yaml: selfcare", "text is missing")
 
 
-def test_unknown_placeholder_is_reported(copy: Path) -> None:
+def type_into_first_page(root: Path, lang: str, text: str) -> None:
+    """What an editor types as the first page of the self-care article in ``lang``."""
     edit(
-        copy / "content" / "texts" / "sv.yaml",
-        lambda t: t["nodes"]["selfcare"]["pages"].__setitem__(0, "Hej {foo}."),
+        root / "content" / "texts" / f"{lang}.yaml",
+        lambda t: t["nodes"]["selfcare"]["pages"].__setitem__(0, text),
     )
-    assert has(run_check(copy).problems, "texts/sv.yaml: selfcare", "unknown placeholder {foo}")
 
 
-def test_phone_number_typed_into_a_text_is_reported(copy: Path) -> None:
-    edit(
-        copy / "content" / "texts" / "sv.yaml",
-        lambda t: t["nodes"]["selfcare"]["pages"].__setitem__(0, "Ring 08-123 45 67."),
-    )
-    assert has(run_check(copy).problems, "texts/sv.yaml: selfcare", "'08-123 45 67'")
-
-
-@pytest.mark.parametrize("number", ["112", "1177"])
-def test_national_number_typed_by_hand_is_reported(copy: Path, number: str) -> None:
-    # FORMAT.md: texts refer to national numbers by placeholder, never by digits.
-    edit(
-        copy / "content" / "texts" / "sv.yaml",
-        lambda t: t["nodes"]["selfcare"]["pages"].__setitem__(0, f"Ring {number}."),
-    )
-    assert has(run_check(copy).problems, "texts/sv.yaml: selfcare", "")
-
-
-def test_opening_hour_typed_into_a_text_is_reported(copy: Path) -> None:
-    edit(
-        copy / "content" / "texts" / "en.yaml",
-        lambda t: t["nodes"]["selfcare"]["pages"].__setitem__(0, "Open from 8:30."),
-    )
-    assert has(run_check(copy).problems, "texts/en.yaml: selfcare", "'8:30'")
-
-
-def test_unsupported_html_tag_is_reported(copy: Path) -> None:
-    edit(
-        copy / "content" / "texts" / "sv.yaml",
-        lambda t: t["nodes"]["selfcare"]["pages"].__setitem__(0, "Hej <script>alert(1)</script>"),
-    )
-    assert has(run_check(copy).problems, "screen sv/", "HTML: unsupported tag <script>")
+@pytest.mark.parametrize(
+    ("lang", "text", "where", "message"),
+    [
+        pytest.param(
+            "sv",
+            "Hej {foo}.",
+            "texts/sv.yaml: selfcare",
+            "unknown placeholder {foo}",
+            id="unknown-placeholder",
+        ),
+        pytest.param(
+            "sv", "Ring 08-123 45 67.", "texts/sv.yaml: selfcare", "'08-123 45 67'", id="phone"
+        ),
+        # FORMAT.md: texts refer to national numbers by placeholder, never by digits.
+        pytest.param("sv", "Ring 112.", "texts/sv.yaml: selfcare", "", id="national-112"),
+        pytest.param("sv", "Ring 1177.", "texts/sv.yaml: selfcare", "", id="national-1177"),
+        pytest.param("en", "Open from 8:30.", "texts/en.yaml: selfcare", "'8:30'", id="hour"),
+        pytest.param(
+            "sv",
+            "Hej <script>alert(1)</script>",
+            "screen sv/",
+            "HTML: unsupported tag <script>",
+            id="unsupported-html-tag",
+        ),
+    ],
+)
+def test_a_mistake_typed_into_a_page_is_reported(
+    copy: Path, lang: str, text: str, where: str, message: str
+) -> None:
+    type_into_first_page(copy, lang, text)
+    assert has(run_check(copy).problems, where, message)
 
 
 def test_page_longer_than_telegram_allows_is_reported(copy: Path) -> None:
-    edit(
-        copy / "content" / "texts" / "en.yaml",
-        lambda t: t["nodes"]["selfcare"]["pages"].__setitem__(0, "word " * 1000),
-    )
+    type_into_first_page(copy, "en", "word " * 1000)
     problems = run_check(copy).problems
     assert has(problems, "/selfcare/page 1", "characters; Telegram takes 1-4096")
     assert all(p.where.startswith("screen en/") for p in problems if "4096" in p.message)
@@ -213,10 +209,7 @@ def test_cli_passes_on_real_content_and_prints_coverage(tmp_path: Path) -> None:
 
 
 def test_cli_fails_on_broken_content_and_names_the_problem(copy: Path, tmp_path: Path) -> None:
-    edit(
-        copy / "content" / "texts" / "en.yaml",
-        lambda t: t["nodes"]["selfcare"]["pages"].__setitem__(0, "word " * 1000),
-    )
+    type_into_first_page(copy, "en", "word " * 1000)
     result = run_cli(tmp_path, CONTENT_DIR=str(copy / "content"))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "/selfcare/page 1: " in result.stdout
