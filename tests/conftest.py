@@ -10,6 +10,7 @@ What is here, so that test files use it instead of a copy:
   preview mode; ``server`` is the same with the staff accounts of
   ``tests/staff_helpers.py`` (a test file may extend it under the same name), and
   ``client`` a cookie-keeping HTTP client on it for the staff pages and the JSON API.
+- ``copy``: content/ and locales/ copied to break on purpose.
 - ``emulator_on_own_port``: the Bot API emulator alone, as Telegram's servers would be.
 - ``chromium`` and ``browser``: Debian's Chromium under Playwright (``tests/browser.py``).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -165,6 +167,14 @@ async def preview_server(
     """The real product in preview mode: PTB polls the spec-checking emulator."""
     async with running_preview(database_url, tmp_path, spec) as server:
         yield server
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    """A private copy of content/ and locales/ to break (``content_helpers.edit_yaml``)."""
+    shutil.copytree(REPO / "content", tmp_path / "content")
+    shutil.copytree(REPO / "locales", tmp_path / "locales")
+    return tmp_path
 
 
 @pytest.fixture

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bot.chat.check import Report, check
 from bot.content.loader import Problem
+from tests.content_helpers import edit_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,20 +20,6 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def real_report() -> Report:
     return check(REPO / "content", REPO / "locales")
-
-
-@pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    """A private copy of content/ and locales/ to break; returns the copy's root."""
-    shutil.copytree(REPO / "content", tmp_path / "content")
-    shutil.copytree(REPO / "locales", tmp_path / "locales")
-    return tmp_path
-
-
-def edit(path: Path, change: Callable[[Any], None]) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 def run_check(root: Path) -> Report:
@@ -82,9 +66,11 @@ def test_yaml_syntax_error_is_a_problem_with_file_and_line(copy: Path) -> None:
 
 
 def test_node_no_menu_lists_is_reported_without_parent_and_unreachable(copy: Path) -> None:
-    edit(copy / "content" / "guide.yaml", lambda g: g["nodes"].update(orphan={"kind": "article"}))
+    edit_yaml(
+        copy / "content" / "guide.yaml", lambda g: g["nodes"].update(orphan={"kind": "article"})
+    )
     for code in ("sv", "en"):
-        edit(
+        edit_yaml(
             copy / "content" / "texts" / f"{code}.yaml",
             lambda t: t["nodes"].update(
                 orphan={"button": "Orphan", "title": "Orphan", "pages": ["Alone."]}
@@ -96,7 +82,7 @@ def test_node_no_menu_lists_is_reported_without_parent_and_unreachable(copy: Pat
 
 
 def test_node_listed_by_two_menus_is_reported(copy: Path) -> None:
-    edit(
+    edit_yaml(
         copy / "content" / "guide.yaml", lambda g: g["nodes"]["talk"]["children"].append("selfcare")
     )
     assert has(run_check(copy).problems, "guide.yaml: selfcare", "listed by home, talk")
@@ -110,18 +96,18 @@ def test_removing_a_required_node_is_reported(copy: Path) -> None:
                 if "privacy" in node.get(key, []):
                     node[key].remove("privacy")
 
-    edit(copy / "content" / "guide.yaml", drop_privacy)
+    edit_yaml(copy / "content" / "guide.yaml", drop_privacy)
     assert has(run_check(copy).problems, "guide.yaml: privacy", "this screen is required")
 
 
 def test_missing_swedish_text_for_a_node_is_reported(copy: Path) -> None:
-    edit(copy / "content" / "texts" / "sv.yaml", lambda t: t["nodes"].pop("selfcare"))
+    edit_yaml(copy / "content" / "texts" / "sv.yaml", lambda t: t["nodes"].pop("selfcare"))
     assert has(run_check(copy).problems, "texts/sv.yaml: selfcare", "text is missing")
 
 
 def type_into_first_page(root: Path, lang: str, text: str) -> None:
     """What an editor types as the first page of the self-care article in ``lang``."""
-    edit(
+    edit_yaml(
         root / "content" / "texts" / f"{lang}.yaml",
         lambda t: t["nodes"]["selfcare"]["pages"].__setitem__(0, text),
     )
@@ -168,7 +154,7 @@ def test_page_longer_than_telegram_allows_is_reported(copy: Path) -> None:
 
 
 def test_question_option_without_label_is_reported(copy: Path) -> None:
-    edit(
+    edit_yaml(
         copy / "content" / "texts" / "sv.yaml",
         lambda t: t["nodes"]["worry_check"]["options"].pop("safe"),
     )
@@ -176,7 +162,9 @@ def test_question_option_without_label_is_reported(copy: Path) -> None:
 
 
 def test_team_contact_without_source_is_reported(copy: Path) -> None:
-    edit(copy / "content" / "teams" / "laholm.yaml", lambda team: team["contacts"][0].pop("source"))
+    edit_yaml(
+        copy / "content" / "teams" / "laholm.yaml", lambda team: team["contacts"][0].pop("source")
+    )
     assert has(run_check(copy).problems, "teams/laholm.yaml", "every contact needs a source")
 
 
