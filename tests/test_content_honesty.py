@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bot import callbacks
 from bot.chat.check import Report, check
@@ -22,6 +21,7 @@ from bot.content.validate import SOFT_SCREEN
 from bot.runtime import Server, build_core
 from bot.services.scrub import scrub
 from tests.conftest import REPO, make_settings, running_preview
+from tests.content_helpers import edit_yaml
 from tests.helpers import Relative, button_data
 
 NEW_SCREENS = (
@@ -54,19 +54,6 @@ NEW_SCREENS = (
 @pytest.fixture(scope="module")
 def report() -> Report:
     return check(REPO / "content", REPO / "locales")
-
-
-@pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    shutil.copytree(REPO / "content", tmp_path / "content")
-    shutil.copytree(REPO / "locales", tmp_path / "locales")
-    return tmp_path
-
-
-def _edit_yaml(path: Path, change: Any) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 def _messages(report: Report, fragment: str) -> list[str]:
@@ -213,14 +200,14 @@ def test_a_translation_that_drops_a_claim_mark_is_an_error(copy: Path) -> None:
             __import__("re").sub(r"\{claim:[a-z0-9_]+\}", "", p) for p in pages
         ]
 
-    _edit_yaml(copy / "content" / "texts" / "en.yaml", drop)
+    edit_yaml(copy / "content" / "texts" / "en.yaml", drop)
     report = check(copy / "content", copy / "locales")
     assert _messages(report, "marks other claims than sv"), report.errors
 
 
 def test_an_unknown_claim_is_an_error_and_a_verified_one_shows_no_mark(copy: Path) -> None:
     texts = copy / "content" / "texts" / "sv.yaml"
-    _edit_yaml(
+    edit_yaml(
         texts,
         lambda d: d["nodes"]["home"].__setitem__(
             "body", d["nodes"]["home"]["body"] + " {claim:no_such_claim}"
@@ -234,7 +221,7 @@ def test_an_unknown_claim_is_an_error_and_a_verified_one_shows_no_mark(copy: Pat
     assert good.renderer is not None and good.content is not None
     claim = next(iter(good.unverified_claims("sv")))
     where = good.unverified_claims("sv")[claim][0]
-    _edit_yaml(
+    edit_yaml(
         copy / "content" / "claims.yaml", lambda d: d["claims"][claim].__setitem__("verified", True)
     )
     verified = check(copy / "content", copy / "locales")
@@ -243,7 +230,7 @@ def test_an_unknown_claim_is_an_error_and_a_verified_one_shows_no_mark(copy: Pat
 
 
 def test_a_screen_over_the_phone_target_is_an_error(copy: Path) -> None:
-    _edit_yaml(
+    edit_yaml(
         copy / "content" / "texts" / "en.yaml",
         lambda d: d["nodes"]["talk_start"].__setitem__("pages", ["Calm words. " * 80]),
     )
@@ -252,7 +239,7 @@ def test_a_screen_over_the_phone_target_is_an_error(copy: Path) -> None:
 
 
 def test_a_service_with_no_confirmed_number_cannot_be_a_placeholder(copy: Path) -> None:
-    _edit_yaml(
+    edit_yaml(
         copy / "content" / "texts" / "sv.yaml",
         lambda d: d["nodes"]["home"].__setitem__("body", "Ring {relatives_line}."),
     )
