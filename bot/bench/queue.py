@@ -15,18 +15,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import secrets
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from bot.config import load_settings
+from bot.bench.common import backend as database_backend
+from bot.bench.common import percentile, throwaway_core
 from bot.domain import CONCERNS, TOPICS, URGENCIES, RequestDraft
-from bot.runtime import build_core
 from bot.services.stats import StatsService
 from bot.web.app import create_web_app
 from bot.web.staff import StaffWeb
@@ -34,21 +31,8 @@ from bot.web.staff import StaffWeb
 PASSWORD = "benchmark password 0123"
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 async def run(requests: int, runs: int, database_url: str | None) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-queue-"))
-    env = {
-        "DATABASE_URL": database_url or f"sqlite:///{tmp / 'bench.db'}",
-        "DATA_DIR": str(tmp),
-        "SECRET_KEY": secrets.token_urlsafe(48),
-    }
-    settings = load_settings(env, require_telegram=False)
-    core = await build_core(settings)
-    try:
+    async with throwaway_core("bench-queue-", database_url) as core:
         teams = sorted(core.content.teams)
         await core.staff.create("bench", PASSWORD, "staff", frozenset(teams))
         rng = random.Random(7)
@@ -105,7 +89,7 @@ async def run(requests: int, runs: int, database_url: str | None) -> None:
                     service_ms.append((time.perf_counter() - t0) * 1000)
         finally:
             await runner.cleanup()
-        backend = "PostgreSQL" if "postgresql" in settings.database_url else "SQLite"
+        backend = database_backend(core)
         print(f"queue page benchmark: {requests} open requests, {backend}, {runs} runs each")
         print(f"  filling the database: {fill_s:.1f} s")
         print(f"  page size: {statistics.median(sizes) / 1024:.0f} KiB (first 200 rows listed)")
@@ -119,8 +103,6 @@ async def run(requests: int, runs: int, database_url: str | None) -> None:
                 f"p99 {percentile(values, 0.99):7.1f} ms   max {max(values):7.1f} ms"
             )
         print("  target: under 200 ms for the page")
-    finally:
-        await core.close()
 
 
 def main() -> None:

@@ -18,24 +18,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import secrets
 import statistics
-import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, timedelta
 from functools import partial
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
-from bot.config import load_settings
+from bot.bench.common import backend as database_backend
+from bot.bench.common import percentile, throwaway_core
 from bot.domain import CONCERNS, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES, StaffUser
-from bot.runtime import Core, build_core
+from bot.runtime import Core
 from bot.services.stats import TIME_BUCKETS, Period, StatsService
 from bot.storage import stats as stats_db
 from bot.web.app import create_web_app
@@ -48,11 +46,6 @@ SCREENS = [f"screen{i:03d}" for i in range(200)]
 SCREEN_WEIGHTS = [1 / (i + 1) for i in range(200)]  # Zipf-like: a few screens most viewed
 LAST_DAY = date(2026, 11, 30)
 DAYS = 730
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def generate(
@@ -127,15 +120,7 @@ async def timed(runs: int, call: Callable[[], Awaitable[object]]) -> list[float]
 
 
 async def run(runs: int, per_day: int, database_url: str | None, days: int = DAYS) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-stats-"))
-    env = {
-        "DATABASE_URL": database_url or f"sqlite:///{tmp / 'bench.db'}",
-        "DATA_DIR": str(tmp),
-        "SECRET_KEY": secrets.token_urlsafe(48),
-    }
-    settings = load_settings(env, require_telegram=False)
-    core = await build_core(settings)
-    try:
+    async with throwaway_core("bench-stats-", database_url) as core:
         teams = sorted(core.content.teams) + [f"team{i:02d}" for i in range(10)]
         teams = teams[:10]
         rows, fill_s = await fill(core, teams, per_day, days)
@@ -191,7 +176,7 @@ async def run(runs: int, per_day: int, database_url: str | None, days: int = DAY
                     )
         finally:
             await runner.cleanup()
-        backend = "PostgreSQL" if "postgresql" in settings.database_url else "SQLite"
+        backend = database_backend(core)
         print(f"statistics benchmark: {backend}, {rows} counter rows "
               f"({days} days, 10 teams x 8 languages x 200 screens), {runs} runs each")  # fmt: skip
         print(f"  filling the database: {fill_s:.1f} s")
@@ -202,8 +187,6 @@ async def run(runs: int, per_day: int, database_url: str | None, days: int = DAY
                 f"mean {statistics.fmean(values):7.1f} ms"
             )
         print("  targets: under 300 ms for a quarter, under 1 s for a year")
-    finally:
-        await core.close()
 
 
 def _throwaway_postgres(base: str) -> tuple[str, str, str]:

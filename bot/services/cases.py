@@ -743,10 +743,4 @@ def _item(row: CaseRow, now: datetime) -> QueueItem:
 
 
 def _message(row: MessageRow) -> CaseMessageView:
-    return CaseMessageView(
-        author=row.author,
-        body=row.body,
-        created_at=row.created_at,
-        signature=row.signature,
-        delivery=row.delivery,
-    )
+    return CaseMessageView(row.author, row.body, row.created_at, row.signature, row.delivery)

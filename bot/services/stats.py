@@ -225,17 +225,21 @@ class StatsService:
         where: frozenset[str] | None = (
             None if viewer.role == "admin" and team_id is None else frozenset(teams)
         )
-        s, e = period.start, period.end
+        per_team = team_id is None and (where is None or len(teams) > 1)
         # One snapshot for every query: the same figure in two tables (a series' total, the
         # funnel) must be the same number, or a flush in between would show its difference.
         async with self.database.snapshot_tx() as conn:
-            series = await sql.daily_sums(conn, s, e, where, build.SERIES_KINDS)
-            keyed = await sql.keyed_sums(conn, s, e, where, build.KEYED_KINDS)
-            by_team = None
-            if team_id is None and (where is None or len(teams) > 1):
-                kinds = ["conversation_started", "request_created"]
-                by_team = await sql.team_sums(conn, s, e, where, kinds)
-        return Report(period, teams, build.build_tables(period, series, keyed, by_team))
+            sums = await sql.report_sums(
+                conn,
+                period.start,
+                period.end,
+                where,
+                series_kinds=build.SERIES_KINDS,
+                keyed_kinds=build.KEYED_KINDS,
+                team_kinds=["conversation_started", "request_created"] if per_team else None,
+            )
+        tables = build.build_tables(period, sums.daily, sums.keyed, sums.by_team)
+        return Report(period, teams, tables)
 
     def to_csv(self, report: Report) -> str:
         """(period, teams, table, row, column, shown value) rows; hidden numbers as text."""

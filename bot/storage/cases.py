@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -156,6 +156,19 @@ _Row = TypeVar("_Row")
 
 def _all(cls: Callable[..., _Row], result: Result[Any]) -> list[_Row]:
     return [cls(**mapping) for mapping in result.mappings()]
+
+
+async def _listed(
+    conn: AsyncConnection,
+    cls: Callable[..., _Row],
+    table: Table,
+    where: Sequence[Any],
+    order: Sequence[Any],
+    limit: int | None = None,
+) -> list[_Row]:
+    """Whole rows of ``table`` as ``cls``, in this order."""
+    statement = select(table).where(*where).order_by(*order).limit(limit)
+    return _all(cls, await conn.execute(statement))
 
 
 def _first(cls: Callable[..., _Row], result: Result[Any]) -> _Row | None:
@@ -516,12 +529,8 @@ async def set_delivery(conn: AsyncConnection, message_id: int, delivery: str) ->
 
 
 async def case_messages(conn: AsyncConnection, case_id: int) -> list[MessageRow]:
-    statement = (
-        select(messages)
-        .where(messages.c.case_id == case_id)
-        .order_by(messages.c.created_at, messages.c.id)
-    )
-    return _all(MessageRow, await conn.execute(statement))
+    m = messages.c
+    return await _listed(conn, MessageRow, messages, [m.case_id == case_id], [m.created_at, m.id])
 
 
 async def insert_note(
@@ -533,10 +542,8 @@ async def insert_note(
 
 
 async def case_notes(conn: AsyncConnection, case_id: int) -> list[NoteRow]:
-    statement = (
-        select(notes).where(notes.c.case_id == case_id).order_by(notes.c.created_at, notes.c.id)
-    )
-    return _all(NoteRow, await conn.execute(statement))
+    n = notes.c
+    return await _listed(conn, NoteRow, notes, [n.case_id == case_id], [n.created_at, n.id])
 
 
 async def delete_texts(
@@ -572,12 +579,9 @@ async def delete_texts(
 
 
 async def canned_replies(conn: AsyncConnection, team_id: str, language: str) -> list[CannedRow]:
-    statement = (
-        select(canned)
-        .where(canned.c.team_id == team_id, canned.c.language == language)
-        .order_by(canned.c.title, canned.c.id)
-    )
-    return _all(CannedRow, await conn.execute(statement))
+    r = canned.c
+    where = [r.team_id == team_id, r.language == language]
+    return await _listed(conn, CannedRow, canned, where, [r.title, r.id])
 
 
 async def insert_canned(
@@ -590,10 +594,9 @@ async def insert_canned(
 
 async def teams_canned(conn: AsyncConnection, team_ids: list[str] | None) -> list[CannedRow]:
     """Every canned reply of these teams (None: all teams), for the page that manages them."""
-    statement = select(canned).order_by(canned.c.team_id, canned.c.language, canned.c.title)
-    if team_ids is not None:
-        statement = statement.where(canned.c.team_id.in_(team_ids))
-    return _all(CannedRow, await conn.execute(statement))
+    r = canned.c
+    where = [] if team_ids is None else [r.team_id.in_(team_ids)]
+    return await _listed(conn, CannedRow, canned, where, [r.team_id, r.language, r.title])
 
 
 async def delete_canned(conn: AsyncConnection, reply_id: int, team_ids: list[str] | None) -> int:
@@ -610,8 +613,7 @@ async def record(
 
 
 async def audit_rows(conn: AsyncConnection, limit: int) -> list[AuditRow]:
-    statement = select(audit).order_by(audit.c.at.desc(), audit.c.id.desc()).limit(limit)
-    return _all(AuditRow, await conn.execute(statement))
+    return await _listed(conn, AuditRow, audit, [], [audit.c.at.desc(), audit.c.id.desc()], limit)
 
 
 async def forget_staff(conn: AsyncConnection, closed_before: datetime) -> None:

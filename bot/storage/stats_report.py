@@ -3,12 +3,14 @@
 A year for ten teams is about a million daily cells; grouping in SQL returns a few
 thousand sums, so the report stays well under a second on SQLite and PostgreSQL.
 ``team_ids`` None means every team including '' (no municipality chosen): the admins'
-all-teams view. Every figure of one report is read in one ``Database.snapshot_tx``.
+all-teams view. The caller reads a report's sums in one ``Database.snapshot_tx``, so the
+same figure in two tables is the same number.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -20,6 +22,37 @@ from bot.storage.stats import counter_table
 c = counter_table.c
 
 
+@dataclass(frozen=True)
+class ReportSums:
+    daily: list[tuple[date, str, int]]  # (day, kind, sum): the series over time
+    keyed: list[tuple[str, str, int]]  # (kind, key, sum) over the whole period
+    by_team: list[tuple[str, str, int]] | None  # (team_id, kind, sum), when asked for
+
+
+async def report_sums(
+    conn: AsyncConnection,
+    start: date,
+    end: date,
+    team_ids: Collection[str] | None,
+    *,
+    series_kinds: list[str],
+    keyed_kinds: list[str],
+    team_kinds: list[str] | None = None,
+) -> ReportSums:
+    """Every sum one report needs, for a period (inclusive) and teams (None: all)."""
+    period = (start, end, team_ids)
+    daily = await _sums(conn, [c.day, c.kind], *period, series_kinds)
+    keyed = await _sums(conn, [c.kind, c.key], *period, keyed_kinds)
+    teams = None
+    if team_kinds is not None:
+        teams = await _sums(conn, [c.team_id, c.kind], *period, team_kinds)
+    return ReportSums(
+        [(_as_date(day), kind, n) for day, kind, n in daily],
+        [(kind, key, n) for kind, key, n in keyed],
+        None if teams is None else [(team, kind, n) for team, kind, n in teams],
+    )
+
+
 async def _sums(
     conn: AsyncConnection,
     by: list[Any],
@@ -28,7 +61,7 @@ async def _sums(
     team_ids: Collection[str] | None,
     kinds: list[str],
 ) -> list[tuple[Any, ...]]:
-    """(*by, sum of count) for the period (inclusive), kinds and teams, grouped by ``by``."""
+    """(*by, sum of count) for the period, kinds and teams, grouped by ``by``."""
     if team_ids is not None and not team_ids:
         return []
     statement = (
@@ -39,42 +72,6 @@ async def _sums(
     if team_ids is not None:
         statement = statement.where(c.team_id.in_(sorted(team_ids)))
     return [(*row[:-1], int(row[-1])) for row in await conn.execute(statement)]
-
-
-async def daily_sums(
-    conn: AsyncConnection,
-    start: date,
-    end: date,
-    team_ids: Collection[str] | None,
-    kinds: list[str],
-) -> list[tuple[date, str, int]]:
-    """(day, kind, sum) for the series over time."""
-    rows = await _sums(conn, [c.day, c.kind], start, end, team_ids, kinds)
-    return [(_as_date(day), kind, n) for day, kind, n in rows]
-
-
-async def keyed_sums(
-    conn: AsyncConnection,
-    start: date,
-    end: date,
-    team_ids: Collection[str] | None,
-    kinds: list[str],
-) -> list[tuple[str, str, int]]:
-    """(kind, key, sum) over the whole period."""
-    rows = await _sums(conn, [c.kind, c.key], start, end, team_ids, kinds)
-    return [(kind, key, n) for kind, key, n in rows]
-
-
-async def team_sums(
-    conn: AsyncConnection,
-    start: date,
-    end: date,
-    team_ids: Collection[str] | None,
-    kinds: list[str],
-) -> list[tuple[str, str, int]]:
-    """(team_id, kind, sum) over the whole period, for the per-team table."""
-    rows = await _sums(conn, [c.team_id, c.kind], start, end, team_ids, kinds)
-    return [(team, kind, n) for team, kind, n in rows]
 
 
 def _as_date(value: date | str) -> date:
