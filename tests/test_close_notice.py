@@ -10,6 +10,7 @@ with the same small-count protection as every other.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -35,7 +36,7 @@ from bot.storage.database import Database
 from bot.storage.engine import read_tx, write_tx
 from tests.conftest import REPO, running_preview
 from tests.helpers import Relative, button_data, buttons
-from tests.staff_helpers import PASSWORD, StaffClient, text_of
+from tests.staff_helpers import PASSWORD, signed_in, text_of
 from tests.stats_helpers import report_service
 
 KEY = b"close-notice-tests-secret-key-0123456789"
@@ -77,8 +78,12 @@ def _draft() -> RequestDraft:
     )
 
 
-def _service(database: Database, relay: RecordingRelay, **kwargs: Any) -> CaseService:
-    return CaseService(
+@contextlib.asynccontextmanager
+async def _service(
+    database: Database, relay: RecordingRelay, **kwargs: Any
+) -> AsyncIterator[CaseService]:
+    """The case rules on ``database``, telling ``relay``; disposed on the way out."""
+    service = CaseService(
         database,
         KEY,
         RetentionSettings(link_grace_days=7, text_retention_days=30, auto_release_minutes=30),
@@ -87,6 +92,10 @@ def _service(database: Database, relay: RecordingRelay, **kwargs: Any) -> CaseSe
         known_teams=frozenset({"laholm", "botkyrka"}),
         **kwargs,
     )
+    try:
+        yield service
+    finally:
+        await service.dispose()
 
 
 async def _row(engine: AsyncEngine, case_id: int) -> Any:
@@ -99,8 +108,7 @@ async def test_close_tells_the_relative_once_even_after_reopen(
     engine: AsyncEngine, database: Database
 ) -> None:
     relay = RecordingRelay()
-    service = _service(database, relay)
-    try:
+    async with _service(database, relay) as service:
         created = await service.create_request(_draft(), CHAT)
         assert (await service.claim(ANNA, created.code)).won
         await service.close(ANNA, created.code, "advice")
@@ -113,23 +121,18 @@ async def test_close_tells_the_relative_once_even_after_reopen(
         assert len(relay.notices) == 1, "a reopened request closed again is not told twice"
         row = await _row(engine, created.case_id)
         assert row["status"] == "closed" and row["outcome"] == "social_services"
-    finally:
-        await service.dispose()
 
 
 async def test_a_team_that_switched_notices_off_tells_nothing(
     engine: AsyncEngine, database: Database
 ) -> None:
     relay = RecordingRelay()
-    service = _service(database, relay, close_notice_teams=frozenset({"botkyrka"}))
-    try:
+    async with _service(database, relay, close_notice_teams=frozenset({"botkyrka"})) as service:
         created = await service.create_request(_draft(), CHAT)
         await service.close(ANNA, created.code, "advice")
         assert relay.notices == []
         assert (await _row(engine, created.case_id))["close_notice"] is None
         assert await service.feedback_once(created.case_id) is None, "no notice, no question"
-    finally:
-        await service.dispose()
 
 
 @pytest.mark.parametrize("failure", ["explode", "refuse"])
@@ -137,8 +140,7 @@ async def test_a_failed_notice_never_undoes_the_close(
     engine: AsyncEngine, database: Database, caplog: pytest.LogCaptureFixture, failure: str
 ) -> None:
     relay = RecordingRelay(explode=failure == "explode", refuse="blocked")
-    service = _service(database, relay)
-    try:
+    async with _service(database, relay) as service:
         created = await service.create_request(_draft(), CHAT)
         with caplog.at_level(logging.INFO):
             await service.close(ANNA, created.code, "advice")
@@ -157,16 +159,13 @@ async def test_a_failed_notice_never_undoes_the_close(
         relay.explode, relay.refuse = False, None
         await service.close(ANNA, created.code, "advice")
         assert len(relay.notices) == tried, "a failed notice is not sent again on a re-close"
-    finally:
-        await service.dispose()
 
 
 async def test_feedback_is_taken_once_and_leaves_no_time(
     engine: AsyncEngine, database: Database
 ) -> None:
     relay = RecordingRelay()
-    service = _service(database, relay)
-    try:
+    async with _service(database, relay) as service:
         created = await service.create_request(_draft(), CHAT)
         assert await service.feedback_once(created.case_id) is None, "not closed, not asked"
         await service.close(ANNA, created.code, "advice")
@@ -176,8 +175,6 @@ async def test_feedback_is_taken_once_and_leaves_no_time(
         after = await _row(engine, created.case_id)
         assert after["close_notice"] == "answered"
         assert (after["updated_at"], after["version"]) == (before["updated_at"], before["version"])
-    finally:
-        await service.dispose()
 
 
 # --- the real product, as a relative and staff see it --------------------------------------
@@ -382,9 +379,7 @@ async def test_the_stats_page_and_the_api_show_the_feedback_table(
     async with write_tx(core.engine) as conn:
         await stats_db.add_counts(conn, _feedback_cells(7, 2, 6))
     await core.staff.create("kim", PASSWORD, "coordinator", frozenset({"laholm"}))
-    client = StaffClient(preview_server, accept_language="en-GB,en;q=0.9")
-    try:
-        await client.sign_in("kim")
+    async with signed_in(preview_server, "kim", "en") as client:
         page = await client.get("/staff/stats?period=month&date=2026-11-15")
         assert client.status == 200, text_of(page)
         section = page.split('id="stat-contact_feedback"', 1)[1].split("</section>", 1)[0]
@@ -395,22 +390,15 @@ async def test_the_stats_page_and_the_api_show_the_feedback_table(
         assert status == 200
         table = next(t for t in body["tables"] if t["id"] == "contact_feedback")
         assert [r["cells"][0]["shown"] for r in table["rows"]] == ["7", "<5", "hidden"]
-    finally:
-        await client.close()
 
 
-async def test_the_case_row_never_holds_the_answer(
-    engine: AsyncEngine, database: Database
-) -> None:
+async def test_the_case_row_never_holds_the_answer(engine: AsyncEngine, database: Database) -> None:
     """The only trace on the case is that an answer came: no answer, no time."""
     relay = RecordingRelay()
-    service = _service(database, relay)
-    try:
+    async with _service(database, relay) as service:
         created = await service.create_request(_draft(), CHAT)
         await service.close(ANNA, created.code, "advice")
         await service.feedback_once(created.case_id)
         async with read_tx(engine) as conn:
             row = (await conn.execute(select(cases_db.requests))).mappings().one()
         assert not {"yes", "partly", "no"} & {v for v in row.values() if isinstance(v, str)}
-    finally:
-        await service.dispose()
