@@ -25,7 +25,7 @@ from bot.content.render import Renderer
 from bot.i18n import Translator
 from bot.services.cases import CaseService, RetentionSettings
 from bot.services.staff import StaffService
-from bot.services.stats import FLUSH_SECONDS, StatsRecorder
+from bot.services.stats import FLUSH_SECONDS, StatsRecorder, StatsService
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 from bot.storage.sessions import SessionStore, open_session_store
@@ -172,7 +172,8 @@ class Server:
         if token is None:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
 
-        staff_web = StaffWeb.from_core(self.core)
+        stats = StatsService(self.core.database, frozenset(self.core.content.teams))
+        staff_web = StaffWeb.from_core(self.core, stats)
         web_app = create_web_app(staff=staff_web)
         if webhook:
             self.application = build_application(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from bot.domain import Role
 from bot.services.staff import StaffError, StaffService
 
 DEMO_NAMES = {"staff": "Alex", "coordinator": "Kim", "admin": None}
@@ -24,8 +25,9 @@ class DemoAccount:
 
 async def create_demo_accounts(staff: StaffService, teams: list[str]) -> list[DemoAccount]:
     made: list[DemoAccount] = []
-    wanted = [
-        (f"{team}-{role}", role, (team,)) for team in teams for role in ("staff", "coordinator")
+    lead_roles: tuple[Role, ...] = ("staff", "coordinator")
+    wanted: list[tuple[str, Role, tuple[str, ...]]] = [
+        (f"{team}-{role}", role, (team,)) for team in teams for role in lead_roles
     ]
     wanted.append(("admin", "admin", tuple(teams)))
     for username, role, member_of in wanted:
@@ -34,7 +36,7 @@ async def create_demo_accounts(staff: StaffService, teams: list[str]) -> list[De
             await staff.create(
                 username,
                 password,
-                role,  # type: ignore[arg-type]
+                role,
                 frozenset(member_of),
                 display_name=DEMO_NAMES[role],
             )

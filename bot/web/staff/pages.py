@@ -15,9 +15,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from bot.content.model import Content
 from bot.i18n import N_
 from bot.web.staff import texts
+from bot.web.staff.refusals import REFUSALS, refusal
 
 if TYPE_CHECKING:
-    from bot.web.staff.app import Ctx
+    from bot.web.staff.context import Ctx
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 QUEUE_ROWS_SHOWN = 200  # the page lists the first 200 and says how many there are in all
@@ -133,10 +134,14 @@ class PageRenderer:
         context.update(values)
         return self.env.get_template(template).render(context)
 
+    def refused(self, ctx: Ctx, reason: str) -> web.Response:
+        """A service's refusal as a page, with the status every door gives it."""
+        return self.error(ctx, refusal(reason).status, reason)
+
     def error(self, ctx: Ctx, status: int, kind: str) -> web.Response:
         title, body = ERRORS.get(kind, ERRORS["http"])
-        if kind in texts.REFUSALS and kind not in ERRORS:
-            title, body = N_("This could not be done"), texts.REFUSALS[kind]
+        if kind in REFUSALS and kind not in ERRORS:
+            title, body = N_("This could not be done"), REFUSALS[kind].message
         return self.render(
             ctx, "staff/error.html", status=status, title=ctx.say(title), message=ctx.say(body)
         )

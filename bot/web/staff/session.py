@@ -91,7 +91,7 @@ class Session:
                 issued=int(payload["i"]),
                 seen=int(payload["t"]),
                 lang=payload.get("l") if isinstance(payload.get("l"), str) else None,
-                flash=tuple(payload["f"]) if payload.get("f") else None,  # type: ignore[arg-type]
+                flash=tuple(payload["f"]) if payload.get("f") else None,
             )
         except (KeyError, TypeError, ValueError):
             return None

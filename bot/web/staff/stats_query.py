@@ -63,7 +63,7 @@ class StatsQuery:
 
     def params(self) -> dict[str, str]:
         """The query string that asks for exactly this again (for links and exports)."""
-        out = {"period": self.period.kind}
+        out: dict[str, str] = {"period": self.period.kind}
         if self.period.kind == "custom":
             out["from"] = self.period.start.isoformat()
             out["to"] = self.period.end.isoformat()
@@ -74,14 +74,9 @@ class StatsQuery:
         return out
 
 
-def may_see_statistics(user: StaffUser) -> bool:
-    return user.role in ("coordinator", "admin")
-
-
 def visible_teams(user: StaffUser, known_teams: frozenset[str]) -> list[str]:
-    if user.role == "admin":
-        return sorted(known_teams)
-    return sorted(t for t in user.teams if t in known_teams)
+    """The teams the period form offers: every team to an admin, else the user's own."""
+    return sorted(t for t in known_teams if user.can_see(t))
 
 
 def _day(raw: str) -> date:
@@ -120,7 +115,7 @@ def parse_stats_query(
     query: Mapping[str, str], user: StaffUser, known_teams: frozenset[str], today: date
 ) -> StatsQuery:
     """The period and team asked for, or StatsInputError with a reason the door can show."""
-    if not may_see_statistics(user):
+    if not user.can_read_stats:
         raise StatsInputError("not_coordinator")
     period = parse_period(query, today)
     team = query.get("team", "").strip() or None

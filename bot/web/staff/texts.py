@@ -1,7 +1,8 @@
-"""Words for the staff pages: labels of the stored vocabularies and refusals.
+"""Words for the staff pages: labels of the stored vocabularies and of finished steps.
 
 The services store short ASCII values (``bot.services.cases``); here they get
-their English msgids, translated per page with the UI catalogs in ``locales/``.
+their English msgids, translated per page with the UI catalogs in ``locales/``. A
+refusal's words are in ``refusals`` with its HTTP status.
 """
 
 from __future__ import annotations
@@ -74,20 +75,6 @@ ACTION_LABELS = {
     "reopen": N_("Reopened"),
     "canned_reply_add": N_("Added a canned reply"),
     "canned_reply_remove": N_("Removed a canned reply"),
-}
-# CaseError.reason -> what the staff member reads.
-REFUSALS = {
-    "not_found": N_("There is no request with that case code."),
-    "forbidden": N_("This request belongs to a team you are not part of."),
-    "not_open": N_("This request is not open any more."),
-    "not_claimed_by_you": N_("Claim the request before you do this."),
-    "already_claimed": N_("Someone else has already claimed this request."),
-    "closed": N_("This request is closed."),
-    "not_closed": N_("Only a closed request can be reopened."),
-    "retention_passed": N_("This request can no longer be reopened: its texts have been deleted."),
-    "invalid": N_("Something in the form was missing or not valid. Nothing was changed."),
-    "unknown_team": N_("There is no such team."),
-    "too_long": N_("The text is too long. Nothing was sent."),
 }
 DONE = {
     "claim": N_("You have claimed the request."),
