@@ -203,6 +203,14 @@ async def _english_chat_swedish_answer(relative: Relative) -> str:
     return match.group()
 
 
+async def _request_from_an_english_chat(server: Server) -> tuple[Relative, str, StaffUser]:
+    """The chat, the case code and Anna: a relative in English asked for a Swedish answer."""
+    assert server.emulator is not None
+    relative = Relative(server.emulator, language_code="en")
+    code = await _english_chat_swedish_answer(relative)
+    return relative, code, await _staff(server)
+
+
 def _labels(screen_or_message: Any) -> list[str]:
     if isinstance(screen_or_message, dict):
         return [b["text"] for b in buttons(screen_or_message)]
@@ -225,9 +233,7 @@ async def test_reply_frame_and_close_notice_come_in_the_chats_language(
     core, emulator = preview_server.core, preview_server.emulator
     assert core is not None
     screens = ContactScreens(core.renderer)
-    relative = Relative(emulator, language_code="en")
-    code = await _english_chat_swedish_answer(relative)
-    staff = await _staff(preview_server)
+    relative, code, staff = await _request_from_an_english_chat(preview_server)
     detail = await core.cases.detail(staff, code)
     assert detail.item.language == "sv", "the request's reply language is Swedish"
 
@@ -264,9 +270,7 @@ async def test_feedback_counts_once_and_a_second_close_tells_nothing(
     core, emulator = preview_server.core, preview_server.emulator
     assert core is not None
     screens = ContactScreens(core.renderer)
-    relative = Relative(emulator, language_code="en")
-    code = await _english_chat_swedish_answer(relative)
-    staff = await _staff(preview_server)
+    relative, code, staff = await _request_from_an_english_chat(preview_server)
     await core.cases.close(staff, code, "advice")
     await emulator.wait_idle(relative.chat_id)
     notice = relative.last()
@@ -315,9 +319,7 @@ async def test_a_team_file_with_notify_on_close_false_sends_no_notice(
     core, emulator = quiet_team_server.core, quiet_team_server.emulator
     assert core is not None
     assert core.content.teams["laholm"].notify_on_close is False
-    relative = Relative(emulator, language_code="en")
-    code = await _english_chat_swedish_answer(relative)
-    staff = await _staff(quiet_team_server)
+    relative, code, staff = await _request_from_an_english_chat(quiet_team_server)
     before = len(relative.bot_messages())
     await core.cases.close(staff, code, "advice")
     await emulator.wait_idle(relative.chat_id)
