@@ -18,15 +18,10 @@ import random
 import statistics
 import time
 
-import aiohttp
-from aiohttp import web
-
 from bot.bench.common import backend as database_backend
-from bot.bench.common import percentile, throwaway_core
+from bot.bench.common import percentile, signed_in_staff_web, throwaway_core
 from bot.domain import CONCERNS, TOPICS, URGENCIES, RequestDraft
 from bot.services.stats import StatsService
-from bot.web.app import create_web_app
-from bot.web.staff import StaffWeb
 
 PASSWORD = "benchmark password 0123"
 
@@ -50,45 +45,29 @@ async def run(requests: int, runs: int, database_url: str | None) -> None:
         fill_s = time.perf_counter() - started
 
         stats = StatsService(core.database, frozenset(core.content.teams))
-        app = create_web_app(staff=StaffWeb.from_core(core, stats))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        origin = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-                async with http.get(f"{origin}/staff/login") as response:
-                    page = await response.text()
-                csrf = page.split('name="csrf" value="')[1].split('"')[0]
-                form = {"csrf": csrf, "username": "bench", "password": PASSWORD}
-                async with http.post(f"{origin}/staff/login", data=form) as response:
-                    assert response.status == 200, response.status
-                page_ms: list[float] = []
-                sizes: list[int] = []
-                for _ in range(runs):
-                    t0 = time.perf_counter()
-                    async with http.get(f"{origin}/staff/queue") as response:
-                        body = await response.read()
-                        assert response.status == 200
-                    page_ms.append((time.perf_counter() - t0) * 1000)
-                    sizes.append(len(body))
-                api_ms: list[float] = []
-                for _ in range(runs):
-                    t0 = time.perf_counter()
-                    async with http.get(f"{origin}/staff/queue/live?v=stale") as response:
-                        await response.read()
-                    api_ms.append((time.perf_counter() - t0) * 1000)
-                service_ms: list[float] = []
-                user = await core.staff.authenticate("bench", PASSWORD)
-                assert user is not None
-                for _ in range(runs):
-                    t0 = time.perf_counter()
-                    await core.cases.queue(user)
-                    service_ms.append((time.perf_counter() - t0) * 1000)
-        finally:
-            await runner.cleanup()
+        async with signed_in_staff_web(core, stats, "bench", PASSWORD) as (http, origin):
+            page_ms: list[float] = []
+            sizes: list[int] = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                async with http.get(f"{origin}/staff/queue") as response:
+                    body = await response.read()
+                    assert response.status == 200
+                page_ms.append((time.perf_counter() - t0) * 1000)
+                sizes.append(len(body))
+            api_ms: list[float] = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                async with http.get(f"{origin}/staff/queue/live?v=stale") as response:
+                    await response.read()
+                api_ms.append((time.perf_counter() - t0) * 1000)
+            service_ms: list[float] = []
+            user = await core.staff.authenticate("bench", PASSWORD)
+            assert user is not None
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                await core.cases.queue(user)
+                service_ms.append((time.perf_counter() - t0) * 1000)
         backend = database_backend(core)
         print(f"queue page benchmark: {requests} open requests, {backend}, {runs} runs each")
         print(f"  filling the database: {fill_s:.1f} s")

@@ -26,18 +26,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, timedelta
 from functools import partial
 
-import aiohttp
-from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from bot.bench.common import backend as database_backend
-from bot.bench.common import percentile, throwaway_core
+from bot.bench.common import percentile, signed_in_staff_web, throwaway_core
 from bot.domain import CONCERNS, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES, StaffUser
 from bot.runtime import Core
 from bot.services.stats import TIME_BUCKETS, Period, StatsService
 from bot.storage import stats as stats_db
-from bot.web.app import create_web_app
-from bot.web.staff import StaffWeb
 
 PASSWORD = "benchmark password 0123"
 LANGUAGES = ["sv", "en", "ar", "fa", "so", "ti", "tr", "fi"]
@@ -145,37 +141,22 @@ async def run(runs: int, per_day: int, database_url: str | None, days: int = DAY
                 )
             )
         await core.staff.create("bench", PASSWORD, "admin", frozenset())
-        app = create_web_app(staff=StaffWeb.from_core(core, service))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        origin = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        try:
-            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-                async with http.get(f"{origin}/staff/login") as response:
-                    page = await response.text()
-                csrf = page.split('name="csrf" value="')[1].split('"')[0]
-                form = {"csrf": csrf, "username": "bench", "password": PASSWORD}
-                async with http.post(f"{origin}/staff/login", data=form) as response:
-                    assert response.status == 200, response.status
+        async with signed_in_staff_web(core, service, "bench", PASSWORD) as (http, origin):
 
-                async def get(path: str) -> None:
-                    async with http.get(f"{origin}{path}") as response:
-                        await response.read()
-                        assert response.status == 200, (path, response.status)
+            async def get(path: str) -> None:
+                async with http.get(f"{origin}{path}") as response:
+                    await response.read()
+                    assert response.status == 200, (path, response.status)
 
-                for name, period in (("quarter", quarter), ("year", year)):
-                    path = f"/staff/stats?period={name}&date={period.end.isoformat()}"
-                    await get(path)
-                    results.append(
-                        (
-                            f"GET /staff/stats, all teams, {name}",
-                            await timed(runs, partial(get, path)),
-                        )
+            for name, period in (("quarter", quarter), ("year", year)):
+                path = f"/staff/stats?period={name}&date={period.end.isoformat()}"
+                await get(path)
+                results.append(
+                    (
+                        f"GET /staff/stats, all teams, {name}",
+                        await timed(runs, partial(get, path)),
                     )
-        finally:
-            await runner.cleanup()
+                )
         backend = database_backend(core)
         print(f"statistics benchmark: {backend}, {rows} counter rows "
               f"({days} days, 10 teams x 8 languages x 200 screens), {runs} runs each")  # fmt: skip

@@ -376,13 +376,12 @@ class CaseService:
         if normal is None:
             raise CaseError("not_found")
         now = self._clock()
+        claim = db.Claim(normal, staff.id, staff.username, now, _teams(staff))
         current: CaseRow | db.HolderRow | None
         if not self.database.is_sqlite:
             # PostgreSQL: one statement claims and audits (see ``db.claim_and_audit``).
             pool = await self.database.pool()
-            claimed = await db.claim_and_audit(
-                pool, normal, staff.id, staff.username, now, _teams(staff)
-            )
+            claimed = await db.claim_and_audit(pool, claim)
             current = None if claimed is not None else await db.holder(pool, normal)
             if claimed is None:
                 if current is None:
@@ -392,9 +391,7 @@ class CaseService:
         else:
             async with self.database.write_tx() as conn:
                 # The claim first (fewest round trips for the common case), visibility after.
-                claimed = await db.claim_case(
-                    conn, normal, staff.id, staff.username, now, _teams(staff)
-                )
+                claimed = await db.claim_case(conn, claim)
                 if claimed is not None:
                     await db.record(conn, now, staff.username, "claim", normal)
                     current = None

@@ -323,30 +323,35 @@ async def reopen_if_closed(conn: AsyncConnection, case_id: int, now: datetime) -
     )
 
 
-async def claim_case(
-    conn: AsyncConnection,
-    code: str,
-    staff_id: int,
-    username: str,
-    now: datetime,
-    teams: Iterable[str] | None,
-) -> ClaimedRow | None:
+@dataclass(frozen=True)
+class Claim:
+    """Who claims which case when; ``teams`` the claimant's (None: an admin, any team)."""
+
+    code: str
+    staff_id: int
+    username: str
+    at: datetime
+    teams: frozenset[str] | None
+
+
+async def claim_case(conn: AsyncConnection, claim: Claim) -> ClaimedRow | None:
     """The atomic claim: one conditional UPDATE; only a still-open case of these teams
     changes hands. Of simultaneous claims, PostgreSQL's row lock (and SQLite's single
     writer) lets the first through; the others then find status 'claimed' and change nothing.
 
     Returns None when the claim did not win.
     """
-    conditions: list[Any] = [requests.c.code == code, requests.c.status == "open"]
-    if teams is not None:
-        conditions.append(requests.c.team_id.in_(sorted(teams)))
+    now = claim.at
+    conditions: list[Any] = [requests.c.code == claim.code, requests.c.status == "open"]
+    if claim.teams is not None:
+        conditions.append(requests.c.team_id.in_(sorted(claim.teams)))
     statement = (
         update(requests)
         .where(*conditions)
         .values(
             status="claimed",
-            claimed_by_id=staff_id,
-            claimed_by=username,
+            claimed_by_id=claim.staff_id,
+            claimed_by=claim.username,
             claimed_at=now,
             first_claim_at=func.coalesce(requests.c.first_claim_at, now),
             updated_at=now,
@@ -647,14 +652,7 @@ SELECT team_id, language, created_at, first FROM claimed
 _PG_HOLDER = "SELECT team_id, status, claimed_by_id, claimed_by FROM case_request WHERE code = $1"
 
 
-async def claim_and_audit(
-    pool: CountedPool,
-    code: str,
-    staff_id: int,
-    username: str,
-    now: datetime,
-    teams: Iterable[str] | None,
-) -> ClaimedRow | None:
+async def claim_and_audit(pool: CountedPool, claim: Claim) -> ClaimedRow | None:
     """Claim and audit in one statement on the database's asyncpg pool (PostgreSQL).
 
     Why: with 20 staff claiming at once in one process, SQLAlchemy's per-transaction
@@ -664,8 +662,10 @@ async def claim_and_audit(
     after the winner commits and changes nothing, so no audit row is written for it.
     None when the claim did not win.
     """
-    team_list = sorted(teams) if teams is not None else None
-    row = await pool.fetchrow(_PG_CLAIM, code, staff_id, username, now, team_list)
+    teams = sorted(claim.teams) if claim.teams is not None else None
+    row = await pool.fetchrow(
+        _PG_CLAIM, claim.code, claim.staff_id, claim.username, claim.at, teams
+    )
     return None if row is None else ClaimedRow(**dict(row))
 
 
