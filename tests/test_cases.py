@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.domain import CODE_ALPHABET, MAX_STAFF_TEXT, MAX_TEXT, CaseError, RequestDraft, StaffUser
 from bot.log_policy import enforce_log_privacy
 from bot.privacy import chat_pseudonym
-from bot.services.cases import CaseService, RetentionSettings, normalise_code
+from bot.services.cases import CaseService, normalise_code
 from bot.storage.database import Database
 from bot.storage.models import metadata
 from bot.storage.sessions import SessionState, open_session_store
+from tests.case_helpers import case_service
 
 KEY = b"case-tests-secret-key-0123456789abcdef"
 CHAT = 5550001234567
@@ -89,19 +90,10 @@ def events() -> Events:
 async def service(
     database: Database, clock: Clock, relay: FakeRelay, events: Events
 ) -> AsyncIterator[CaseService]:
-    opened = CaseService(
-        database,
-        KEY,
-        RetentionSettings(link_grace_days=7, text_retention_days=30, auto_release_minutes=30),
-        relay=relay,
-        events=events,
-        now=clock,
-        known_teams=TEAMS,
-    )
-    try:
+    async with case_service(
+        database, KEY, relay=relay, events=events, now=clock, known_teams=TEAMS
+    ) as opened:
         yield opened
-    finally:
-        await opened.dispose()
 
 
 def draft(**changes: object) -> RequestDraft:

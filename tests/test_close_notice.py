@@ -28,12 +28,13 @@ from bot.chat.contact_screens import ContactScreens
 from bot.domain import CODE_ALPHABET, RequestDraft, StaffUser
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
-from bot.services.cases import CaseService, RetentionSettings
+from bot.services.cases import CaseService
 from bot.services.stats import SMALL, Period
 from bot.storage import cases as cases_db
 from bot.storage import stats as stats_db
 from bot.storage.database import Database
 from bot.storage.engine import read_tx, write_tx
+from tests.case_helpers import case_service
 from tests.conftest import REPO, running_preview
 from tests.helpers import Relative, button_data, buttons
 from tests.staff_helpers import PASSWORD, signed_in, text_of
@@ -78,24 +79,18 @@ def _draft() -> RequestDraft:
     )
 
 
-@contextlib.asynccontextmanager
-async def _service(
+def _service(
     database: Database, relay: RecordingRelay, **kwargs: Any
-) -> AsyncIterator[CaseService]:
+) -> contextlib.AbstractAsyncContextManager[CaseService]:
     """The case rules on ``database``, telling ``relay``; disposed on the way out."""
-    service = CaseService(
+    return case_service(
         database,
         KEY,
-        RetentionSettings(link_grace_days=7, text_retention_days=30, auto_release_minutes=30),
         relay=relay,
         now=lambda: START,
         known_teams=frozenset({"laholm", "botkyrka"}),
         **kwargs,
     )
-    try:
-        yield service
-    finally:
-        await service.dispose()
 
 
 async def _row(engine: AsyncEngine, case_id: int) -> Any:
