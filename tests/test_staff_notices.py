@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from bot.domain import CODE_ALPHABET
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
 from bot.telegram.notify import TelegramStaffNotifier
-from tests.conftest import _reset_postgres, make_settings
+from tests.conftest import running_preview
 from tests.helpers import Relative, bot_messages
 
 STAFF_CHAT = 7_000_000_001
@@ -22,19 +21,16 @@ CODE_RE = re.compile(rf"[{CODE_ALPHABET}]{{3}}-[{CODE_ALPHABET}]{{3}}")
 
 @pytest.fixture
 async def server(database_url: str, tmp_path: Path, spec: BotApiSpec) -> AsyncIterator[Server]:
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    settings = make_settings(
-        database_url, tmp_path, STAFF_NOTIFY_CHAT_ID=str(STAFF_CHAT), STAFF_NOTIFY_LANGUAGE="en"
-    )
-    server = Server(settings, preview=True, spec_validator=spec.validate_call)
-    await server.start()
-    server.emulator.new_private_chat(chat_id=STAFF_CHAT, language_code="en")
-    try:
+    async with running_preview(
+        database_url,
+        tmp_path,
+        spec,
+        STAFF_NOTIFY_CHAT_ID=str(STAFF_CHAT),
+        STAFF_NOTIFY_LANGUAGE="en",
+    ) as server:
+        assert server.emulator is not None
+        server.emulator.new_private_chat(chat_id=STAFF_CHAT, language_code="en")
         yield server
-    finally:
-        await server.stop()
-    assert server.emulator.problems == [], server.emulator.problems
 
 
 async def _request(relative: Relative, urgency: str, text: str) -> str:

@@ -10,7 +10,6 @@ content-status page.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -36,8 +35,8 @@ from bot.content.loader import load_content
 from bot.content.translations import pieces, read_store, source_hash
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
-from tests.conftest import _reset_postgres, make_settings
-from tests.staff_helpers import PASSWORD, StaffClient, text_of
+from tests.conftest import running_preview
+from tests.staff_helpers import PASSWORD, signed_in, text_of
 
 REPO = Path(__file__).resolve().parent.parent
 LANG = "fi"
@@ -504,33 +503,22 @@ async def stale_server(
     copy: Path, database_url: str, tmp_path: Path, spec: BotApiSpec
 ) -> AsyncIterator[Server]:
     change_english_source(copy)
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    settings = make_settings(
+    async with running_preview(
         database_url,
         tmp_path,
+        spec,
         CONTENT_DIR=str(copy / "content"),
         LOCALES_DIR=str(copy / "locales"),
-    )
-    server = Server(settings, preview=True, spec_validator=spec.validate_call)
-    await server.start()
-    try:
+    ) as server:
         assert server.core is not None
         await server.core.staff.create("kim", PASSWORD, "coordinator", frozenset({"laholm"}))
         yield server
-    finally:
-        await server.stop()
-    assert server.emulator.problems == [], server.emulator.problems
 
 
 async def test_the_content_status_page_shows_the_stale_translation(stale_server: Server) -> None:
-    client = StaffClient(stale_server, accept_language="en-GB,en;q=0.9")
-    try:
-        await client.sign_in("kim")
+    async with signed_in(stale_server, "kim", "en") as client:
         page = await client.get("/staff/content")
         assert client.status == 200, text_of(page)
-    finally:
-        await client.close()
     row = re.search(r'data-testid="translation-fi".*?</tr>', page, re.S)
     assert row, text_of(page)
     assert re.search(r'data-testid="stale"[^>]*>\s*1\s*<', row.group(0)), row.group(0)
