@@ -32,7 +32,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec, default_spec_path
 from bot.runtime import Server
@@ -127,10 +127,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: s
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def make_settings(database_url: str, tmp_path: Path, **env: str):  # type: ignore[no-untyped-def]
+def make_settings(database_url: str, tmp_path: Path, **env: str) -> Settings:
+    """Settings for a test server: this database, a private data dir, the test secret."""
     base = {
         "DATABASE_URL": database_url,
         "DATA_DIR": str(tmp_path / "data"),
