@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -602,95 +600,83 @@ async def test_page_rejects_bad_input(emu: BotApiEmulator, page: TestClient) -> 
 
 # ---------------------------------------------------------------- the page in a real browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+async def test_page_in_browser(emu: BotApiEmulator, page: TestClient, browser: Any) -> None:
+    """The chat page in Debian's Chromium (conftest's ``browser``), against this emulator."""
+    from tests.browser import expect  # Playwright: only once the browser fixture has it
 
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
-async def test_page_in_browser(emu: BotApiEmulator, page: TestClient) -> None:
-    playwright_api = pytest.importorskip("playwright.async_api")
-    expect = playwright_api.expect
     base = str(page.make_url(""))
-    async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(
-                viewport={"width": 390, "height": 780}, locale="fa-IR", reduced_motion="reduce"
-            )
-            tab = await context.new_page()
-            errors: list[str] = []
-            tab.on("pageerror", lambda exc: errors.append(str(exc)))
-            tab.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
-            await tab.goto(f"{base}/preview/")
-            await expect(tab.get_by_test_id("lang-select")).to_have_value("fa")
-            await expect(tab.get_by_test_id("start")).to_be_visible()
-            composer = tab.get_by_test_id("composer")
-            assert await composer.get_attribute("maxlength") == "4096"
-            await composer.fill("سلام")
-            await composer.press("Enter")
-            user_bubble = tab.locator('[data-testid="message"][data-from="user"]')
-            await expect(user_bubble).to_have_text(re.compile("سلام"))
-            assert await user_bubble.get_attribute("dir") == "rtl"  # from its first letter
-            chat_id = int(await tab.evaluate("sessionStorage.getItem('emulator.chatId')"))
-            assert emu.visible_messages(chat_id)[0]["text"] == "سلام"
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 780}, locale="fa-IR", reduced_motion="reduce"
+    )
+    tab = await context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+    await tab.goto(f"{base}/preview/")
+    await expect(tab.get_by_test_id("lang-select")).to_have_value("fa")
+    await expect(tab.get_by_test_id("start")).to_be_visible()
+    composer = tab.get_by_test_id("composer")
+    assert await composer.get_attribute("maxlength") == "4096"
+    await composer.fill("سلام")
+    await composer.press("Enter")
+    user_bubble = tab.locator('[data-testid="message"][data-from="user"]')
+    await expect(user_bubble).to_have_text(re.compile("سلام"))
+    assert await user_bubble.get_attribute("dir") == "rtl"  # from its first letter
+    chat_id = int(await tab.evaluate("sessionStorage.getItem('emulator.chatId')"))
+    assert emu.visible_messages(chat_id)[0]["text"] == "سلام"
 
-            async with Bot(TOKEN, base_url=str(page.make_url("/emu/bot"))) as bot:
-                [update] = await bot.get_updates(timeout=0)
-                assert update.message is not None and update.message.from_user is not None
-                assert update.message.from_user.language_code == "fa"
-                hostile = (
-                    "<b>Bold</b>\n<i>second line</i> "
-                    "<a href=\"javascript:alert('x')\">bad link</a> "
-                    '<a href="https://example.org/help">good link</a> '
-                    "&lt;img src=x onerror=alert(1)&gt;"
-                )
-                sent = await bot.send_message(
-                    chat_id, hostile, parse_mode="HTML", reply_markup=keyboard(("Calm", "calm"))
-                )
-                bot_bubble = tab.locator('[data-testid="message"][data-from="bot"]')
-                await expect(bot_bubble).to_have_count(1)
-                text = bot_bubble.locator(".text")
-                await expect(text.locator("strong")).to_have_text("Bold")
-                await expect(text.locator("a")).to_have_count(1)  # javascript: link is text
-                link = text.locator("a")
-                assert await link.get_attribute("href") == "https://example.org/help"
-                assert await link.get_attribute("rel") == "noopener noreferrer"
-                await expect(text).to_contain_text("<img src=x onerror=alert(1)>")
-                assert await text.locator("img").count() == 0
-                inner = await text.inner_text()
-                assert "Bold\nsecond line" in inner  # line breaks survive
+    async with Bot(TOKEN, base_url=str(page.make_url("/emu/bot"))) as bot:
+        [update] = await bot.get_updates(timeout=0)
+        assert update.message is not None and update.message.from_user is not None
+        assert update.message.from_user.language_code == "fa"
+        hostile = (
+            "<b>Bold</b>\n<i>second line</i> "
+            "<a href=\"javascript:alert('x')\">bad link</a> "
+            '<a href="https://example.org/help">good link</a> '
+            "&lt;img src=x onerror=alert(1)&gt;"
+        )
+        sent = await bot.send_message(
+            chat_id, hostile, parse_mode="HTML", reply_markup=keyboard(("Calm", "calm"))
+        )
+        bot_bubble = tab.locator('[data-testid="message"][data-from="bot"]')
+        await expect(bot_bubble).to_have_count(1)
+        text = bot_bubble.locator(".text")
+        await expect(text.locator("strong")).to_have_text("Bold")
+        await expect(text.locator("a")).to_have_count(1)  # javascript: link is text
+        link = text.locator("a")
+        assert await link.get_attribute("href") == "https://example.org/help"
+        assert await link.get_attribute("rel") == "noopener noreferrer"
+        await expect(text).to_contain_text("<img src=x onerror=alert(1)>")
+        assert await text.locator("img").count() == 0
+        inner = await text.inner_text()
+        assert "Bold\nsecond line" in inner  # line breaks survive
 
-                button = tab.get_by_test_id("inline-button")
-                await expect(button).to_have_text("Calm")
-                await button.focus()
-                await tab.keyboard.press("Enter")  # keyboard-usable button
-                [press] = await bot.get_updates(offset=update.update_id + 1, timeout=3)
-                assert press.callback_query is not None and press.callback_query.data == "calm"
-                await bot.answer_callback_query(press.callback_query.id, text="Tack")
-                await expect(tab.get_by_role("status")).to_have_text("Tack")
+        button = tab.get_by_test_id("inline-button")
+        await expect(button).to_have_text("Calm")
+        await button.focus()
+        await tab.keyboard.press("Enter")  # keyboard-usable button
+        [press] = await bot.get_updates(offset=update.update_id + 1, timeout=3)
+        assert press.callback_query is not None and press.callback_query.data == "calm"
+        await bot.answer_callback_query(press.callback_query.id, text="Tack")
+        await expect(tab.get_by_role("status")).to_have_text("Tack")
 
-                await bot.edit_message_text(
-                    "Edited text", chat_id=chat_id, message_id=sent.message_id
-                )
-                await expect(bot_bubble).to_have_count(1)
-                await expect(bot_bubble.locator(".text")).to_have_text("Edited text")
-                await expect(tab.get_by_test_id("inline-button")).to_have_count(0)
-                await bot.delete_message(chat_id, sent.message_id)
-                await expect(bot_bubble).to_have_count(0)
+        await bot.edit_message_text(
+            "Edited text", chat_id=chat_id, message_id=sent.message_id
+        )
+        await expect(bot_bubble).to_have_count(1)
+        await expect(bot_bubble.locator(".text")).to_have_text("Edited text")
+        await expect(tab.get_by_test_id("inline-button")).to_have_count(0)
+        await bot.delete_message(chat_id, sent.message_id)
+        await expect(bot_bubble).to_have_count(0)
 
-            await tab.get_by_test_id("attach").click()
-            await tab.get_by_test_id("send-sticker").click()
-            await expect(user_bubble).to_have_count(2)
-            await tab.reload()  # sessionStorage keeps the conversation
-            await expect(user_bubble).to_have_count(2)
-            await tab.get_by_test_id("new-chat").click()
-            await expect(user_bubble).to_have_count(0)
-            new_id = int(await tab.evaluate("sessionStorage.getItem('emulator.chatId')"))
-            assert new_id != chat_id
-            assert errors == []
-        finally:
-            await browser.close()
+    await tab.get_by_test_id("attach").click()
+    await tab.get_by_test_id("send-sticker").click()
+    await expect(user_bubble).to_have_count(2)
+    await tab.reload()  # sessionStorage keeps the conversation
+    await expect(user_bubble).to_have_count(2)
+    await tab.get_by_test_id("new-chat").click()
+    await expect(user_bubble).to_have_count(0)
+    new_id = int(await tab.evaluate("sessionStorage.getItem('emulator.chatId')"))
+    assert new_id != chat_id
+    assert errors == []
     assert emu.problems == []
