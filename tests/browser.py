@@ -25,7 +25,6 @@ playwright_api = (
 )
 expect = playwright_api.expect
 
-CHROMIUM = "/usr/bin/chromium"
 # No sandbox (containers), no GPU, and nothing the browser would fetch on its own.
 CHROMIUM_ARGS = [
     "--no-sandbox",
