@@ -3,12 +3,17 @@
 Everything a button needs is in its code, so a button left from before a restart
 (or from another process) still works, and a code we no longer understand is
 recognised as stale instead of crashing anything.
+
+A code parses into one typed action (a frozen dataclass); each action's ``data`` is its
+code, so the screens build buttons from the same values the chat matches on, and a
+misspelt verb is a type error instead of a button that silently does nothing.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 MAX_BYTES = 64
 _ID = r"[a-z][a-z0-9_]{0,23}"
@@ -19,6 +24,8 @@ _TEAM = re.compile(rf"^t:(?P<team>{_ID})$")
 _HELPFUL = re.compile(rf"^h:(?P<answer>[yn]):(?P<node>{_ID})(?::(?P<back>{_ID}))?$")
 _CONTACT = re.compile(r"^k:(?P<verb>[a-z]{1,8})(?::(?P<value>[A-Za-z0-9_-]{1,24}))?$")
 
+# -- the guide ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Go:
@@ -28,42 +35,41 @@ class Go:
     page: int = 0
     back: str | None = None
 
+    @property
+    def data(self) -> str:
+        if self.back:
+            return f"g:{self.node}:{self.page}:{self.back}"
+        return f"g:{self.node}:{self.page}" if self.page else f"g:{self.node}"
+
 
 @dataclass(frozen=True)
 class Answer:
+    """An option of a question screen: the content says where it leads."""
+
     node: str
     option: str
+
+    @property
+    def data(self) -> str:
+        return f"a:{self.node}:{self.option}"
 
 
 @dataclass(frozen=True)
 class SetLanguage:
     code: str
 
+    @property
+    def data(self) -> str:
+        return f"l:{self.code}"
+
 
 @dataclass(frozen=True)
 class SetTeam:
     team: str
 
-
-@dataclass(frozen=True)
-class Simple:
-    """Actions without arguments: pickers, clear chat and delete data (with confirmations)."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class ContactStep:
-    """A step of the "talk to someone" flow: ``verb`` says what, ``value`` the answer.
-
-    verbs: new (start or resume), c/t/u/r/l (answer concerns, topic, urgency, reply via,
-    language), go (continue after the 112 screen), pc (consent to a call-back), skip (no
-    text), e (edit a field), b (back), ok (send), no (cancel), st (status), w / wy (withdraw:
-    ask, do), fb (the one-tap answer under the close notice: yes, partly or no).
-    """
-
-    verb: str
-    value: str | None = None
+    @property
+    def data(self) -> str:
+        return f"t:{self.team}"
 
 
 @dataclass(frozen=True)
@@ -74,59 +80,274 @@ class Helpful:
     yes: bool
     back: str | None = None
 
+    @property
+    def data(self) -> str:
+        answer = "y" if self.yes else "n"
+        return f"h:{answer}:{self.node}:{self.back}" if self.back else f"h:{answer}:{self.node}"
 
-SIMPLE = {
-    "L": "language_picker",
-    "T": "team_picker",
-    "c": "clear_ask",
-    "c:y": "clear_do",
-    "d": "delete_ask",
-    "d:y": "delete_do",
-    "d:yc": "delete_and_clear",
-    "x": "cancel",
+
+# -- the chat's own actions: pickers, clear and delete (with their confirmations) ------
+
+
+@dataclass(frozen=True)
+class ShowPicker:
+    """The language or municipality picker."""
+
+    picker: Literal["language", "team"]
+
+    @property
+    def data(self) -> str:
+        return "L" if self.picker == "language" else "T"
+
+
+@dataclass(frozen=True)
+class ClearChat:
+    """Remove the chat's messages; ``confirmed`` is the second tap."""
+
+    confirmed: bool = False
+
+    @property
+    def data(self) -> str:
+        return "c:y" if self.confirmed else "c"
+
+
+@dataclass(frozen=True)
+class DeleteData:
+    """Forget the chat; ``confirmed`` is the second tap, ``clear`` also removes messages."""
+
+    confirmed: bool = False
+    clear: bool = False
+
+    @property
+    def data(self) -> str:
+        if not self.confirmed:
+            return "d"
+        return "d:yc" if self.clear else "d:y"
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Back to where the relative was (from a picker or a question)."""
+
+    @property
+    def data(self) -> str:
+        return "x"
+
+
+# -- "talk to someone" ---------------------------------------------------------------------
+
+
+class RequestStep:
+    """Base of the steps of "talk to someone", so the chat can match them as one kind."""
+
+    __slots__ = ()
+
+
+Field = Literal["concerns", "topic", "urgency", "reply_via", "language"]
+_FIELD_VERBS: dict[Field, str] = {
+    "concerns": "c",
+    "topic": "t",
+    "urgency": "u",
+    "reply_via": "r",
+    "language": "l",
 }
-_SIMPLE_CODES = {name: code for code, name in SIMPLE.items()}
-
-Action = Go | Answer | SetLanguage | SetTeam | Simple | ContactStep | Helpful
+_VERB_FIELDS: dict[str, Field] = {verb: field for field, verb in _FIELD_VERBS.items()}
 
 
-def go(node: str, page: int = 0, back: str | None = None) -> str:
-    if back:
-        return f"g:{node}:{page}:{back}"
-    return f"g:{node}:{page}" if page else f"g:{node}"
+@dataclass(frozen=True)
+class StartRequest(RequestStep):
+    """Start a request, or resume the unsent one."""
+
+    @property
+    def data(self) -> str:
+        return "k:new"
 
 
-def answer(node: str, option: str) -> str:
-    return f"a:{node}:{option}"
+@dataclass(frozen=True)
+class AnswerRequest(RequestStep):
+    """Answer one of the request's questions (``value`` None: a malformed, old button)."""
+
+    field: Field
+    value: str | None
+
+    @property
+    def data(self) -> str:
+        verb = _FIELD_VERBS[self.field]
+        return f"k:{verb}:{self.value}" if self.value else f"k:{verb}"
 
 
-def set_language(code: str) -> str:
-    return f"l:{code}"
+@dataclass(frozen=True)
+class ContinueAfterUrgent(RequestStep):
+    """Go on with the request after the 112 screen."""
+
+    @property
+    def data(self) -> str:
+        return "k:go"
 
 
-def set_team(team: str) -> str:
-    return f"t:{team}"
+@dataclass(frozen=True)
+class ConsentToCallBack(RequestStep):
+    @property
+    def data(self) -> str:
+        return "k:pc"
 
 
-def contact(verb: str, value: str | None = None) -> str:
-    return f"k:{verb}:{value}" if value else f"k:{verb}"
+@dataclass(frozen=True)
+class SkipText(RequestStep):
+    """Send the request without a text of its own."""
+
+    @property
+    def data(self) -> str:
+        return "k:skip"
 
 
-def helpful(node: str, yes: bool, back: str | None = None) -> str:
-    answer = "y" if yes else "n"
-    return f"h:{answer}:{node}:{back}" if back else f"h:{answer}:{node}"
+@dataclass(frozen=True)
+class EditRequest(RequestStep):
+    """The edit menu (``field`` None), a field to answer again, or "preview" to go back."""
+
+    field: str | None = None
+
+    @property
+    def data(self) -> str:
+        return f"k:e:{self.field}" if self.field else "k:e"
 
 
-def simple(name: str) -> str:
-    return _SIMPLE_CODES[name]
+@dataclass(frozen=True)
+class RequestBack(RequestStep):
+    @property
+    def data(self) -> str:
+        return "k:b"
+
+
+@dataclass(frozen=True)
+class SendRequest(RequestStep):
+    @property
+    def data(self) -> str:
+        return "k:ok"
+
+
+@dataclass(frozen=True)
+class CancelRequest(RequestStep):
+    @property
+    def data(self) -> str:
+        return "k:no"
+
+
+@dataclass(frozen=True)
+class RequestStatus(RequestStep):
+    @property
+    def data(self) -> str:
+        return "k:st"
+
+
+@dataclass(frozen=True)
+class Withdraw(RequestStep):
+    """Withdraw the open request; ``confirmed`` is the second tap."""
+
+    confirmed: bool = False
+
+    @property
+    def data(self) -> str:
+        return "k:wy" if self.confirmed else "k:w"
+
+
+@dataclass(frozen=True)
+class Feedback(RequestStep):
+    """The one-tap answer under the close notice: yes, partly or no (checked by the chat)."""
+
+    answer: str | None
+
+    @property
+    def data(self) -> str:
+        return f"k:fb:{self.answer}" if self.answer else "k:fb"
+
+
+@dataclass(frozen=True)
+class OutdatedRequestStep(RequestStep):
+    """A well-formed step of the request this version no longer has: "out of date" there."""
+
+    verb: str
+    value: str | None = None
+
+    @property
+    def data(self) -> str:
+        return f"k:{self.verb}:{self.value}" if self.value else f"k:{self.verb}"
+
+
+RequestAction = (
+    StartRequest
+    | AnswerRequest
+    | ContinueAfterUrgent
+    | ConsentToCallBack
+    | SkipText
+    | EditRequest
+    | RequestBack
+    | SendRequest
+    | CancelRequest
+    | RequestStatus
+    | Withdraw
+    | Feedback
+    | OutdatedRequestStep
+)
+Action = (
+    Go
+    | Answer
+    | SetLanguage
+    | SetTeam
+    | Helpful
+    | ShowPicker
+    | ClearChat
+    | DeleteData
+    | Cancel
+    | RequestAction
+)
+
+# Codes without arguments, and the verbs of request steps whose value is not read.
+_FIXED: dict[str, Action] = {
+    action.data: action
+    for action in (
+        ShowPicker("language"),
+        ShowPicker("team"),
+        ClearChat(),
+        ClearChat(confirmed=True),
+        DeleteData(),
+        DeleteData(confirmed=True),
+        DeleteData(confirmed=True, clear=True),
+        Cancel(),
+    )
+}
+_PLAIN_STEPS: dict[str, RequestAction] = {
+    "new": StartRequest(),
+    "go": ContinueAfterUrgent(),
+    "pc": ConsentToCallBack(),
+    "skip": SkipText(),
+    "b": RequestBack(),
+    "ok": SendRequest(),
+    "no": CancelRequest(),
+    "st": RequestStatus(),
+    "w": Withdraw(),
+    "wy": Withdraw(confirmed=True),
+}
+
+
+def _request_step(verb: str, value: str | None) -> RequestAction:
+    if verb in _PLAIN_STEPS:
+        return _PLAIN_STEPS[verb]
+    if verb in _VERB_FIELDS:
+        return AnswerRequest(_VERB_FIELDS[verb], value)
+    if verb == "e":
+        return EditRequest(value)
+    if verb == "fb":
+        return Feedback(value)
+    return OutdatedRequestStep(verb, value)
 
 
 def parse(data: str | None) -> Action | None:
     """Decode a callback code; None for anything we do not (or no longer) understand."""
     if not data or len(data.encode()) > MAX_BYTES:
         return None
-    if data in SIMPLE:
-        return Simple(SIMPLE[data])
+    if data in _FIXED:
+        return _FIXED[data]
     if m := _GO.match(data):
         return Go(m["node"], int(m["page"] or 0), m["back"])
     if m := _ANSWER.match(data):
@@ -138,5 +359,30 @@ def parse(data: str | None) -> Action | None:
     if m := _HELPFUL.match(data):
         return Helpful(m["node"], m["answer"] == "y", m["back"])
     if m := _CONTACT.match(data):
-        return ContactStep(m["verb"], m["value"])
+        return _request_step(m["verb"], m["value"])
     return None
+
+
+# Every action without arguments, for tests and for the keyboard-graph walk.
+FIXED_ACTIONS: tuple[Action, ...] = (*_FIXED.values(), *_PLAIN_STEPS.values())
+
+
+def go(node: str, page: int = 0, back: str | None = None) -> str:
+    """The code of ``Go`` (the guide's most common button, so it keeps a short helper)."""
+    return Go(node, page, back).data
+
+
+def answer(node: str, option: str) -> str:
+    return Answer(node, option).data
+
+
+def set_language(code: str) -> str:
+    return SetLanguage(code).data
+
+
+def set_team(team: str) -> str:
+    return SetTeam(team).data
+
+
+def helpful(node: str, yes: bool, back: str | None = None) -> str:
+    return Helpful(node, yes, back).data

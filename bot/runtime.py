@@ -10,14 +10,18 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram.ext import Application
+from telegram import Bot
 
 from bot.chat.check import checked_once
 from bot.chat.conversation import ConversationService
+from bot.chat.memory import ChatMemory
 from bot.config import ConfigError, Settings
 from bot.content.loader import ContentError
 from bot.content.model import Content
@@ -29,7 +33,7 @@ from bot.services.stats import FLUSH_SECONDS, StatsRecorder, StatsService
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 from bot.storage.sessions import SessionStore, open_session_store
-from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.app import ALLOWED_UPDATES, TelegramApplication, build_application, build_bot
 from bot.telegram.notify import TelegramStaffNotifier
 from bot.telegram.profile import publish_profile
 from bot.telegram.relay import TelegramRelay
@@ -37,6 +41,9 @@ from bot.telegram.webhook import add_webhook_route
 from bot.web.app import create_web_app
 from bot.web.staff import StaffWeb
 from bot.web.staff.demo import DemoAccount, create_demo_accounts
+
+if TYPE_CHECKING:
+    from bot.emulator.server import BotApiEmulator, Validator
 
 log = logging.getLogger(__name__)
 PREVIEW_TOKEN = "100000001:PREVIEW-offline-token-not-for-telegram"
@@ -71,8 +78,14 @@ class Core:
         return self.database.engine
 
 
-async def build_core(settings: Settings) -> Core:
-    """Validate content (refuse to start on errors), migrate the database, build services."""
+async def build_core(settings: Settings, bot: Bot | None = None) -> Core:
+    """Validate content (refuse to start on errors), migrate the database, build services.
+
+    Each object receives its dependencies when it is made, lowest first, and nothing is
+    wired afterwards: with a ``bot`` the case rules get the relay (staff replies to the
+    chat) and the staff notifier; the relay and the conversation share one ChatMemory,
+    so a reply's message ids reach the chat's state without a call into the conversation.
+    """
     report = checked_once(
         settings.content_dir, settings.locales_dir, settings.session_retention_days
     )
@@ -91,6 +104,21 @@ async def build_core(settings: Settings) -> Core:
     except Exception as exc:
         await database.close()
         raise ConfigError(f"cannot open the database ({type(exc).__name__}: {exc})") from exc
+    content, renderer = report.content, report.renderer
+    memory = ChatMemory(
+        store, settings.secret_key, (lang.code for lang in content.enabled_languages)
+    )
+    recorder = StatsRecorder(database, settings.secret_key)
+    relay = TelegramRelay(bot, renderer, memory) if bot is not None else None
+    events = None
+    if bot is not None and settings.staff_notify_chat_id is not None:
+        lang = settings.staff_notify_language
+        events = TelegramStaffNotifier(
+            bot,
+            settings.staff_notify_chat_id,
+            team_name=lambda team_id: renderer.team_name(lang, team_id),
+            gettext=renderer.t(lang).gettext,
+        )
     cases = CaseService(
         database,
         settings.secret_key,
@@ -103,9 +131,10 @@ async def build_core(settings: Settings) -> Core:
         close_notice_teams=frozenset(
             team.id for team in report.content.teams.values() if team.notify_on_close
         ),
+        relay=relay,
+        events=events,
+        stats=recorder,
     )
-    recorder = StatsRecorder(database, settings.secret_key)
-    cases.stats = recorder
     staff = StaffService(database.engine, frozenset(report.content.teams))
     report.renderer.set_case_retention(
         settings.case_text_retention_days, settings.case_link_grace_days
@@ -119,10 +148,9 @@ async def build_core(settings: Settings) -> Core:
             )
         report.renderer.set_fallback_team(settings.fallback_team)
     conversation = ConversationService(
-        store,
+        memory,
         report.content,
         report.renderer,
-        settings.secret_key,
         settings.session_retention_days,
         cases=cases,
         stats=recorder,
@@ -142,19 +170,30 @@ async def build_core(settings: Settings) -> Core:
 
 
 class Server:
-    """The bot and the web app in one process: `serve`, and `preview` with the emulator."""
+    """The bot and the web app in one process: `serve`, and `preview` with the emulator.
 
-    def __init__(self, settings: Settings, *, preview: bool = False, spec_validator=None) -> None:
+    ``start`` assembles the process once, in the style of aiohttp's ``cleanup_ctx``: each
+    resource (socket, core, web site, Telegram application, polling, background loops) is
+    one context whose set-up and tear-down sit together, entered in order on an exit
+    stack; ``stop`` (or a failure half-way through ``start``) unwinds them in reverse.
+    The socket is bound first, so the port is known before anything is built: the
+    preview's Bot gets the emulator's final base URL at construction.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        preview: bool = False,
+        spec_validator: Validator | None = None,
+    ) -> None:
         self.settings = settings
         self.preview = preview
         self.spec_validator = spec_validator
         self.core: Core | None = None
-        self.application: Application | None = None
-        self.emulator = None
-        self._runner: web.AppRunner | None = None
-        self._purge_task: asyncio.Task[None] | None = None
-        self._release_task: asyncio.Task[None] | None = None
-        self._stats_task: asyncio.Task[None] | None = None
+        self.application: TelegramApplication | None = None
+        self.emulator: BotApiEmulator | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
         self.port = settings.port
         self.demo_accounts: list[DemoAccount] = []  # preview only: printed with the staff URL
 
@@ -166,141 +205,184 @@ class Server:
         settings = self.settings
         if self.preview and settings.secret_key is None:
             settings = self.settings = settings.with_overrides(secret_key=secrets.token_bytes(32))
-        self.core = await build_core(settings)
-        webhook = bool(settings.webhook_url) and not self.preview
         token = PREVIEW_TOKEN if self.preview else settings.telegram_bot_token
         if token is None:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+        stack = self._stack = contextlib.AsyncExitStack()
+        try:
+            await self._assemble(stack, settings, token)
+        except BaseException:
+            self._stack = None
+            await stack.aclose()
+            raise
 
-        stats = StatsService(self.core.database, frozenset(self.core.content.teams))
-        staff_web = StaffWeb.from_core(self.core, stats)
-        web_app = create_web_app(staff=staff_web)
-        if webhook:
-            self.application = build_application(
-                self.core.conversation,
-                token=token,
-                base_url=settings.telegram_api_url,
-                with_updater=False,
-            )
-            add_webhook_route(
-                web_app, self.application, settings.webhook_path, settings.webhook_secret or ""
-            )
+    async def _assemble(
+        self, stack: contextlib.AsyncExitStack, settings: Settings, token: str
+    ) -> None:
+        webhook = bool(settings.webhook_url) and not self.preview
+        sock = stack.enter_context(_listening(settings.host, settings.port))
+        self.port = sock.getsockname()[1]
+        base_url = settings.telegram_api_url
         if self.preview:
             from bot.emulator.server import BotApiEmulator
 
-            self.demo_accounts = await create_demo_accounts(
-                self.core.staff, sorted(self.core.content.teams)
-            )
             self.emulator = BotApiEmulator(token, validator=self.spec_validator)
-            self.emulator.add_routes(web_app)
-        self._runner = web.AppRunner(web_app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.host, settings.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            raise ConfigError(
-                f"cannot listen on {settings.host}:{settings.port} "
-                f"({exc.strerror or exc}); set PORT to a free port"
-            ) from exc
-        if settings.port == 0:
-            self.port = self._runner.addresses[0][1]
-        if self.preview and not settings.public_url:
-            self.core.renderer.set_public_url(self.origin)  # the bot links to this preview
-        if self.emulator is not None:
             self.emulator.set_server_origin(self.origin)
-        if self.application is None:
-            base_url = self.emulator.base_url if self.emulator else settings.telegram_api_url
-            self.application = build_application(
-                self.core.conversation, token=token, base_url=base_url, with_updater=True
-            )
-        await self.application.initialize()
-        self.core.cases.relay = TelegramRelay(
-            self.application.bot,
-            self.core.renderer,
-            self.core.conversation.remember_sent,
-            chat_language=self.core.conversation.chat_language,
+            base_url = self.emulator.base_url
+        bot = build_bot(token, base_url)
+        core = self.core = await stack.enter_async_context(_core(settings, bot))
+        if self.preview and not settings.public_url:
+            core.renderer.set_public_url(self.origin)  # the bot links to this preview
+        application = self.application = build_application(
+            core.conversation, bot, with_updater=not webhook
         )
-        if settings.staff_notify_chat_id is not None:
-            lang = settings.staff_notify_language
-            self.core.cases.events = TelegramStaffNotifier(
-                self.application.bot,
-                settings.staff_notify_chat_id,
-                team_name=lambda team_id: self.core.renderer.team_name(lang, team_id),
-                gettext=self.core.renderer.t(lang).gettext,
-            )
-        await publish_profile(self.application.bot, self.core.content, self.core.translators)
-        await self.application.start()
+
+        stats = StatsService(core.database, frozenset(core.content.teams))
+        web_app = create_web_app(staff=StaffWeb.from_core(core, stats))
         if webhook:
-            await self.application.bot.set_webhook(
+            add_webhook_route(
+                web_app, application, settings.webhook_path, settings.webhook_secret or ""
+            )
+        if self.emulator is not None:
+            self.demo_accounts = await create_demo_accounts(core.staff, sorted(core.content.teams))
+            self.emulator.add_routes(web_app)
+        await stack.enter_async_context(_serving(web_app, sock))
+        # The preview's Bot API is served by the site above: the bot starts after it.
+        await stack.enter_async_context(_running(application, core))
+        if isinstance(core.cases.events, TelegramStaffNotifier):
+            stack.push_async_callback(core.cases.events.drain)  # before the bot stops
+        if webhook:
+            assert settings.webhook_url is not None
+            await application.bot.set_webhook(
                 settings.webhook_url,
                 secret_token=settings.webhook_secret,
                 allowed_updates=ALLOWED_UPDATES,
             )
         else:
-            assert self.application.updater is not None
-            await self.application.updater.start_polling(
-                allowed_updates=ALLOWED_UPDATES,
-                timeout=10 if not self.preview else 2,
-                poll_interval=0.0,
-                drop_pending_updates=False,
+            await stack.enter_async_context(
+                _polling(application, timeout=2 if self.preview else 10)
             )
-        self._purge_task = asyncio.create_task(self._purge_loop())
-        self._release_task = asyncio.create_task(self._auto_release_loop())
-        self._stats_task = asyncio.create_task(self._stats_flush_loop())
+        for loop in (self._purge_loop, self._auto_release_loop, self._stats_flush_loop):
+            await stack.enter_async_context(_background(loop(core)))
 
-    async def _purge_loop(self) -> None:
-        assert self.core is not None
+    @staticmethod
+    async def _purge_loop(core: Core) -> None:
         while True:
             try:
-                await self.core.conversation.purge()
+                await core.conversation.purge()
             except Exception as exc:  # keep serving; the next round retries
                 log.error("purge failed: %s", type(exc).__name__)
             try:
-                await self.core.cases.purge()
+                await core.cases.purge()
             except Exception as exc:
                 log.error("case purge failed: %s", type(exc).__name__)
-            if self.core.recorder is not None:
+            if core.recorder is not None:
                 try:
-                    await self.core.recorder.fold_finished_days()
+                    await core.recorder.fold_finished_days()
                 except Exception as exc:
                     log.error("statistics fold failed: %s", type(exc).__name__)
             await asyncio.sleep(PURGE_EVERY_SECONDS)
 
-    async def _stats_flush_loop(self) -> None:
+    @staticmethod
+    async def _stats_flush_loop(core: Core) -> None:
         """Counts reach the database every FLUSH_SECONDS: a crash loses at most that much."""
-        assert self.core is not None
-        recorder = self.core.recorder
+        recorder = core.recorder
         while recorder is not None:
             await asyncio.sleep(FLUSH_SECONDS)
             await recorder.flush()  # logs and keeps its counts on failure
 
-    async def _auto_release_loop(self) -> None:
+    @staticmethod
+    async def _auto_release_loop(core: Core) -> None:
         """Claims nobody works on go back to the queue (checked every minute)."""
-        assert self.core is not None
         while True:
             await asyncio.sleep(AUTO_RELEASE_EVERY_SECONDS)
             try:
-                await self.core.cases.auto_release()
+                await core.cases.auto_release()
             except Exception as exc:  # keep serving; the next round retries
                 log.error("auto-release failed: %s", type(exc).__name__)
 
     async def stop(self) -> None:
-        for task in (self._purge_task, self._release_task, self._stats_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if self.core is not None and isinstance(self.core.cases.events, TelegramStaffNotifier):
-            await self.core.cases.events.drain()
-        if self.application is not None:
-            if self.application.updater is not None and self.application.updater.running:
-                await self.application.updater.stop()
-            if self.application.running:
-                await self.application.stop()
-            await self.application.shutdown()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self.core is not None:
-            await self.core.close()
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+
+# -- the contexts Server.start enters, in order ---------------------------------------------
+
+
+@contextlib.contextmanager
+def _listening(host: str, port: int) -> Iterator[socket.socket]:
+    """The listening socket, bound before anything else (port 0: the system picks one)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); set PORT to a free port"
+        ) from exc
+    with sock:
+        yield sock
+
+
+@contextlib.asynccontextmanager
+async def _core(settings: Settings, bot: Bot) -> AsyncIterator[Core]:
+    core = await build_core(settings, bot)
+    try:
+        yield core
+    finally:
+        await core.close()
+
+
+@contextlib.asynccontextmanager
+async def _serving(web_app: web.Application, sock: socket.socket) -> AsyncIterator[None]:
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        yield
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def _running(application: TelegramApplication, core: Core) -> AsyncIterator[None]:
+    """The Telegram application: initialised (getMe), profile published, started."""
+    await application.initialize()
+    try:
+        await publish_profile(application.bot, core.content, core.translators)
+        await application.start()
+        try:
+            yield
+        finally:
+            if application.running:
+                await application.stop()
+    finally:
+        await application.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def _polling(application: TelegramApplication, *, timeout: int) -> AsyncIterator[None]:
+    updater = application.updater
+    assert updater is not None
+    await updater.start_polling(
+        allowed_updates=ALLOWED_UPDATES,
+        timeout=timeout,
+        poll_interval=0.0,
+        drop_pending_updates=False,
+    )
+    try:
+        yield
+    finally:
+        if updater.running:
+            await updater.stop()
+
+
+@contextlib.asynccontextmanager
+async def _background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    task = asyncio.create_task(work)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import callbacks
-from bot.callbacks import Answer, Go, SetLanguage, SetTeam, Simple, parse
+from bot.callbacks import Answer, Go, SetLanguage, SetTeam, parse
 
 LONG_ID = "a" * 23 + "z"  # 24 characters, the longest node id the content allows
 LONG_ID_2 = "b" + "_9" * 11 + "y"  # 24 characters, digits and underscores
@@ -33,13 +33,32 @@ def test_encoded_action_parses_back(code: str, action: object) -> None:
     assert parse(code) == action
 
 
-@pytest.mark.parametrize("name", sorted(callbacks.SIMPLE.values()))
-def test_every_simple_action_round_trips(name: str) -> None:
-    assert parse(callbacks.simple(name)) == Simple(name)
+@pytest.mark.parametrize("action", callbacks.FIXED_ACTIONS, ids=repr)
+def test_every_action_without_arguments_round_trips(action: callbacks.Action) -> None:
+    assert parse(action.data) == action
 
 
-def test_simple_codes_are_distinct() -> None:
-    assert len(set(callbacks.SIMPLE)) == len(set(callbacks.SIMPLE.values()))
+def test_codes_without_arguments_are_distinct() -> None:
+    codes = [action.data for action in callbacks.FIXED_ACTIONS]
+    assert len(set(codes)) == len(codes)
+
+
+@pytest.mark.parametrize(
+    ("code", "action"),
+    [
+        ("k:c:child", callbacks.AnswerRequest("concerns", "child")),
+        ("k:r", callbacks.AnswerRequest("reply_via", None)),  # an old button: out of date
+        ("k:l:ar", callbacks.AnswerRequest("language", "ar")),
+        ("k:e", callbacks.EditRequest()),
+        ("k:e:topic", callbacks.EditRequest("topic")),
+        ("k:fb:partly", callbacks.Feedback("partly")),
+        ("k:ok:x", callbacks.SendRequest()),  # the value of a plain step is not read
+        ("k:zap:1", callbacks.OutdatedRequestStep("zap", "1")),
+    ],
+)
+def test_request_steps_parse_to_typed_actions(code: str, action: callbacks.Action) -> None:
+    assert parse(code) == action
+    assert parse(action.data) == action
 
 
 def test_page_zero_without_back_is_the_short_form() -> None:
@@ -53,7 +72,7 @@ def test_page_zero_without_back_is_the_short_form() -> None:
         callbacks.answer(LONG_ID, "o" * 24),
         callbacks.set_team(LONG_ID),
         callbacks.set_language("abc-12345678"),
-        *(callbacks.simple(name) for name in callbacks.SIMPLE.values()),
+        *(action.data for action in callbacks.FIXED_ACTIONS),
     ],
 )
 def test_longest_codes_fit_in_64_bytes_of_ascii(code: str) -> None:

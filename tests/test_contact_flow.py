@@ -285,7 +285,7 @@ async def test_same_confirm_update_twice_makes_one_request(preview_server: Serve
             "from": dict(chat.user),
             "message": copy.deepcopy(chat.messages[preview["message_id"]].raw),
             "chat_instance": chat.chat_instance,
-            "data": callbacks.contact("ok"),
+            "data": callbacks.SendRequest().data,
         },
     }
     await emulator.deliver(update)

@@ -115,7 +115,7 @@ def test_another_municipality_gets_a_real_place_to_turn(report: Report) -> None:
         assert "exit.fryshuset.se" in screen.text
         assert "90101" in screen.text
         assert "020-100 200" not in screen.text, "Orostelefonen is not confirmed to run today"
-        assert callbacks.contact("new") not in [b.data for b in screen.buttons()]
+        assert callbacks.StartRequest().data not in [b.data for b in screen.buttons()]
 
 
 def test_unconfirmed_national_lines_are_marked(report: Report) -> None:
@@ -268,8 +268,8 @@ async def test_another_municipality_reaches_the_fallback_team(fallback_server: S
     await relative.onboard("en", NO_TEAM)
     intro = await relative.taps("g:contact", from_older_message=True)
     assert "Botkyrka" in intro["text"]
-    assert callbacks.contact("new") in button_data(intro)
-    await relative.taps(callbacks.contact("new"))
+    assert callbacks.StartRequest().data in button_data(intro)
+    await relative.taps(callbacks.StartRequest().data)
     for data in ("k:c:adult", "k:t:talk", "k:u:later", "k:r:chat", "k:l:en", "k:skip"):
         await relative.taps(data)
     preview = relative.last()

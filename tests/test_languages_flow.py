@@ -50,7 +50,7 @@ async def test_an_arabic_request_is_answered_honestly_about_language(
     relative = Relative(preview_server.emulator, language_code="ar")
     await relative.onboard("ar", "laholm")
     await relative.taps("g:contact", from_older_message=True)
-    await relative.taps(callbacks.contact("new"))
+    await relative.taps(callbacks.StartRequest().data)
     for code in ("k:c:adult", "k:t:talk", "k:u:later", "k:r:chat"):
         screen = await relative.taps(code)
     labels = [b["text"] for row in screen["reply_markup"]["inline_keyboard"] for b in row]
@@ -58,7 +58,7 @@ async def test_an_arabic_request_is_answered_honestly_about_language(
     tr = preview_server.core.renderer.t("ar")
     served = tr.gettext("The team answers in: {languages}.").split("{languages}")[0]
     assert served.strip() and served.strip() in screen["text"], "what the team file says"
-    await relative.taps(callbacks.contact("l", "ar"))
+    await relative.taps(callbacks.AnswerRequest("language", "ar").data)
     preview = await relative.taps("k:skip")
     assert served.strip() in preview["text"], "the preview repeats that Arabic is not listed"
     done = await relative.taps("k:ok")
@@ -89,9 +89,7 @@ async def test_staff_see_the_language_and_that_the_team_does_not_list_it(
 async def test_canned_replies_work_for_a_new_language(preview_server: Server) -> None:
     core = preview_server.core
     assert core is not None
-    coordinator = StaffUser(
-        id=9, username="kim", role="coordinator", teams=frozenset({"botkyrka"})
-    )
+    coordinator = StaffUser(id=9, username="kim", role="coordinator", teams=frozenset({"botkyrka"}))
     await core.cases.add_canned_reply(
         coordinator, "botkyrka", "so", "Mahadsanid", "Waan ku maqlay."
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,14 @@ from bot.content.model import Team
 from bot.content.render import Button, Renderer, Screen
 from bot.domain import CONCERNS, MAX_TEXT, REPLY_VIA, TOPICS, URGENCIES, RelativeView
 from bot.i18n import N_
+
+
+def with_notice(notice: str | None, screen: Screen) -> Screen:
+    """``screen`` with a short italic note above it (why the relative sees this screen)."""
+    if not notice:
+        return screen
+    return Screen(f"<i>{html.escape(notice)}</i>\n\n{screen.text}", screen.keyboard)
+
 
 CONCERN_LABELS = {
     "child": N_("A child under 18"),
@@ -93,16 +102,23 @@ class ContactScreens:
         ]
 
     def _choices(
-        self, lang: str, verb: str, values: tuple[str, ...], labels: dict[str, str], chosen: Any
+        self,
+        lang: str,
+        field: callbacks.Field,
+        values: tuple[str, ...],
+        labels: dict[str, str],
+        chosen: Any,
     ) -> list[tuple[Button, ...]]:
         _ = self.r.t(lang).gettext
         return [
-            (Button(("✓ " if v == chosen else "") + _(labels[v]), callbacks.contact(verb, v)),)
+            (
+                Button(
+                    ("✓ " if v == chosen else "") + _(labels[v]),
+                    callbacks.AnswerRequest(field, v).data,
+                ),
+            )
             for v in values
         ]
-
-    def _notice(self, text: str, notice: str | None) -> str:
-        return f"<i>{html.escape(notice)}</i>\n\n{text}" if notice else text
 
     # -- the questions ---------------------------------------------------------------------
 
@@ -112,19 +128,19 @@ class ContactScreens:
         """The screen for the draft's current step."""
         step = current_step(draft)
         screen = getattr(self, f"_step_{step}")(lang, team_id, draft)
-        return Screen(self._notice(screen.text, notice), screen.keyboard)
+        return with_notice(notice, screen)
 
     def _question(
-        self, lang: str, title: str, lines: list[str], rows: list[tuple[Button, ...]]
+        self, lang: str, title: str, lines: list[str], rows: Sequence[tuple[Button, ...]]
     ) -> Screen:
         """A title, a few lines ({emergency} and the like filled in), choices, then the nav."""
         text = "\n\n".join([_b(title), *[html.escape(line) for line in lines]])
-        back = callbacks.contact("b")
+        back = callbacks.RequestBack().data
         return Screen(self.r.fill(text, lang, None), (*rows, *self._nav(lang, back)))
 
     def _step_concerns(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
         _ = self.r.t(lang).gettext
-        rows = self._choices(lang, "c", CONCERNS, CONCERN_LABELS, draft.get("concerns"))
+        rows = self._choices(lang, "concerns", CONCERNS, CONCERN_LABELS, draft.get("concerns"))
         return self._question(
             lang,
             _("Whom is your worry about?"),
@@ -134,12 +150,12 @@ class ContactScreens:
 
     def _step_topic(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
         _ = self.r.t(lang).gettext
-        rows = self._choices(lang, "t", TOPICS, TOPIC_LABELS, draft.get("topic"))
+        rows = self._choices(lang, "topic", TOPICS, TOPIC_LABELS, draft.get("topic"))
         return self._question(lang, _("What would you like to talk about?"), [], rows)
 
     def _step_urgency(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
         _ = self.r.t(lang).gettext
-        rows = self._choices(lang, "u", URGENCIES, URGENCY_LABELS, draft.get("urgency"))
+        rows = self._choices(lang, "urgency", URGENCIES, URGENCY_LABELS, draft.get("urgency"))
         return self._question(
             lang,
             _("How urgent is it?"),
@@ -165,18 +181,25 @@ class ContactScreens:
         ]
         text = "\n\n".join(self.r.fill(p, lang, team_id) for p in parts)
         rows = [
-            (Button(self.r.arrow(lang, _("Continue with the request")), callbacks.contact("go")),),
+            (
+                Button(
+                    self.r.arrow(lang, _("Continue with the request")),
+                    callbacks.ContinueAfterUrgent().data,
+                ),
+            ),
             (
                 Button(
                     _("More about danger and the police"), callbacks.go("emergency", 1, "contact")
                 ),
             ),
         ]
-        return Screen(text, (*rows, *self._nav(lang, callbacks.contact("b"))))
+        return Screen(text, (*rows, *self._nav(lang, callbacks.RequestBack().data)))
 
     def _step_reply_via(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
         _ = self.r.t(lang).gettext
-        rows = self._choices(lang, "r", REPLY_VIA, REPLY_LABELS, draft.get("reply_via") or "chat")
+        rows = self._choices(
+            lang, "reply_via", REPLY_VIA, REPLY_LABELS, draft.get("reply_via") or "chat"
+        )
         return self._question(
             lang,
             _("How would you like to get an answer?"),
@@ -192,8 +215,13 @@ class ContactScreens:
     def _step_phone_consent(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
         _ = self.r.t(lang).gettext
         rows = [
-            (Button(_("✓ I agree, I will type my number"), callbacks.contact("pc")),),
-            (Button(_("No, answer me in this chat"), callbacks.contact("r", "chat")),),
+            (Button(_("✓ I agree, I will type my number"), callbacks.ConsentToCallBack().data),),
+            (
+                Button(
+                    _("No, answer me in this chat"),
+                    callbacks.AnswerRequest("reply_via", "chat").data,
+                ),
+            ),
         ]
         return self._question(
             lang,
@@ -231,7 +259,7 @@ class ContactScreens:
             (
                 Button(
                     ("✓ " if language.code == chosen else "") + language.name,
-                    callbacks.contact("l", language.code),
+                    callbacks.AnswerRequest("language", language.code).data,
                 ),
             )
             for language in self.content.enabled_languages
@@ -277,7 +305,7 @@ class ContactScreens:
 
     def _step_text(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
         _ = self.r.t(lang).gettext
-        rows = [(Button(_("Skip: send without a text"), callbacks.contact("skip")),)]
+        rows = [(Button(_("Skip: send without a text"), callbacks.SkipText().data),)]
         lines = [
             _(
                 "If you like, write a few words about your worry and send them as a message "
@@ -337,28 +365,28 @@ class ContactScreens:
             )
         parts.append(html.escape(_("Nothing is sent until you tap “Send”.")))
         rows = [
-            (Button(_("✅ Send"), callbacks.contact("ok")),),
-            (Button(_("✏️ Change something"), callbacks.contact("e")),),
-            (Button(_("✖ Cancel the request"), callbacks.contact("no")),),
+            (Button(_("✅ Send"), callbacks.SendRequest().data),),
+            (Button(_("✏️ Change something"), callbacks.EditRequest().data),),
+            (Button(_("✖ Cancel the request"), callbacks.CancelRequest().data),),
         ]
-        return Screen("\n\n".join(parts), (*rows, *self._nav(lang, callbacks.contact("b"))))
+        return Screen("\n\n".join(parts), (*rows, *self._nav(lang, callbacks.RequestBack().data)))
 
     def edit_menu(self, lang: str) -> Screen:
         _ = self.r.t(lang).gettext
         rows = [
-            (Button(_(label), callbacks.contact("e", field)),)
+            (Button(_(label), callbacks.EditRequest(field).data),)
             for field, label in FIELD_LABELS.items()
         ]
         rows.append(
             (
                 Button(
                     self.r.arrow(lang, _("Back to the preview"), back=True),
-                    callbacks.contact("e", "preview"),
+                    callbacks.EditRequest("preview").data,
                 ),
             )
         )
         text = _b(_("What would you like to change?"))
-        return Screen(text, (*rows, *self._nav(lang, callbacks.contact("e", "preview"))))
+        return Screen(text, (*rows, *self._nav(lang, callbacks.EditRequest("preview").data)))
 
     # -- after sending -----------------------------------------------------------------------
 
@@ -391,12 +419,12 @@ class ContactScreens:
         if open_case:
             rows.append(
                 (
-                    Button(_("📨 My request"), callbacks.contact("st")),
-                    Button(_("Withdraw"), callbacks.contact("w")),
+                    Button(_("📨 My request"), callbacks.RequestStatus().data),
+                    Button(_("Withdraw"), callbacks.Withdraw().data),
                 )
             )
         else:
-            rows.append((Button(_("📝 Ask for contact"), callbacks.contact("new")),))
+            rows.append((Button(_("📝 Ask for contact"), callbacks.StartRequest().data),))
         return (*rows, *self._nav(lang, callbacks.go(self.content.root)))
 
     def status(self, lang: str, team_id: str, view: RelativeView, now: datetime) -> Screen:
@@ -437,10 +465,10 @@ class ContactScreens:
             ]
         )
         rows = [
-            (Button(_("Yes, withdraw it"), callbacks.contact("wy")),),
-            (Button(_("No, keep it"), callbacks.contact("st")),),
+            (Button(_("Yes, withdraw it"), callbacks.Withdraw(confirmed=True).data),),
+            (Button(_("No, keep it"), callbacks.RequestStatus().data),),
         ]
-        return Screen(text, (*rows, *self._nav(lang, callbacks.contact("st"))))
+        return Screen(text, (*rows, *self._nav(lang, callbacks.RequestStatus().data)))
 
     def withdrawn(self, lang: str) -> Screen:
         _ = self.r.t(lang).gettext
@@ -453,7 +481,7 @@ class ContactScreens:
             html.escape(_("✓ Sent to the team.")),
             (
                 (
-                    Button(_("📨 My request"), callbacks.contact("st")),
+                    Button(_("📨 My request"), callbacks.RequestStatus().data),
                     Button(_("🏠 Home"), callbacks.go(self.content.root)),
                 ),
                 (self.r.emergency_button(lang),),
@@ -482,7 +510,7 @@ class ContactScreens:
         )
         rows = (
             (
-                Button(_("📨 My request"), callbacks.contact("st")),
+                Button(_("📨 My request"), callbacks.RequestStatus().data),
                 Button(_("🏠 Home"), callbacks.go(self.content.root)),
             ),
             (self.r.emergency_button(lang),),
@@ -555,9 +583,9 @@ class ContactScreens:
         ]
         rows = (
             (
-                Button(_("Yes"), callbacks.contact("fb", "yes")),
-                Button(_("Partly"), callbacks.contact("fb", "partly")),
-                Button(_("No"), callbacks.contact("fb", "no")),
+                Button(_("Yes"), callbacks.Feedback("yes").data),
+                Button(_("Partly"), callbacks.Feedback("partly").data),
+                Button(_("No"), callbacks.Feedback("no").data),
             ),
             *self._home_rows(lang),
         )

@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol
 
 from bot import callbacks
 from bot.chat import contact_flow as flow
-from bot.chat.contact_screens import ContactScreens
+from bot.chat.contact_screens import ContactScreens, with_notice
+from bot.chat.memory import ChatMemory
 from bot.content.model import NO_TEAM, Content
 from bot.content.render import UTILITY_NODES, Renderer, Screen
-from bot.domain import FEEDBACK, CaseError, RelativeView
-from bot.privacy import chat_pseudonym
+from bot.domain import FEEDBACK, MAX_TEXT, CaseError, RelativeView
 from bot.services.cases import CaseService
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
 from bot.services.stats import StatsRecorder
-from bot.storage.sessions import SessionState, SessionStore
+from bot.storage.sessions import SessionState
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +54,15 @@ class ChatPort(Protocol):
     async def delete(self, message_ids: list[int]) -> None: ...
 
 
+EventKind = Literal["command", "button", "text", "other"]
+
+
 @dataclass(frozen=True)
 class Event:
     """One thing the relative did, stripped of anything personal."""
 
     update_id: int
-    kind: str  # "command" | "button" | "text" | "other"
+    kind: EventKind
     language_code: str | None = None
     command: str | None = None
     data: str | None = None
@@ -93,32 +95,29 @@ class _Reply:
     save: bool = True
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 class ConversationService:
+    """The relative's chat: one event in, one screen out, with the state it implies."""
+
     def __init__(
         self,
-        store: SessionStore,
+        memory: ChatMemory,
         content: Content,
         renderer: Renderer,
-        secret_key: bytes,
         retention_days: int,
-        today: Callable[[], date] = _today,
+        *,
         cases: CaseService | None = None,
         stats: StatsRecorder | None = None,
     ) -> None:
-        self.store = store
+        self.memory = memory  # the session store by chat id, shared with the relay
+        self.store = memory.store
         self.content = content
         self.renderer = renderer
-        self.secret_key = secret_key
         self.retention_days = retention_days
-        self.today = today
-        self.cases = cases  # set by the runtime; without it "talk to someone" only informs
+        self.today = memory.today
+        self.cases = cases  # without it "talk to someone" only informs
         self.stats = stats  # anonymous daily counts; None records nothing
         self.contact = ContactScreens(renderer)
-        self.cipher = LinkCipher(secret_key)  # a draft's call-back number is stored sealed
+        self.cipher = LinkCipher(memory.secret_key)  # a draft's call-back number is sealed
         self.enabled = {lang.code for lang in content.enabled_languages}
 
     def pick_language(self, language_code: str | None) -> str:
@@ -131,7 +130,7 @@ class ConversationService:
 
     async def handle(self, chat_id: int, event: Event, port: ChatPort) -> Outcome:
         """Apply one event: at most one read and one write of state."""
-        pseudonym = chat_pseudonym(self.secret_key, chat_id)
+        pseudonym = self.memory.pseudonym(chat_id)
         stored = await self.store.load(pseudonym)
         if stored is not None and stored.seen(event.update_id):
             return Outcome(duplicate=True)
@@ -145,30 +144,20 @@ class ConversationService:
             state.track(event.message_id)
 
         turn = _Turn(chat_id, pseudonym, event.update_id)
-        if event.kind == "command":
-            reply = await self._command(event.command or "", state, lang, port, pseudonym)
-        elif event.kind == "button":
-            reply = await self._button(event, state, lang, port, turn)
-        elif event.kind == "text":
-            reply = await self._text(event.text or "", state, lang)
-        else:
-            _ = self.renderer.t(lang).gettext
-            if state.case_id is not None or self._draft_step(state) in flow.TEXT_STEPS:
-                notice = _(
-                    "Only written text can be passed on to the team. Pictures, voice messages, "
-                    "stickers and files are not sent or saved."
-                )
-            else:
-                notice = _(
-                    "I can only read taps on the buttons. Pictures, voice messages and stickers "
-                    "are not saved or looked at."
-                )
-            reply = self._with_notice(state, lang, notice)
+        match event.kind:
+            case "command":
+                reply = await self._command(event.command or "", state, lang)
+            case "button":
+                reply = await self._button(event, state, lang, port, turn)
+            case "text":
+                reply = await self._text(event.text or "", state, lang)
+            case _:
+                reply = self._not_text(state, lang)
 
         message_id = None
-        can_edit = reply.edit and event.kind == "button" and event.message_id is not None
-        if can_edit and await port.edit(event.message_id, reply.screen):
-            message_id = event.message_id
+        tapped = event.message_id if event.kind == "button" else None
+        if reply.edit and tapped is not None and await port.edit(tapped, reply.screen):
+            message_id = tapped
         sent: list[int] = []
         if message_id is None:
             sent = await port.send(reply.screen)
@@ -182,6 +171,21 @@ class ConversationService:
             self._seen(pseudonym, state)
         log.debug("handled a %s update", event.kind)
         return Outcome(toast=reply.toast)
+
+    def _not_text(self, state: SessionState, lang: str) -> _Reply:
+        """A picture, voice message, sticker or file: say it was neither read nor kept."""
+        _ = self.renderer.t(lang).gettext
+        if state.case_id is not None or self._draft_step(state) in flow.TEXT_STEPS:
+            notice = _(
+                "Only written text can be passed on to the team. Pictures, voice messages, "
+                "stickers and files are not sent or saved."
+            )
+        else:
+            notice = _(
+                "I can only read taps on the buttons. Pictures, voice messages and stickers "
+                "are not saved or looked at."
+            )
+        return self._with_notice(state, lang, notice)
 
     # -- anonymous statistics ------------------------------------------------------------
 
@@ -223,9 +227,7 @@ class ConversationService:
         return self.renderer.guide(lang, state.team_id, node, state.page, None)
 
     def _with_notice(self, state: SessionState, lang: str, notice: str) -> _Reply:
-        screen = self.current_screen(state, lang)
-        text = f"<i>{html.escape(notice)}</i>\n\n{screen.text}"
-        return _Reply(Screen(text, screen.keyboard), edit=False)
+        return _Reply(with_notice(notice, self.current_screen(state, lang)), edit=False)
 
     def _go(
         self, state: SessionState, lang: str, node: str, page: int = 0, back: str | None = None
@@ -239,40 +241,37 @@ class ConversationService:
 
     # -- commands ------------------------------------------------------------------------
 
-    async def _command(
-        self, command: str, state: SessionState, lang: str, port: ChatPort, pseudonym: str
-    ) -> _Reply:
+    async def _command(self, command: str, state: SessionState, lang: str) -> _Reply:
+        """A /command: always a new message (the old one may be far up the chat)."""
         _ = self.renderer.t(lang).gettext
-        root = self.content.root
         if command == "start":
             if state.onboarded:
-                return _Reply(self._go(state, lang, root).screen, edit=False)
+                return _Reply(self._go(state, lang, self.content.root).screen, edit=False)
             return _Reply(self.renderer.welcome(lang), edit=False)
         if not state.onboarded and command not in ("emergency", "privacy", "delete", "clear"):
             state.language = state.language or lang
             if command == "language":
                 return _Reply(self.renderer.language_picker(lang), edit=False)
             return _Reply(self.renderer.team_picker(lang, state.team_id, back=False), edit=False)
-        if command == "help":
-            return _Reply(self.renderer.help(lang), edit=False)
-        if command == "language":
-            return _Reply(self.renderer.language_picker(lang, back=True), edit=False)
-        if command == "municipality":
-            return _Reply(self.renderer.team_picker(lang, state.team_id, back=True), edit=False)
-        if command in ("emergency", "privacy"):
-            return _Reply(self._go(state, lang, command).screen, edit=False)
-        if command == "status":
-            return _Reply((await self._status(state, lang)).screen, edit=False)
-        if command == "delete":
-            return _Reply(self._delete_question(lang, state.case_id is not None), edit=False)
-        if command == "clear":
-            return _Reply(self._clear_question(lang), edit=False)
-        reply = _Reply(self.renderer.help(lang), edit=False)
-        notice = _("I do not know that command. This is what I can do:")
-        reply.screen = Screen(
-            f"<i>{html.escape(notice)}</i>\n\n{reply.screen.text}", reply.screen.keyboard
-        )
-        return reply
+        match command:
+            case "help":
+                screen = self.renderer.help(lang)
+            case "language":
+                screen = self.renderer.language_picker(lang, back=True)
+            case "municipality":
+                screen = self.renderer.team_picker(lang, state.team_id, back=True)
+            case "emergency" | "privacy":
+                screen = self._go(state, lang, command).screen
+            case "status":
+                screen = (await self._status(state, lang)).screen
+            case "delete":
+                screen = self._delete_question(lang, state.case_id is not None)
+            case "clear":
+                screen = self._clear_question(lang)
+            case _:
+                notice = _("I do not know that command. This is what I can do:")
+                screen = with_notice(notice, self.renderer.help(lang))
+        return _Reply(screen, edit=False)
 
     def _delete_question(self, lang: str, has_case: bool = False) -> Screen:
         _ = self.renderer.t(lang).gettext
@@ -290,8 +289,11 @@ class ConversationService:
             lang,
             text,
             [
-                (_("🗑 Delete my data"), callbacks.simple("delete_do")),
-                (_("🗑 Delete my data and clear the chat"), callbacks.simple("delete_and_clear")),
+                (_("🗑 Delete my data"), callbacks.DeleteData(confirmed=True).data),
+                (
+                    _("🗑 Delete my data and clear the chat"),
+                    callbacks.DeleteData(confirmed=True, clear=True).data,
+                ),
             ],
         )
 
@@ -305,7 +307,7 @@ class ConversationService:
             )
         )
         return self.renderer.confirm(
-            lang, text, [(_("🧹 Clear this chat"), callbacks.simple("clear_do"))]
+            lang, text, [(_("🧹 Clear this chat"), callbacks.ClearChat(confirmed=True).data)]
         )
 
     # -- buttons -------------------------------------------------------------------------
@@ -313,60 +315,102 @@ class ConversationService:
     async def _button(
         self, event: Event, state: SessionState, lang: str, port: ChatPort, turn: _Turn
     ) -> _Reply:
+        """A tap: one typed action from the button's code, one match over every action."""
         _ = self.renderer.t(lang).gettext
         action = callbacks.parse(event.data)
         stale = _("This button is from an older version of the guide. Here is where you are now.")
-        if isinstance(action, callbacks.SetLanguage):
-            if action.code not in self.enabled:
-                return self._stale(state, lang, stale)
-            first_time = state.language is None
-            state.language = action.code
-            self._count("language_chosen", state, action.code, action.code)
-            if state.team_id is None:
-                return _Reply(self.renderer.team_picker(action.code, None, back=False))
-            screen = self._go(state, action.code, self.content.root).screen
-            return _Reply(
-                screen,
-                toast=None
-                if first_time
-                else self.renderer.t(action.code).gettext("Language changed"),
-            )
-        if state.language is None:
+        if not isinstance(action, callbacks.SetLanguage) and state.language is None:
             state.language = lang
-        if isinstance(action, callbacks.SetTeam):
-            if action.team not in self.content.teams and action.team != NO_TEAM:
-                return self._stale(state, lang, stale)
-            state.team_id = action.team
-            self._count("team_chosen", state, lang, action.team)
-            return self._go(state, lang, self.content.root)
-        needs_team = isinstance(action, callbacks.Answer | callbacks.ContactStep) or (
+        needs_team = isinstance(action, callbacks.Answer | callbacks.RequestStep) or (
             isinstance(action, callbacks.Go) and action.node not in UTILITY_NODES
         )
         if state.team_id is None and needs_team:
             return _Reply(self.renderer.team_picker(lang, None, back=False))
-        if isinstance(action, callbacks.Go):
-            if action.node not in self.content.nodes or (
-                action.back is not None and action.back not in self.content.nodes
-            ):
-                return self._stale(state, lang, stale)
-            if action.node == "contact" and await self._open_case(state) is not None:
+        match action:
+            case callbacks.SetLanguage(code):
+                return self._set_language(state, code, lang, stale)
+            case callbacks.SetTeam(team):
+                if team not in self.content.teams and team != NO_TEAM:
+                    return self._stale(state, lang, stale)
+                state.team_id = team
+                self._count("team_chosen", state, lang, team)
+                return self._go(state, lang, self.content.root)
+            case callbacks.Go(node, page, back):
+                nodes = self.content.nodes
+                if node not in nodes or (back is not None and back not in nodes):
+                    return self._stale(state, lang, stale)
+                if node == "contact" and await self._open_case(state) is not None:
+                    return await self._status(state, lang)
+                return self._go(state, lang, node, page, back)
+            case callbacks.Answer(node_id, option_id):
+                question = self.content.nodes.get(node_id)
+                options = question.options if question is not None else ()
+                option = next((o for o in options if o.id == option_id), None)
+                if option is None:
+                    return self._stale(state, lang, stale)
+                return self._go(state, lang, option.goto)
+            case callbacks.Helpful():
+                return self._helpful(action, state, lang, stale)
+            case callbacks.ShowPicker("language"):
+                return _Reply(self.renderer.language_picker(lang, back=state.onboarded))
+            case callbacks.ShowPicker():
+                return _Reply(self.renderer.team_picker(lang, state.team_id, back=state.onboarded))
+            case callbacks.ClearChat(confirmed=False):
+                return _Reply(self._clear_question(lang))
+            case callbacks.ClearChat():
+                await self._clear(state, port)
+                return _Reply(
+                    self.renderer.notice(lang, _("This chat has been cleared.")), edit=False
+                )
+            case callbacks.DeleteData(confirmed=False):
+                return _Reply(self._delete_question(lang, state.case_id is not None))
+            case callbacks.DeleteData(clear=clear):
+                return await self._delete(state, lang, port, turn.pseudonym, clear=clear)
+            case callbacks.Cancel():
+                return _Reply(self.current_screen(state, lang))
+            case callbacks.Feedback(answer):
+                return await self._feedback(state, lang, answer)
+            case callbacks.RequestStep() if self._request_team(state) is None or self.cases is None:
+                return self._intro(state, lang)
+            case callbacks.RequestStatus():
                 return await self._status(state, lang)
-            return self._go(state, lang, action.node, action.page, action.back)
-        if isinstance(action, callbacks.ContactStep):
-            return await self._contact_step(action, state, lang, turn)
-        if isinstance(action, callbacks.Answer):
-            node = self.content.nodes.get(action.node)
-            option = (
-                next((o for o in node.options if o.id == action.option), None) if node else None
-            )
-            if option is None:
+            case callbacks.Withdraw(confirmed):
+                return await self._withdraw(state, lang, turn, confirmed=confirmed)
+            case callbacks.StartRequest():
+                return await self._start_request(state, lang)
+            case callbacks.RequestStep():
+                return await self._request_step(action, state, lang, turn)
+            case _:
                 return self._stale(state, lang, stale)
-            return self._go(state, lang, option.goto)
-        if isinstance(action, callbacks.Helpful):
-            return self._helpful(action, state, lang, stale)
-        if isinstance(action, callbacks.Simple):
-            return await self._simple(action.name, state, lang, port, turn.pseudonym)
-        return self._stale(state, lang, stale)
+
+    def _set_language(self, state: SessionState, code: str, lang: str, stale: str) -> _Reply:
+        """The language picker: the first choice leads on to the municipality."""
+        if code not in self.enabled:
+            return self._stale(state, lang, stale)
+        first_time = state.language is None
+        state.language = code
+        self._count("language_chosen", state, code, code)
+        if state.team_id is None:
+            return _Reply(self.renderer.team_picker(code, None, back=False))
+        screen = self._go(state, code, self.content.root).screen
+        toast = None if first_time else self.renderer.t(code).gettext("Language changed")
+        return _Reply(screen, toast=toast)
+
+    async def _delete(
+        self, state: SessionState, lang: str, port: ChatPort, pseudonym: str, *, clear: bool
+    ) -> _Reply:
+        """Forget the chat (an open request is withdrawn); ``clear`` also removes messages."""
+        _ = self.renderer.t(lang).gettext
+        if clear:
+            await self._clear(state, port)
+        await self._withdraw_quietly(state)
+        await self.store.delete(pseudonym)
+        text = _(
+            "Everything this guide stored about this chat has been deleted. "
+            "If you write again, the guide starts from the beginning."
+        )
+        screen = Screen(html.escape(text), self.renderer.start_rows(lang))
+        return _Reply(screen, edit=not clear, save=False)
 
     def _helpful(
         self, action: callbacks.Helpful, state: SessionState, lang: str, stale: str
@@ -421,10 +465,7 @@ class ConversationService:
             )
             return self._with_notice(state, lang, message)
         state.node, state.page = "contact", 0
-        screen = self.contact.status(lang, team, view, self._now())
-        if notice:
-            screen = Screen(f"<i>{html.escape(notice)}</i>\n\n{screen.text}", screen.keyboard)
-        return _Reply(screen)
+        return _Reply(with_notice(notice, self.contact.status(lang, team, view, self._now())))
 
     def _now(self) -> datetime:
         return self.cases.now() if self.cases is not None else datetime.now(UTC)
@@ -449,68 +490,59 @@ class ConversationService:
 
     def _intro(self, state: SessionState, lang: str, notice: str | None = None) -> _Reply:
         reply = self._go(state, lang, "contact")
-        if notice:
-            screen = reply.screen
-            reply.screen = Screen(f"<i>{html.escape(notice)}</i>\n\n{screen.text}", screen.keyboard)
+        reply.screen = with_notice(notice, reply.screen)
         return reply
 
-    async def _contact_step(
-        self, action: callbacks.ContactStep, state: SessionState, lang: str, turn: _Turn
-    ) -> _Reply:
-        """One tap in the flow. Old buttons (a request already sent or cancelled) are stale."""
+    async def _start_request(self, state: SessionState, lang: str) -> _Reply:
+        """Start a request, or resume the unsent one; an open request shows its status."""
         _ = self.renderer.t(lang).gettext
-        verb, value = action.verb, action.value
-        if verb == "fb":
-            return await self._feedback(state, lang, value)
-        if self._request_team(state) is None or self.cases is None:
-            return self._intro(state, lang)
-        if verb == "st":
-            return await self._status(state, lang)
-        if verb in ("w", "wy"):
-            return await self._withdraw(state, lang, turn, confirmed=verb == "wy")
-        if verb == "new":
-            if await self._open_case(state) is not None:
-                return await self._status(
-                    state, lang, _("You already have an open request. Here is where it stands.")
-                )
-            if state.draft is None:
-                state.draft = flow.new_draft(lang)
-                self._count("request_started", state, lang)
-            return self._flow_screen(state, lang)
+        if await self._open_case(state) is not None:
+            return await self._status(
+                state, lang, _("You already have an open request. Here is where it stands.")
+            )
+        if state.draft is None:
+            state.draft = flow.new_draft(lang)
+            self._count("request_started", state, lang)
+        return self._flow_screen(state, lang)
+
+    async def _request_step(
+        self, action: callbacks.RequestStep, state: SessionState, lang: str, turn: _Turn
+    ) -> _Reply:
+        """One tap in the unsent request. Old buttons (already sent or cancelled) are stale."""
+        _ = self.renderer.t(lang).gettext
         draft = state.draft
         if draft is None:
             notice = _("This request has already been sent or cancelled.")
             if state.case_id is not None:
                 return await self._status(state, lang, notice)
             return self._intro(state, lang, notice)
-        fields = {"c": "concerns", "t": "topic", "u": "urgency", "r": "reply_via", "l": "language"}
         ok = True
-        if verb in fields and value is not None:
-            ok = flow.answer(draft, fields[verb], value, self.enabled)
-        elif verb == "go":
-            flow.acknowledge_urgent(draft)
-        elif verb == "pc":
-            ok = flow.give_consent(draft)
-        elif verb == "skip":
-            flow.set_text(draft, None)
-        elif verb == "e" and value is None:
-            state.node = "contact"
-            return _Reply(self.contact.edit_menu(lang))
-        elif verb == "e":
-            if value == "preview":
+        match action:
+            case callbacks.SendRequest():
+                return await self._confirm(state, lang, turn)
+            case callbacks.CancelRequest():
+                state.draft = None
+                return self._intro(state, lang, _("Your request was cancelled. Nothing was sent."))
+            case callbacks.EditRequest(None):
+                state.node = "contact"
+                return _Reply(self.contact.edit_menu(lang))
+            case callbacks.EditRequest("preview"):
                 draft["step"] = flow.first_missing(draft)
-            else:
-                ok = flow.edit(draft, value or "")
-        elif verb == "b":
-            if not flow.back(draft):
-                return self._intro(state, lang)
-        elif verb == "no":
-            state.draft = None
-            return self._intro(state, lang, _("Your request was cancelled. Nothing was sent."))
-        elif verb == "ok":
-            return await self._confirm(state, lang, turn)
-        else:
-            ok = False
+            case callbacks.EditRequest(field):
+                ok = flow.edit(draft, field or "")
+            case callbacks.RequestBack():
+                if not flow.back(draft):
+                    return self._intro(state, lang)
+            case callbacks.AnswerRequest(field, str(value)):
+                ok = flow.answer(draft, field, value, self.enabled)
+            case callbacks.ContinueAfterUrgent():
+                flow.acknowledge_urgent(draft)
+            case callbacks.ConsentToCallBack():
+                ok = flow.give_consent(draft)
+            case callbacks.SkipText():
+                flow.set_text(draft, None)
+            case _:  # an answer without its value, or a step this version does not have
+                ok = False
         if not ok:
             return self._flow_screen(
                 state, lang, _("This button is out of date. Here is where your request is now.")
@@ -655,42 +687,13 @@ class ConversationService:
                 "Please shorten it and send it again. Nothing was sent."
             )
             .replace("{count}", tr.number(len(text)))
-            .replace("{max}", tr.number(flow.MAX_TEXT))
+            .replace("{max}", tr.number(MAX_TEXT))
         )
 
     def _stale(self, state: SessionState, lang: str, message: str) -> _Reply:
         reply = self._with_notice(state, lang, message)
         reply.edit = True
         return reply
-
-    async def _simple(
-        self, name: str, state: SessionState, lang: str, port: ChatPort, pseudonym: str
-    ) -> _Reply:
-        _ = self.renderer.t(lang).gettext
-        if name == "language_picker":
-            return _Reply(self.renderer.language_picker(lang, back=state.onboarded))
-        if name == "team_picker":
-            return _Reply(self.renderer.team_picker(lang, state.team_id, back=state.onboarded))
-        if name == "clear_ask":
-            return _Reply(self._clear_question(lang))
-        if name == "delete_ask":
-            return _Reply(self._delete_question(lang, state.case_id is not None))
-        if name == "clear_do":
-            await self._clear(state, port)
-            return _Reply(self.renderer.notice(lang, _("This chat has been cleared.")), edit=False)
-        if name in ("delete_do", "delete_and_clear"):
-            if name == "delete_and_clear":
-                await self._clear(state, port)
-            await self._withdraw_quietly(state)
-            await self.store.delete(pseudonym)
-            text = _(
-                "Everything this guide stored about this chat has been deleted. "
-                "If you write again, the guide starts from the beginning."
-            )
-            screen = Screen(html.escape(text), self.renderer.start_rows(lang))
-            return _Reply(screen, edit=name == "delete_do", save=False)
-        # cancel: back to where the relative was
-        return _Reply(self.current_screen(state, lang))
 
     async def _withdraw_quietly(self, state: SessionState) -> None:
         """/delete removes everything: an open request is withdrawn (staff see "withdrawn")."""
@@ -707,32 +710,6 @@ class ConversationService:
             await port.delete(list(state.message_ids))
         state.message_ids = []
         state.menu_message_id = None
-
-    async def remember_sent(self, chat_id: int, message_ids: list[int]) -> None:
-        """Track messages sent outside an update (staff replies) so "clear this chat" finds them.
-
-        A compare-and-set like every write; retried when an update wrote the chat meanwhile.
-        """
-        pseudonym = chat_pseudonym(self.secret_key, chat_id)
-        for _attempt in range(3):
-            state = await self.store.load(pseudonym)
-            if state is None:
-                return  # the relative deleted their data: nothing to attach the ids to
-            state.track(*message_ids)
-            if await self.store.save(pseudonym, state, None, self.today()):
-                return
-        log.info("sent message ids not remembered: the chat kept changing")
-
-    async def chat_language(self, chat_id: int) -> str | None:
-        """The language this chat chose in the bot (None: no state, or no longer enabled).
-
-        Messages sent outside an update (a staff reply's frame, the close notice) use it, so
-        the bot keeps speaking the chat's language whatever the request's reply language.
-        """
-        state = await self.store.load(chat_pseudonym(self.secret_key, chat_id))
-        if state is None or state.language not in self.enabled:
-            return None
-        return state.language
 
     # -- retention -------------------------------------------------------------------------
 

@@ -283,27 +283,29 @@ class Renderer:
                 )
             )
         if node.kind == "team":
-            rows.append((Button(_("🏛 Change municipality"), callbacks.simple("team_picker")),))
+            rows.append((Button(_("🏛 Change municipality"), callbacks.ShowPicker("team").data),))
         if node.kind == "contact":
             if self.request_team(team_id) is not None:
-                rows.append((Button(_("📝 Ask for contact"), callbacks.contact("new")),))
+                rows.append((Button(_("📝 Ask for contact"), callbacks.StartRequest().data),))
             if team_id not in content.teams:
-                rows.append((Button(_("🏛 Choose municipality"), callbacks.simple("team_picker")),))
+                rows.append(
+                    (Button(_("🏛 Choose municipality"), callbacks.ShowPicker("team").data),)
+                )
         if node.id == content.root and self._machine_translated(lang):
             rows.append(self._switch_row(lang))
         if node.id == content.root:
             rows.append(
                 (
-                    Button(_("🌐 Language"), callbacks.simple("language_picker")),
-                    Button(_("🏛 Municipality"), callbacks.simple("team_picker")),
+                    Button(_("🌐 Language"), callbacks.ShowPicker("language").data),
+                    Button(_("🏛 Municipality"), callbacks.ShowPicker("team").data),
                 )
             )
-            rows.append((Button(_("🧹 Clear this chat"), callbacks.simple("clear_ask")),))
+            rows.append((Button(_("🧹 Clear this chat"), callbacks.ClearChat().data),))
         if node.id == "privacy":
             rows.append(
                 (
-                    Button(_("🧹 Clear this chat"), callbacks.simple("clear_ask")),
-                    Button(_("🗑 Delete my data"), callbacks.simple("delete_ask")),
+                    Button(_("🧹 Clear this chat"), callbacks.ClearChat().data),
+                    Button(_("🗑 Delete my data"), callbacks.DeleteData().data),
                 )
             )
         rows.extend(self._nav_rows(lang, node, back))
@@ -495,17 +497,17 @@ class Renderer:
                     callbacks.set_language(lang),
                 ),
             ),
-            (Button(_("🌐 Choose another language"), callbacks.simple("language_picker")),),
+            (Button(_("🌐 Choose another language"), callbacks.ShowPicker("language").data),),
             (self.emergency_button(lang),),
         )
         return Screen(self.fill(text, lang, None), rows)
 
     def _back_row(self, lang: str) -> tuple[Button, ...]:
-        return (Button(self.back_label(lang), callbacks.simple("cancel")),)
+        return (Button(self.back_label(lang), callbacks.Cancel().data),)
 
     def language_picker(self, lang: str, *, back: bool = False) -> Screen:
         _ = self.t(lang).gettext
-        rows = [
+        rows: list[tuple[Button, ...]] = [
             (
                 Button(
                     ("✓ " if language.code == lang else "") + language.name,
@@ -521,7 +523,7 @@ class Renderer:
 
     def team_picker(self, lang: str, current: str | None, *, back: bool = False) -> Screen:
         _ = self.t(lang).gettext
-        rows = [
+        rows: list[tuple[Button, ...]] = [
             (
                 Button(
                     ("✓ " if team_id == current else "") + self.team_name(lang, team_id),
@@ -612,7 +614,7 @@ class Renderer:
 
     def _emergency_number(self) -> str:
         emergency = self.content.national.get("emergency")
-        return emergency.number if emergency else ""
+        return (emergency.number or "") if emergency else ""
 
     def start_rows(self, lang: str) -> tuple[tuple[Button, ...], ...]:
         """After everything was deleted: start again, or 112."""
@@ -638,6 +640,6 @@ class Renderer:
     def confirm(self, lang: str, question: str, choices: list[tuple[str, str]]) -> Screen:
         _ = self.t(lang).gettext
         rows = [(Button(label, data),) for label, data in choices]
-        rows.append((Button(_("Cancel"), callbacks.simple("cancel")),))
+        rows.append((Button(_("Cancel"), callbacks.Cancel().data),))
         rows.append((self.emergency_button(lang),))
         return Screen(question, tuple(rows))

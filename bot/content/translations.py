@@ -310,8 +310,8 @@ def pieces(content: Content, lang: str) -> list[Piece]:
         else:
             for n, page in enumerate(source.pages, start=1):
                 mine = own.pages[n - 1] if own and len(own.pages) >= n else None
-                extra = {"page": n, "pages": len(source.pages)}
-                texts.append((f"{prefix}:page:{n}", "page", page, mine, extra))
+                numbers = {"page": n, "pages": len(source.pages)}
+                texts.append((f"{prefix}:page:{n}", "page", page, mine, numbers))
         for option in node.options:
             text = source.options.get(option.id)
             if text:

@@ -195,11 +195,11 @@ def _claims(content: Content, out: list[Problem], uses: list[ClaimUse]) -> None:
                         f"marks other claims than {content.base_language}: {', '.join(missing)}",
                     )
                 )
-    for claim in content.claims.values():
-        if claim.id not in used:
-            out.append(Problem("warning", f"claims.yaml: {claim.id}", "not marked in any text"))
-        if not claim.source:
-            out.append(Problem("error", f"claims.yaml: {claim.id}", "every claim needs a source"))
+    for entry in content.claims.values():
+        if entry.id not in used:
+            out.append(Problem("warning", f"claims.yaml: {entry.id}", "not marked in any text"))
+        if not entry.source:
+            out.append(Problem("error", f"claims.yaml: {entry.id}", "every claim needs a source"))
 
 
 def _texts(content: Content, out: list[Problem]) -> dict[str, int]:

@@ -1,14 +1,18 @@
-"""Wiring python-telegram-bot in one place: transport, update processor, handlers.
+"""Wiring python-telegram-bot in one place: the bot, its transport, processor and handlers.
 
-The profile (description, short description, command menu) is in ``profile.py``.
+The bot is built first and on its own (``build_bot``): the relay and the staff notifier
+send with it, and the case rules receive those at construction, before the Application
+that feeds the conversation exists. The profile (description, short description, command
+menu) is in ``profile.py``.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, TypeHandler
+from telegram.ext import Application, ExtBot, TypeHandler
 
 from bot.chat.conversation import ConversationService
 from bot.log_policy import enforce_log_privacy
@@ -19,20 +23,26 @@ from bot.telegram.transport import AiohttpRequest
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
+# PTB's Application is generic in six context types; the bot uses none of them.
+TelegramApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_bot(token: str, base_url: str) -> ExtBot[None]:
+    """The Bot API client: a wide pool for sending, a narrow one for long polls."""
+    return ExtBot(
+        token,
+        base_url=base_url,
+        request=AiohttpRequest(connection_pool_size=128),
+        get_updates_request=AiohttpRequest(connection_pool_size=2, read_timeout=40.0),
+    )
+
 
 def build_application(
-    conversation: ConversationService, *, token: str, base_url: str, with_updater: bool
-) -> Application:
+    conversation: ConversationService, bot: ExtBot[None], *, with_updater: bool
+) -> TelegramApplication:
     """The PTB Application; ``with_updater`` False for webhook mode (our aiohttp route feeds it)."""
     enforce_log_privacy()
-    builder = (
-        Application.builder()
-        .token(token)
-        .base_url(base_url)
-        .request(AiohttpRequest(connection_pool_size=128))
-        .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=40.0))
-        .concurrent_updates(ChatOrderedUpdateProcessor(256))
-    )
+    builder = Application.builder().bot(bot).concurrent_updates(ChatOrderedUpdateProcessor(256))
     if not with_updater:
         builder = builder.updater(None)
     application = builder.build()

@@ -13,12 +13,12 @@ and no text is logged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.chat.contact_screens import ContactScreens
+from bot.chat.memory import ChatMemory
 from bot.content.render import Renderer, Screen, split_html
 from bot.telegram.port import NO_PREVIEW, keyboard
 
@@ -26,16 +26,11 @@ log = logging.getLogger(__name__)
 
 
 class TelegramRelay:
-    def __init__(
-        self,
-        bot: Bot,
-        renderer: Renderer,
-        remember_sent: Callable[[int, list[int]], Awaitable[None]] | None = None,
-        chat_language: Callable[[int], Awaitable[str | None]] | None = None,
-    ) -> None:
+    """Staff replies and close notices to the relative's chat; sent ids go to its memory."""
+
+    def __init__(self, bot: Bot, renderer: Renderer, memory: ChatMemory | None = None) -> None:
         self._bot = bot
-        self._remember_sent = remember_sent
-        self._chat_language = chat_language
+        self._memory = memory  # None: nothing remembered, the request's language is used
         self._renderer = renderer
         self._screens = ContactScreens(renderer)
         self._languages = {lang.code for lang in renderer.content.enabled_languages}
@@ -56,9 +51,9 @@ class TelegramRelay:
 
     async def _language(self, chat_id: int, requested: str) -> str:
         """The chat's language, else the request's reply language, else the base language."""
-        if self._chat_language is not None:
+        if self._memory is not None:
             try:
-                chosen = await self._chat_language(chat_id)
+                chosen = await self._memory.language(chat_id)
             except Exception as exc:  # the reply still goes out, in the request's language
                 log.warning("chat language unavailable: %s", type(exc).__name__)
                 chosen = None
@@ -92,6 +87,6 @@ class TelegramRelay:
             log.warning("relay failed: %s", type(exc).__name__)
             return f"telegram_error: {type(exc).__name__}"
         finally:
-            if sent and self._remember_sent is not None:
-                await self._remember_sent(chat_id, sent)
+            if sent and self._memory is not None:
+                await self._memory.remember_sent(chat_id, sent)
         return None

@@ -70,8 +70,8 @@ class AiohttpRequest(BaseRequest):
                 for name, value in request_data.multipart_data.items():
                     filename, content, mimetype = value
                     form.add_field(name, content, filename=filename, content_type=mimetype)
-                for name, value in request_data.json_parameters.items():
-                    form.add_field(name, value)
+                for name, parameter in request_data.json_parameters.items():
+                    form.add_field(name, parameter)
                 data = form
             else:
                 data = request_data.json_parameters
