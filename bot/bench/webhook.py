@@ -337,6 +337,7 @@ class Driver:
             "language_code": "sv",
         }
         code = self._pick_code(chat) if self.taps else None
+        message: dict[str, object]
         if code is not None:
             message = {
                 "message_id": chat.keyboard_message_id,
@@ -416,9 +417,8 @@ class Driver:
         started = time.perf_counter()
         post = asyncio.ensure_future(self._post(body))
         stats.updates += 1
-        await asyncio.wait(
-            {reply, post}, timeout=self.reply_timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        waiting: set[asyncio.Future[Any]] = {reply, post}
+        await asyncio.wait(waiting, timeout=self.reply_timeout, return_when=asyncio.FIRST_COMPLETED)
         if not reply.done() and post.done() and post.result() == 200:
             left = started + self.reply_timeout - time.perf_counter()
             if left > 0:
