@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 MAX_BYTES = 64
 _ID = r"[a-z][a-z0-9_]{0,23}"
@@ -23,6 +23,27 @@ _LANG = re.compile(r"^l:(?P<code>[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})?)$")
 _TEAM = re.compile(rf"^t:(?P<team>{_ID})$")
 _HELPFUL = re.compile(rf"^h:(?P<answer>[yn]):(?P<node>{_ID})(?::(?P<back>{_ID}))?$")
 _CONTACT = re.compile(r"^k:(?P<verb>[a-z]{1,8})(?::(?P<value>[A-Za-z0-9_-]{1,24}))?$")
+
+
+class Fixed:
+    """An action without arguments: its class says its code, and all its values are equal."""
+
+    __slots__ = ()
+    code: ClassVar[str]
+
+    @property
+    def data(self) -> str:
+        return self.code
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(self.code)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
 
 # -- the guide ---------------------------------------------------------------------------
 
@@ -125,16 +146,17 @@ class DeleteData:
         return "d:yc" if self.clear else "d:y"
 
 
-@dataclass(frozen=True)
-class Cancel:
+class Cancel(Fixed):
     """Back to where the relative was (from a picker or a question)."""
 
-    @property
-    def data(self) -> str:
-        return "x"
+    code = "x"
 
 
 # -- "talk to someone" ---------------------------------------------------------------------
+
+
+def _step_code(verb: str, value: str | None) -> str:
+    return f"k:{verb}:{value}" if value else f"k:{verb}"
 
 
 class RequestStep:
@@ -154,13 +176,10 @@ _FIELD_VERBS: dict[Field, str] = {
 _VERB_FIELDS: dict[str, Field] = {verb: field for field, verb in _FIELD_VERBS.items()}
 
 
-@dataclass(frozen=True)
-class StartRequest(RequestStep):
+class StartRequest(RequestStep, Fixed):
     """Start a request, or resume the unsent one."""
 
-    @property
-    def data(self) -> str:
-        return "k:new"
+    code = "k:new"
 
 
 @dataclass(frozen=True)
@@ -172,72 +191,58 @@ class AnswerRequest(RequestStep):
 
     @property
     def data(self) -> str:
-        verb = _FIELD_VERBS[self.field]
-        return f"k:{verb}:{self.value}" if self.value else f"k:{verb}"
+        return _step_code(_FIELD_VERBS[self.field], self.value)
 
 
-@dataclass(frozen=True)
-class ContinueAfterUrgent(RequestStep):
+class ContinueAfterUrgent(RequestStep, Fixed):
     """Go on with the request after the 112 screen."""
 
-    @property
-    def data(self) -> str:
-        return "k:go"
+    code = "k:go"
 
 
-@dataclass(frozen=True)
-class ConsentToCallBack(RequestStep):
-    @property
-    def data(self) -> str:
-        return "k:pc"
+class ConsentToCallBack(RequestStep, Fixed):
+    code = "k:pc"
 
 
-@dataclass(frozen=True)
-class SkipText(RequestStep):
+class SkipText(RequestStep, Fixed):
     """Send the request without a text of its own."""
 
-    @property
-    def data(self) -> str:
-        return "k:skip"
+    code = "k:skip"
 
 
 @dataclass(frozen=True)
-class EditRequest(RequestStep):
-    """The edit menu (``field`` None), a field to answer again, or "preview" to go back."""
+class _WithValue(RequestStep):
+    """A step whose code is its verb and an optional value (``k:<verb>[:<value>]``)."""
 
-    field: str | None = None
+    verb: ClassVar[str]
+    value: str | None = None
 
     @property
     def data(self) -> str:
-        return f"k:e:{self.field}" if self.field else "k:e"
+        return _step_code(self.verb, self.value)
 
 
 @dataclass(frozen=True)
-class RequestBack(RequestStep):
-    @property
-    def data(self) -> str:
-        return "k:b"
+class EditRequest(_WithValue):
+    """The edit menu (no value), a field to answer again, or "preview" to go back to it."""
+
+    verb = "e"
 
 
-@dataclass(frozen=True)
-class SendRequest(RequestStep):
-    @property
-    def data(self) -> str:
-        return "k:ok"
+class RequestBack(RequestStep, Fixed):
+    code = "k:b"
 
 
-@dataclass(frozen=True)
-class CancelRequest(RequestStep):
-    @property
-    def data(self) -> str:
-        return "k:no"
+class SendRequest(RequestStep, Fixed):
+    code = "k:ok"
 
 
-@dataclass(frozen=True)
-class RequestStatus(RequestStep):
-    @property
-    def data(self) -> str:
-        return "k:st"
+class CancelRequest(RequestStep, Fixed):
+    code = "k:no"
+
+
+class RequestStatus(RequestStep, Fixed):
+    code = "k:st"
 
 
 @dataclass(frozen=True)
@@ -252,14 +257,10 @@ class Withdraw(RequestStep):
 
 
 @dataclass(frozen=True)
-class Feedback(RequestStep):
+class Feedback(_WithValue):
     """The one-tap answer under the close notice: yes, partly or no (checked by the chat)."""
 
-    answer: str | None
-
-    @property
-    def data(self) -> str:
-        return f"k:fb:{self.answer}" if self.answer else "k:fb"
+    verb = "fb"
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ class OutdatedRequestStep(RequestStep):
 
     @property
     def data(self) -> str:
-        return f"k:{self.verb}:{self.value}" if self.value else f"k:{self.verb}"
+        return _step_code(self.verb, self.value)
 
 
 RequestAction = (
