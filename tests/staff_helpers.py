@@ -6,12 +6,15 @@ import contextlib
 import html
 import re
 from collections.abc import AsyncIterator
+from functools import cache
 from typing import Any
 
 import aiohttp
+from jsonschema import Draft202012Validator
 
 from bot.domain import CreatedCase, RequestDraft
 from bot.runtime import Server
+from bot.web.staff.openapi import openapi_document
 
 PASSWORD = "correct horse battery staple"
 ACCOUNTS = {
@@ -114,8 +117,12 @@ class StaffClient:
         ) as response:
             body = await response.read()
             if response.content_type == "application/json":
-                return response.status, await response.json()
-            return response.status, body.decode() if body else None
+                data = await response.json()
+            else:
+                data = body.decode() if body else None
+        if path.startswith("/api/v1/"):
+            check_response(method, path, response.status, response.content_type, data)
+        return response.status, data
 
 
 @contextlib.asynccontextmanager
@@ -137,3 +144,63 @@ def text_of(page: str) -> str:
     """The page's visible text, roughly: tags dropped, entities decoded, spaces squeezed."""
     no_tags = re.sub(r"<script.*?</script>|<[^>]+>", " ", page, flags=re.S)
     return re.sub(r"\s+", " ", html.unescape(no_tags)).strip()
+
+
+# --- every API response against the OpenAPI document ---------------------------------------
+
+
+class UndocumentedResponse(AssertionError):
+    """A response the document does not describe, or whose body breaks its schema."""
+
+
+@cache
+def _document() -> dict[str, Any]:
+    return openapi_document()
+
+
+def _operation(method: str, path: str) -> tuple[str, dict[str, Any]]:
+    """The documented operation for a concrete path ("/api/v1/cases/ACD-EFG/claim")."""
+    bare = path.split("?", 1)[0]
+    for template, item in _document()["paths"].items():
+        pattern = re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, bare) and method.lower() in item:
+            return template, item[method.lower()]
+    raise UndocumentedResponse(f"{method} {bare} is not in the OpenAPI document")
+
+
+def _resolved(node: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local ``$ref`` ("#/components/responses/NotFound") to what it names."""
+    while "$ref" in node:
+        target: Any = _document()
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def check_response(method: str, path: str, status: int, content_type: str, body: Any) -> None:
+    """Raise UndocumentedResponse unless the document lists this status for this operation
+    and the body matches its JSON schema (a documented answer without content: no body)."""
+    template, operation = _operation(method, path)
+    responses = operation["responses"]
+    if str(status) not in responses and "default" not in responses:
+        raise UndocumentedResponse(f"{method} {template} does not document status {status}")
+    described = _resolved(responses.get(str(status)) or responses["default"])
+    content = described.get("content")
+    if not content:
+        if body not in (None, ""):
+            raise UndocumentedResponse(f"{method} {template} {status} documents no body: {body!r}")
+        return
+    if content_type not in content:
+        raise UndocumentedResponse(f"{method} {template} {status}: no {content_type} documented")
+    schema = content[content_type].get("schema")
+    if schema is None:
+        return
+    # The component schemas ride along, so "#/components/schemas/..." resolves in place.
+    rooted = {**schema, "components": _document()["components"]}
+    errors = sorted(Draft202012Validator(rooted).iter_errors(body), key=lambda e: e.path)
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path)
+        raise UndocumentedResponse(
+            f"{method} {template} {status} breaks the document at {where!r}: {errors[0].message}"
+        )

@@ -1,0 +1,46 @@
+"""One refusal table: the pages and the JSON API give a service's refusal the same status."""
+
+from __future__ import annotations
+
+from bot.domain import MAX_STAFF_TEXT
+from bot.runtime import Server
+from bot.web.staff.refusals import REFUSALS, refusal
+from tests.staff_helpers import PASSWORD, StaffClient, new_request, signed_in, text_of
+
+
+def test_bad_input_is_400_another_team_403_unknown_404_and_state_409() -> None:
+    assert {r for r, v in REFUSALS.items() if v.status == 400} == {
+        "invalid",
+        "too_long",
+        "unknown_team",
+    }
+    assert refusal("forbidden").status == 403 and refusal("not_found").status == 404
+    for reason in ("not_open", "not_claimed_by_you", "already_claimed", "closed", "not_closed"):
+        assert refusal(reason).status == 409
+    assert refusal("a_reason_added_later").status == 409  # never a KeyError
+
+
+async def test_page_and_api_answer_a_refusal_with_the_same_status(
+    server: Server, client: StaffClient
+) -> None:
+    case = await new_request(server)
+    status, body = await client.api(
+        "POST", "/api/v1/session", json={"username": "anna", "password": PASSWORD}
+    )
+    assert status == 200
+    api = {"Authorization": f"Bearer {body['token']}"}
+    path = f"/api/v1/cases/{case.code}/reply"
+    async with signed_in(server, "anna", lang="en") as anna:
+        await anna.get(f"/staff/cases/{case.code}")
+        # Not claimed yet: the state does not allow a reply (409 on both doors).
+        await anna.post(f"/staff/cases/{case.code}/reply", {"text": "Hello"})
+        status, body = await client.api("POST", path, headers=api, json={"text": "Hello"})
+        assert anna.status == status == 409 and body["error"] == "not_claimed_by_you"
+        assert "Claim the request before you do this." in text_of(anna.page)
+        # Too long is bad input (400 on both doors), and the page keeps what was typed.
+        await anna.post(f"/staff/cases/{case.code}/claim", {})
+        long_text = "x" * (MAX_STAFF_TEXT + 1)
+        await anna.post(f"/staff/cases/{case.code}/reply", {"text": long_text})
+        status, body = await client.api("POST", path, headers=api, json={"text": long_text})
+        assert anna.status == status == 400 and body["error"] == "too_long"
+        assert long_text in anna.page
