@@ -172,13 +172,17 @@ class _HtmlParser:
         if self.stack:
             self.error(f"unclosed tag <{self.stack[-1]}>")
 
+    def _tag_name(self, start: int) -> tuple[str, int]:
+        """The tag name from ``start`` (lower case) and the index just after it."""
+        text, n, i = self.text, len(self.text), start
+        while i < n and text[i] not in _HTML_SPACE and text[i] != ">":
+            i += 1
+        return text[start:i].lower(), i
+
     def _start_tag(self, begin: int) -> int | None:
         """Parse a start tag at text[begin] == '<'; return the index after '>'."""
         text, n = self.text, len(self.text)
-        i = begin + 1
-        while i < n and text[i] not in _HTML_SPACE and text[i] != ">":
-            i += 1
-        name = text[begin + 1 : i].lower()
+        name, i = self._tag_name(begin + 1)
         if name not in _HTML_TAGS:
             if not name:
                 self.error(f"bare '<' at position {begin} must be escaped as &lt;")
@@ -299,10 +303,7 @@ class _HtmlParser:
     def _end_tag(self, begin: int) -> int | None:
         """Parse an end tag at text[begin:begin+2] == '</'; return the index after '>'."""
         text, n = self.text, len(self.text)
-        i = begin + 2
-        while i < n and text[i] not in _HTML_SPACE and text[i] != ">":
-            i += 1
-        name = text[begin + 2 : i].lower()
+        name, i = self._tag_name(begin + 2)
         while i < n and text[i] in _HTML_SPACE:
             i += 1
         if i >= n or text[i] != ">":
