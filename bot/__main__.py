@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.content.loader import ContentError
+from bot.log_policy import enforce_log_privacy
 
 if TYPE_CHECKING:
     from bot.content.validate import Report
-from bot.log_policy import enforce_log_privacy
+    from bot.runtime import Server
 
 log = logging.getLogger("bot")
 
@@ -31,7 +32,7 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-async def _run_until_signal(server) -> None:  # type: ignore[no-untyped-def]
+async def _run_until_signal(server: Server) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -627,7 +627,7 @@ def review(
 # --- the command line -----------------------------------------------------------------
 
 
-def add_parsers(content_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(content_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = content_sub.add_parser(
         "export", help="write a language's content texts as a gettext catalog (.po)"
     )
