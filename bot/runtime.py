@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -317,8 +318,9 @@ def _listening(host: str, port: int) -> Iterator[socket.socket]:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         sock = socket.create_server((host, port), family=family)
     except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror or exc}); set PORT to a free port"
+            f"cannot listen on {host}:{port} ({reason}); set PORT to a free port"
         ) from exc
     with sock:
         yield sock
