@@ -990,51 +990,38 @@ def _bounded(kind: type[int] | type[float], lo: float, hi: float) -> Callable[[s
     return parse
 
 
+# The numeric options: flag, type, bounds, default and what they set.
+_NUMBERS: tuple[tuple[str, type[int] | type[float], float, float, float, str], ...] = (
+    ("--updates", int, 1, 1_000_000, 3000, "updates in the throughput phase"),
+    ("--chats", int, 1, 100_000, 200, "distinct chats"),
+    ("--concurrency", int, 1, 1024, 64, "updates in flight in the throughput phase"),
+    ("--rate", float, 0.1, 10_000, 100.0, "offered updates/s in the latency phase"),
+    ("--duration", float, 0.1, 3600, 10.0, "seconds of the latency phase"),
+    ("--rtt-ms", float, 0, 5000, 0.0, "delay added to every fake Bot API response"),
+    (
+        "--reply-timeout",
+        float,
+        0.1,
+        600,
+        5.0,
+        "an update without a reply after this many seconds is lost",
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot.bench.webhook",
         description="Drive `serve` and a bare PTB echo bot through their webhooks; report "
         "updates/s and p50/p99 tap-to-reply latency side by side.",
     )
-    parser.add_argument(
-        "--updates",
-        type=_bounded(int, 1, 1_000_000),
-        default=3000,
-        help="updates in the throughput phase (default 3000)",
-    )
-    parser.add_argument(
-        "--chats", type=_bounded(int, 1, 100_000), default=200, help="distinct chats (default 200)"
-    )
-    parser.add_argument(
-        "--concurrency",
-        type=_bounded(int, 1, 1024),
-        default=64,
-        help="updates in flight in the throughput phase (default 64)",
-    )
-    parser.add_argument(
-        "--rate",
-        type=_bounded(float, 0.1, 10_000),
-        default=100.0,
-        help="offered updates/s in the latency phase (default 100)",
-    )
-    parser.add_argument(
-        "--duration",
-        type=_bounded(float, 0.1, 3600),
-        default=10.0,
-        help="seconds of the latency phase (default 10)",
-    )
-    parser.add_argument(
-        "--rtt-ms",
-        type=_bounded(float, 0, 5000),
-        default=0.0,
-        help="delay added to every fake Bot API response (default 0)",
-    )
-    parser.add_argument(
-        "--reply-timeout",
-        type=_bounded(float, 0.1, 600),
-        default=5.0,
-        help="an update without a reply after this many seconds is lost (default 5)",
-    )
+    for flag, kind, lo, hi, default, what in _NUMBERS:
+        parser.add_argument(
+            flag,
+            type=_bounded(kind, lo, hi),
+            default=default,
+            help=f"{what} (default {default:g})",
+        )
     parser.add_argument(
         "--database-url",
         default=None,
