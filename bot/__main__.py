@@ -140,9 +140,7 @@ def _print_claims(report: Report) -> None:
     if content is None or not content.claims:
         return
     unverified = [c for c in content.claims.values() if not c.verified]
-    print(
-        f"\nclaims register: {len(content.claims)} claim(s), {len(unverified)} not yet verified"
-    )
+    print(f"\nclaims register: {len(content.claims)} claim(s), {len(unverified)} not yet verified")
     for language in content.enabled_languages:
         found = report.unverified_claims(language.code)
         marks = sum(len(places) for places in found.values())
@@ -221,28 +219,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(os.environ, require_telegram=needs_telegram)
         _setup_logging(settings.log_level)
-        if args.command == "serve":
-            return cmd_serve(settings)
-        if args.command == "preview":
-            return cmd_preview(settings)
-        if args.command == "content" and args.content_command != "check":
-            from bot.content.exchange import run as run_exchange
+        match args.command, getattr(args, "content_command", None):
+            case "serve", _:
+                return cmd_serve(settings)
+            case "preview", _:
+                return cmd_preview(settings)
+            case "content", "check":
+                return cmd_content_check(settings)
+            case "content", _:
+                from bot.content.exchange import run as run_exchange
 
-            return run_exchange(args, settings)
-        if args.command == "content":
-            return cmd_content_check(settings)
-        if args.command == "migrate":
-            return cmd_migrate(settings)
-        if args.command == "purge":
-            return cmd_purge(settings)
-        if args.command == "staff":
-            from bot.cli_staff import run as run_staff
+                return run_exchange(args, settings)
+            case "migrate", _:
+                return cmd_migrate(settings)
+            case "purge", _:
+                return cmd_purge(settings)
+            case "staff", _:
+                from bot.cli_staff import run as run_staff
 
-            return run_staff(args, settings)
-        if args.command == "stats":
-            from bot.cli_stats import run as run_stats
+                return run_staff(args, settings)
+            case "stats", _:
+                from bot.cli_stats import run as run_stats
 
-            return run_stats(args, settings)
+                return run_stats(args, settings)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -186,19 +186,7 @@ def _link_parse_modes(fields: dict[str, _Field]) -> dict[str, _Field]:
 
 def _with_parse_mode(f: _Field, mode_field: str) -> _Field:
     """Copy of f governed by mode_field (so its limits count after entity parsing)."""
-    return _Field(
-        name=f.name,
-        types=f.types,
-        required=f.required,
-        text_range=f.text_range,
-        text_unit=f.text_unit,
-        after_parsing=f.text_unit == "characters",
-        max_line_feeds=f.max_line_feeds,
-        count_range=f.count_range,
-        number_range=f.number_range,
-        enum=f.enum,
-        parse_mode_field=mode_field,
-    )
+    return replace(f, after_parsing=f.text_unit == "characters", parse_mode_field=mode_field)
 
 
 def _split_names(text: str) -> frozenset[str]:
