@@ -293,7 +293,7 @@ async def test_digests_are_per_day_and_per_team(database_url: str) -> None:
 
 
 def test_unknown_kind_is_a_programming_error() -> None:
-    recorder = StatsRecorder(None, b"k" * 32)  # type: ignore[arg-type]
+    recorder = StatsRecorder(None, b"k" * 32)  # type: ignore[arg-type]  # never flushed
     with pytest.raises(ValueError):
         recorder.count("chat_id", None, None)
     recorder.count("screen_viewed", None, None, "x" * 500)
@@ -327,4 +327,4 @@ def test_periods_are_calendar_aligned() -> None:
     assert Period.ending("year", d) == Period(date(2026, 1, 1), date(2026, 12, 31), "year")
     assert Period.ending("quarter", date(2026, 12, 31)).start == date(2026, 10, 1)
     with pytest.raises(ValueError):
-        Period.ending("fortnight", d)  # type: ignore[arg-type]
+        Period.ending("fortnight", d)  # type: ignore[arg-type]  # an unknown kind on purpose

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from bot.domain import StaffUser
-from bot.services.stats import SMALL, Period, Report, StatsRefused
+from bot.services.stats import SMALL, Period, Report, StatsRefused, StatTable
 from tests.stats_helpers import report_service
 
 TEAMS = frozenset({"laholm", "botkyrka"})
@@ -48,7 +48,7 @@ def _fixture_cells() -> dict:
     return cells
 
 
-def _table(report: Report, table_id: str):  # type: ignore[no-untyped-def]
+def _table(report: Report, table_id: str) -> StatTable:
     return next(t for t in report.tables if t.id == table_id)
 
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy import chat_pseudonym
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
-from bot.storage.models import ChatSession, metadata
+from bot.storage.models import ChatSession, metadata, table_of
 from bot.storage.sessions import (
     MAX_TRACKED_MESSAGES,
     SessionState,
@@ -23,7 +25,7 @@ from bot.storage.sessions import (
     open_session_store,
 )
 
-table = ChatSession.__table__  # type: ignore[attr-defined]
+table = table_of(ChatSession)
 
 TODAY = date(2026, 5, 4)
 KEY = b"k" * 32
@@ -54,6 +56,12 @@ def state(**changes: object) -> SessionState:
     return base
 
 
+async def node_of(store: SessionStore, pseudonym: str) -> str:
+    loaded = await store.load(pseudonym)
+    assert loaded is not None, "nothing stored for this chat"
+    return loaded.node
+
+
 async def count_rows(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
@@ -72,8 +80,9 @@ async def test_case_pointer_and_draft_round_trip(store: SessionStore) -> None:
     assert await store.save(ALICE, state(case_id=7, draft=draft), 10, TODAY) is True
     loaded = await store.load(ALICE)
     assert loaded == state(case_id=7, draft=draft, recent_update_ids=[10], version=1)
-    loaded.case_id, loaded.draft = None, None  # type: ignore[union-attr]
-    assert await store.save(ALICE, loaded, 11, TODAY) is True  # type: ignore[arg-type]
+    assert loaded is not None
+    loaded.case_id, loaded.draft = None, None
+    assert await store.save(ALICE, loaded, 11, TODAY) is True
     again = await store.load(ALICE)
     assert again is not None and again.case_id is None and again.draft is None
 
@@ -108,8 +117,8 @@ async def test_empty_session_round_trips(store: SessionStore) -> None:
 async def test_sessions_are_kept_apart(store: SessionStore) -> None:
     await store.save(ALICE, state(node="talk"), 5, TODAY)
     await store.save(BOB, state(node="why"), 5, TODAY)
-    assert (await store.load(ALICE)).node == "talk"  # type: ignore[union-attr]
-    assert (await store.load(BOB)).node == "why"  # type: ignore[union-attr]
+    assert await node_of(store, ALICE) == "talk"
+    assert await node_of(store, BOB) == "why"
 
 
 # --- at least once, effect once ------------------------------------------------------
@@ -142,13 +151,13 @@ async def test_stale_writer_loses_to_the_one_that_wrote_first(store: SessionStor
     reader_a.node, reader_b.node = "why", "online"
     assert await store.save(ALICE, reader_a, 2, TODAY) is True
     assert await store.save(ALICE, reader_b, 3, TODAY) is False
-    assert (await store.load(ALICE)).node == "why"  # type: ignore[union-attr]
+    assert await node_of(store, ALICE) == "why"
 
 
 async def test_two_new_states_for_one_chat_insert_once(store: SessionStore) -> None:
     assert await store.save(ALICE, state(node="talk"), 1, TODAY) is True
     assert await store.save(ALICE, state(node="why"), 2, TODAY) is False
-    assert (await store.load(ALICE)).node == "talk"  # type: ignore[union-attr]
+    assert await node_of(store, ALICE) == "talk"
 
 
 async def test_only_the_last_16_update_ids_are_remembered(store: SessionStore) -> None:
@@ -242,7 +251,7 @@ async def test_migrations_create_the_updated_on_index(engine: AsyncEngine) -> No
 
 
 async def test_models_match_the_migrations(engine: AsyncEngine) -> None:
-    def diff(sync_conn):  # type: ignore[no-untyped-def]
+    def diff(sync_conn: Connection) -> Any:
         context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
         return compare_metadata(context, metadata)
 

@@ -37,6 +37,12 @@ def feasible_values(
     """Every value each primary-hidden number takes over all fillings consistent with the view."""
     rows, cols = len(table), len(table[0])
     grand = s.grand_total_mark is not None
+    # The totals the view shows (None: hidden) and their marks; empty when not shown.
+    row_shown: list[int | None] = list(s.row_totals or [])
+    col_shown: list[int | None] = list(s.col_totals or [])
+    row_marks: list[str] = list(s.row_total_marks or [])
+    col_marks: list[str] = list(s.col_total_marks or [])
+    grand_mark = s.grand_total_mark or ""
     names: list[tuple[str, int, int]] = []
     truth: list[int] = []
     shown: list[int | None] = []
@@ -51,19 +57,19 @@ def feasible_values(
         for r in range(rows):
             names.append(("row", r, 0))
             truth.append(sum(table[r]))
-            shown.append(s.row_totals[r])  # type: ignore[index]
-            marks.append(s.row_total_marks[r])  # type: ignore[index]
+            shown.append(row_shown[r])
+            marks.append(row_marks[r])
     if col_totals:
         for c in range(cols):
             names.append(("col", 0, c))
             truth.append(sum(table[r][c] for r in range(rows)))
-            shown.append(s.col_totals[c])  # type: ignore[index]
-            marks.append(s.col_total_marks[c])  # type: ignore[index]
+            shown.append(col_shown[c])
+            marks.append(col_marks[c])
     if grand:
         names.append(("grand", 0, 0))
         truth.append(sum(map(sum, table)))
         shown.append(s.grand_total)
-        marks.append(s.grand_total_mark)  # type: ignore[arg-type]
+        marks.append(grand_mark)
     # What is shown is true; what is hidden carries its mark's range.
     for value, mark, real in zip(shown, marks, truth, strict=True):
         assert (value is None) == (mark != "shown")
@@ -78,10 +84,10 @@ def feasible_values(
     # Enumerate the hidden interior cells (totals follow from them), pruning on every line
     # whose total is shown: a complete list of fillings, found without a search over totals.
     hidden_cells = [(r, c) for r in range(rows) for c in range(cols) if s.cells[r][c] is None]
-    shown_row = [s.row_totals[r] if row_totals else None for r in range(rows)]  # type: ignore[index]
-    shown_col = [s.col_totals[c] if col_totals else None for c in range(cols)]  # type: ignore[index]
+    shown_row = [row_shown[r] if row_totals else None for r in range(rows)]
+    shown_col = [col_shown[c] if col_totals else None for c in range(cols)]
     cap = max([sum(map(sum, table)), SMALL]) + SMALL
-    grid = [[s.cells[r][c] for c in range(cols)] for r in range(rows)]
+    grid: list[list[int | None]] = [[s.cells[r][c] for c in range(cols)] for r in range(rows)]
 
     def line_ok(cells: list[int | None], total: int | None, mark: str, complete: bool) -> bool:
         known = sum(v for v in cells if v is not None)
@@ -96,8 +102,6 @@ def feasible_values(
         row_done = all(v is not None for v in grid[r])
         col = [grid[i][c] for i in range(rows)]
         col_done = all(v is not None for v in col)
-        row_marks = s.row_total_marks or []
-        col_marks = s.col_total_marks or []
         if row_totals and not line_ok(grid[r], shown_row[r], row_marks[r], row_done):
             return False
         return not col_totals or line_ok(col, shown_col[c], col_marks[c], col_done)
@@ -108,7 +112,7 @@ def feasible_values(
         g = sum(sum(v for v in row if v is not None) for row in grid)
         if s.grand_total is not None:
             return g == s.grand_total
-        return g in ok[s.grand_total_mark]  # type: ignore[index]
+        return g in ok[grand_mark]
 
     seen: dict[tuple[str, int, int], set[int]] = {}
     for r, c in hidden_cells:
@@ -116,26 +120,29 @@ def feasible_values(
             seen[("cell", r, c)] = set()
     if row_totals:
         for r in range(rows):
-            if s.row_total_marks[r] == "small":  # type: ignore[index]
+            if row_marks[r] == "small":
                 seen[("row", r, 0)] = set()
     if col_totals:
         for c in range(cols):
-            if s.col_total_marks[c] == "small":  # type: ignore[index]
+            if col_marks[c] == "small":
                 seen[("col", 0, c)] = set()
     if grand and s.grand_total_mark == "small":
         seen[("grand", 0, 0)] = set()
 
     def record() -> None:
+        """One complete filling: every hidden cell has a value now."""
+        full = [[v for v in row if v is not None] for row in grid]
+        assert all(len(row) == cols for row in full)
         for name in seen:
             kind, r, c = name
             if kind == "cell":
-                seen[name].add(grid[r][c])  # type: ignore[arg-type]
+                seen[name].add(full[r][c])
             elif kind == "row":
-                seen[name].add(sum(grid[r]))  # type: ignore[arg-type]
+                seen[name].add(sum(full[r]))
             elif kind == "col":
-                seen[name].add(sum(grid[i][c] for i in range(rows)))  # type: ignore[misc]
+                seen[name].add(sum(full[i][c] for i in range(rows)))
             else:
-                seen[name].add(sum(map(sum, grid)))  # type: ignore[arg-type]
+                seen[name].add(sum(map(sum, full)))
 
     def search(k: int) -> None:
         if k == len(hidden_cells):
@@ -210,11 +217,11 @@ def test_every_small_count_is_hidden_and_nothing_else_is_changed(
             else:
                 assert s.cell_marks[r][c] == "complement" and value > 0
     for totals, marks in ((s.row_totals, s.row_total_marks), (s.col_totals, s.col_total_marks)):
-        for value, mark in zip(totals or [], marks or [], strict=True):
-            assert value is None or value == 0 or value >= SMALL
+        for total, mark in zip(totals or [], marks or [], strict=True):
+            assert total is None or total == 0 or total >= SMALL
             if not (row_totals and col_totals):
                 # one direction only: a total is hidden exactly when it is small (or fail safe)
-                assert mark in ("shown", "small") or value is None
+                assert mark in ("shown", "small") or total is None
 
 
 @settings(max_examples=200, deadline=None)
