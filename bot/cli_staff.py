@@ -19,6 +19,7 @@ from bot.config import ConfigError, Settings
 from bot.content.loader import load_content
 from bot.domain import ROLES
 from bot.services.staff import MIN_PASSWORD_LENGTH, StaffError, StaffService
+from bot.storage.database import Database
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
 
@@ -120,7 +121,7 @@ def _with_service(
                 await upgrade(engine)
             except Exception as exc:  # any driver error: one line for the operator
                 raise ConfigError(f"cannot open the database ({type(exc).__name__})") from exc
-            return await action(StaffService(engine, known))
+            return await action(StaffService(Database(engine), known))
         finally:
             await engine.dispose()
 

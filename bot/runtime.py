@@ -136,7 +136,7 @@ async def build_core(settings: Settings, bot: Bot | None = None) -> Core:
         events=events,
         stats=recorder,
     )
-    staff = StaffService(database.engine, frozenset(report.content.teams))
+    staff = StaffService(database, frozenset(report.content.teams))
     report.renderer.set_case_retention(
         settings.case_text_retention_days, settings.case_link_grace_days
     )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.__main__ import main
 from bot.services.staff import MIN_PASSWORD_LENGTH, StaffError, StaffService
+from bot.storage.database import Database
 from tests.conftest import _reset_postgres
 
 TEAMS = frozenset({"laholm", "botkyrka"})
@@ -23,7 +24,7 @@ FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 @pytest.fixture
 def service(engine: AsyncEngine) -> StaffService:
-    return StaffService(engine, TEAMS, hasher=FAST)
+    return StaffService(Database(engine), TEAMS, hasher=FAST)
 
 
 async def test_create_then_sign_in(service: StaffService, engine: AsyncEngine) -> None:
@@ -74,7 +75,7 @@ async def test_unknown_users_cost_a_hash_verification_too(engine: AsyncEngine) -
             return super().verify(hash, password)
 
     hasher = Counting(time_cost=1, memory_cost=1024, parallelism=1)
-    service = StaffService(engine, TEAMS, hasher=hasher)
+    service = StaffService(Database(engine), TEAMS, hasher=hasher)
     await service.create("anna", GOOD, "staff", frozenset({"laholm"}))
     await service.deactivate("anna")
     assert await service.authenticate("nobody", GOOD) is None
@@ -154,10 +155,10 @@ async def test_password_and_team_changes(service: StaffService) -> None:
 
 
 async def test_old_hashes_are_upgraded_on_sign_in(engine: AsyncEngine) -> None:
-    old = StaffService(engine, TEAMS, hasher=FAST)
+    old = StaffService(Database(engine), TEAMS, hasher=FAST)
     await old.create("anna", GOOD, "staff", frozenset({"laholm"}))
     stronger = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
-    current = StaffService(engine, TEAMS, hasher=stronger)
+    current = StaffService(Database(engine), TEAMS, hasher=stronger)
     assert await current.authenticate("anna", GOOD) is not None
     async with engine.connect() as conn:
         stored = (await conn.execute(text("SELECT password_hash FROM staff_account"))).scalar_one()

@@ -16,13 +16,10 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import ROLES, Role, StaffUser
 from bot.storage import staff as db
-from bot.storage.engine import read_tx, write_tx
+from bot.storage.database import Database
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1000  # argon2 takes any length; a cap keeps a request from costing more
@@ -52,7 +49,7 @@ class StaffAccountView:
 
 @dataclass
 class StaffService:
-    engine: AsyncEngine
+    database: Database
     known_teams: frozenset[str]  # team ids from content/teams
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -75,44 +72,41 @@ class StaffService:
         self._check_password(password)
         shown = _display_name(display_name)
         password_hash = await self._hash(password)
-        try:
-            async with write_tx(self.engine) as conn:
-                if await db.by_username(conn, name) is not None:
-                    raise StaffError("exists", name)
-                values = db.account_values(name, password_hash, role, shown, self.now())
-                staff_id = await db.insert_account(conn, values)
-                await db.replace_teams(conn, staff_id, teams)
-        except IntegrityError:  # created by someone else at the same moment
-            raise StaffError("exists", name) from None
+        async with self.database.write_tx() as conn:
+            values = db.account_values(name, password_hash, role, shown, self.now())
+            staff_id = await db.insert_account(conn, values)
+            if staff_id is None:  # taken, perhaps by someone else at the same moment
+                raise StaffError("exists", name)
+            await db.replace_teams(conn, staff_id, teams)
         return StaffAccountView(staff_id, name, role, frozenset(teams), True, shown)
 
     async def set_password(self, username: str, password: str) -> None:
         self._check_password(password)
         password_hash = await self._hash(password)
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             if not await db.update_account(
                 conn, normalise_username(username), password_hash=password_hash
             ):
                 raise StaffError("not_found", username)
 
     async def set_teams(self, username: str, teams: frozenset[str]) -> None:
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             row = await db.by_username(conn, normalise_username(username))
             if row is None:
                 raise StaffError("not_found", username)
-            self._check_teams(teams, row["role"])
-            await db.replace_teams(conn, row["id"], teams)
+            self._check_teams(teams, row.role)
+            await db.replace_teams(conn, row.id, teams)
 
     async def deactivate(self, username: str) -> None:
-        async with write_tx(self.engine) as conn:
+        async with self.database.write_tx() as conn:
             if not await db.update_account(conn, normalise_username(username), active=False):
                 raise StaffError("not_found", username)
 
     async def list(self) -> list[StaffAccountView]:
-        async with read_tx(self.engine) as conn:
+        async with self.database.read_tx() as conn:
             rows = await db.all_accounts(conn)
             teams = await db.all_memberships(conn)
-        return [_view(row, frozenset(teams.get(row["id"], ()))) for row in rows]
+        return [_view(row, frozenset(teams.get(row.id, ()))) for row in rows]
 
     async def authenticate(self, username: str, password: str) -> StaffUser | None:
         """The user for a valid, active account; None otherwise (same time either way)."""
@@ -122,33 +116,33 @@ class StaffService:
             name = None
         row = None
         if name is not None and len(password) <= MAX_PASSWORD_LENGTH:
-            async with read_tx(self.engine) as conn:
+            async with self.database.read_tx() as conn:
                 row = await db.by_username(conn, name)
-        if row is None or not row["active"]:
+        if row is None or not row.active:
             # Unknown or inactive: spend the same work on a dummy hash, then refuse.
             await self._verify(await self._dummy(), password[:MAX_PASSWORD_LENGTH])
             return None
-        if not await self._verify(row["password_hash"], password):
+        if not await self._verify(row.password_hash, password):
             return None
-        if self.hasher.check_needs_rehash(row["password_hash"]):
+        if self.hasher.check_needs_rehash(row.password_hash):
             rehashed = await self._hash(password)
-            async with write_tx(self.engine) as conn:
-                await db.update_account(conn, row["username"], password_hash=rehashed)
-        return await self.get(row["id"])
+            async with self.database.write_tx() as conn:
+                await db.update_account(conn, row.username, password_hash=rehashed)
+        return await self.get(row.id)
 
     async def get(self, staff_id: int) -> StaffUser | None:
         """For a session cookie: the current rights of an active account, else None."""
-        async with read_tx(self.engine) as conn:
+        async with self.database.read_tx() as conn:
             row = await db.by_id(conn, staff_id)
-            if row is None or not row["active"]:
+            if row is None or not row.active:
                 return None
             teams = await db.teams_of(conn, staff_id)
         return StaffUser(
-            id=row["id"],
-            username=row["username"],
-            role=row["role"],
+            id=row.id,
+            username=row.username,
+            role=row.role,
             teams=teams,
-            display_name=row["display_name"],
+            display_name=row.display_name,
         )
 
     def _check_teams(self, teams: frozenset[str], role: str) -> None:
@@ -194,12 +188,5 @@ def _display_name(display_name: str | None) -> str | None:
     return display_name.strip()[:MAX_DISPLAY_NAME]
 
 
-def _view(row: RowMapping, teams: frozenset[str]) -> StaffAccountView:
-    return StaffAccountView(
-        id=row["id"],
-        username=row["username"],
-        role=row["role"],
-        teams=teams,
-        active=bool(row["active"]),
-        display_name=row["display_name"],
-    )
+def _view(row: db.AccountRow, teams: frozenset[str]) -> StaffAccountView:
+    return StaffAccountView(row.id, row.username, row.role, teams, row.active, row.display_name)

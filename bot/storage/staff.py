@@ -1,34 +1,57 @@
-"""SQL for staff accounts and their team memberships."""
+"""SQL for staff accounts and their team memberships; accounts come back as ``AccountRow``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Result
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain import Role
 from bot.storage.models import StaffAccount, StaffTeam, table_of
 
 accounts = table_of(StaffAccount)
 memberships = table_of(StaffTeam)
 
 
-async def insert_account(conn: AsyncConnection, values: dict[str, Any]) -> int:
-    result = await conn.execute(insert(accounts).values(**values).returning(accounts.c.id))
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    username: str
+    password_hash: str
+    role: Role
+    active: bool
+    display_name: str | None
+    created_at: datetime
+
+
+def _accounts(result: Result[Any]) -> list[AccountRow]:
+    return [AccountRow(**mapping) for mapping in result.mappings()]
+
+
+async def insert_account(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
+    """The new account's id; None when the username is taken (also by a concurrent insert)."""
+    try:
+        async with conn.begin_nested():
+            result = await conn.execute(insert(accounts).values(**values).returning(accounts.c.id))
+    except IntegrityError:
+        return None
     return int(result.scalar_one())
 
 
-async def by_username(conn: AsyncConnection, username: str) -> RowMapping | None:
-    result = await conn.execute(select(accounts).where(accounts.c.username == username))
-    return result.mappings().first()
+async def by_username(conn: AsyncConnection, username: str) -> AccountRow | None:
+    found = _accounts(await conn.execute(select(accounts).where(accounts.c.username == username)))
+    return found[0] if found else None
 
 
-async def by_id(conn: AsyncConnection, staff_id: int) -> RowMapping | None:
-    result = await conn.execute(select(accounts).where(accounts.c.id == staff_id))
-    return result.mappings().first()
+async def by_id(conn: AsyncConnection, staff_id: int) -> AccountRow | None:
+    found = _accounts(await conn.execute(select(accounts).where(accounts.c.id == staff_id)))
+    return found[0] if found else None
 
 
 async def teams_of(conn: AsyncConnection, staff_id: int) -> frozenset[str]:
@@ -54,12 +77,11 @@ async def replace_teams(conn: AsyncConnection, staff_id: int, teams: Iterable[st
 
 async def update_account(conn: AsyncConnection, username: str, **values: Any) -> int:
     statement = update(accounts).where(accounts.c.username == username).values(**values)
-    return (await conn.execute(statement)).rowcount
+    return int((await conn.execute(statement)).rowcount)
 
 
-async def all_accounts(conn: AsyncConnection) -> list[RowMapping]:
-    result = await conn.execute(select(accounts).order_by(accounts.c.username))
-    return list(result.mappings().all())
+async def all_accounts(conn: AsyncConnection) -> list[AccountRow]:
+    return _accounts(await conn.execute(select(accounts).order_by(accounts.c.username)))
 
 
 def account_values(
