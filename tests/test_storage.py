@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy import chat_pseudonym
+from bot.storage import cases as cases_db
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 from bot.storage.models import ChatSession, metadata, table_of
@@ -283,3 +284,44 @@ def test_pseudonym_does_not_contain_the_chat_id(chat_id: int) -> None:
     pseudonym = chat_pseudonym(KEY, chat_id)
     assert str(abs(chat_id)) not in pseudonym
     assert f"{abs(chat_id):x}" not in pseudonym
+
+
+# --- the Database object and its timestamps ------------------------------------------
+
+
+async def test_timestamps_come_back_timezone_aware_in_utc(database: Database) -> None:
+    """SQLite stores no zone; the column type gives every timestamp back as UTC."""
+    stockholm = timezone(timedelta(hours=1))
+    at = datetime(2026, 5, 4, 10, 30, tzinfo=stockholm)
+    values = {
+        "team_id": "laholm",
+        "language": "sv",
+        "concerns": "child",
+        "topic": "worry",
+        "urgency": "soon",
+        "reply_via": "chat",
+        "status": "open",
+        "created_at": at,
+        "updated_at": at,
+        "version": 1,
+    }
+    async with database.write_tx() as conn:
+        case_id, _code = await cases_db.insert_with_fresh_code(conn, values, lambda: "AAA-AAA")
+    async with database.read_tx() as conn:
+        row = await cases_db.case_by_id(conn, case_id)
+    assert row is not None
+    assert row.created_at == at and row.created_at.utcoffset() == UTC.utcoffset(None)
+
+
+async def test_one_driver_connection_for_the_process(database: Database) -> None:
+    """The session store and the claims share the Database's pool (or hot SQLite file)."""
+    if database.is_sqlite:
+        assert database.hot() is database.hot()
+    else:
+        first = await database.pool()
+        assert await database.pool() is first
+    stored = await open_session_store(database)
+    assert await stored.save(ALICE, state(), 1, TODAY) is True
+    await database.close()
+    if not database.is_sqlite:
+        assert first.is_closing()  # closed with the Database, not by the store

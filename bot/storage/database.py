@@ -71,6 +71,9 @@ class CountedPool:
         self._saw(sql)
         return str(await self._pool.execute(sql, *args))
 
+    def is_closing(self) -> bool:
+        return self._pool.is_closing()
+
     async def close(self) -> None:
         await self._pool.close()
 
