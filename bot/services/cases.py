@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from bot.domain import (
     ACTIVE_STATUSES,
@@ -52,13 +52,11 @@ from bot.domain import (
 )
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
+from bot.services.stats import StatsRecorder
 from bot.services.stats_model import time_bucket
 from bot.storage import cases as db
 from bot.storage.cases import CaseRow, ContactRow, MessageRow
 from bot.storage.database import Conn, Database
-
-if TYPE_CHECKING:
-    from bot.services.stats import StatsRecorder
 
 log = logging.getLogger(__name__)
 NOTIFY_TIMEOUT_SECONDS = 5.0
