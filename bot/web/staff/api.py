@@ -16,11 +16,12 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from bot.domain import CaseError, Outcome
+from bot.domain import CaseError, Outcome, StaffUser
 from bot.web.staff.context import case_code, ctx_of, public, public_without_csrf
 from bot.web.staff.deps import door_of
 from bot.web.staff.openapi import openapi_document
 
+routes = web.RouteTableDef()  # on the ``/api/v1`` sub-application: paths relative to it
 MAX_JSON_BYTES = 64_000
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -65,6 +66,11 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def _staff_and_code(request: web.Request) -> tuple[StaffUser, str]:
+    """Who asks, and about which case (the two arguments of most case steps)."""
+    return ctx_of(request).staff, case_code(request)
+
+
 def text_field(body: dict[str, Any], name: str = "text") -> str:
     """A string field; its length and emptiness are the service's to refuse."""
     text = body.get(name)
@@ -77,6 +83,7 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
 
+@routes.post("/session")
 @public_without_csrf
 async def sign_in(request: web.Request) -> web.StreamResponse:
     if request.content_type != "application/json":
@@ -113,37 +120,46 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.delete("/session")
 @public
 async def sign_out(request: web.Request) -> web.StreamResponse:
     ctx_of(request).session.sign_out()
     return done()
 
 
+@routes.get("/me")
 async def me(request: web.Request) -> web.StreamResponse:
     ctx = ctx_of(request)
     return to_json({"user": ctx.staff, "csrf_token": ctx.session.csrf})
 
 
+@routes.get("/queue")
 async def queue(request: web.Request) -> web.StreamResponse:
     return to_json(await door_of(request).cases.queue(ctx_of(request).staff))
 
 
+@routes.get("/cases/{code}")
 async def detail(request: web.Request) -> web.StreamResponse:
-    user = ctx_of(request).staff
-    return to_json(await door_of(request).cases.detail(user, case_code(request)))
+    return to_json(await door_of(request).cases.detail(*_staff_and_code(request)))
 
 
+@routes.post("/cases/{code}/claim")
 async def claim(request: web.Request) -> web.StreamResponse:
-    user = ctx_of(request).staff
-    result = await door_of(request).cases.claim(user, case_code(request))
+    result = await door_of(request).cases.claim(*_staff_and_code(request))
     return to_json(result, status=200 if result.won else 409)
 
 
-async def release(request: web.Request) -> web.StreamResponse:
-    await door_of(request).cases.release(ctx_of(request).staff, case_code(request))
+@routes.post("/cases/{code}/release")
+@routes.post("/cases/{code}/reopen")
+async def release_or_reopen(request: web.Request) -> web.StreamResponse:
+    """The steps without a body: the path's last part names it; done is 204."""
+    cases = door_of(request).cases
+    step = cases.release if request.path.endswith("/release") else cases.reopen
+    await step(*_staff_and_code(request))
     return done()
 
 
+@routes.post("/cases/{code}/reply")
 async def reply(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     sign = body.get("sign", False)
@@ -155,6 +171,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     return to_json(message, status=201)
 
 
+@routes.post("/cases/{code}/notes")
 async def note(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     await door_of(request).cases.add_note(
@@ -163,6 +180,7 @@ async def note(request: web.Request) -> web.StreamResponse:
     return done()
 
 
+@routes.post("/cases/{code}/transfer")
 async def transfer(request: web.Request) -> web.StreamResponse:
     team = (await read_json(request)).get("team_id")
     if not isinstance(team, str):
@@ -171,22 +189,19 @@ async def transfer(request: web.Request) -> web.StreamResponse:
     return done()
 
 
+@routes.post("/cases/{code}/close")
 async def close(request: web.Request) -> web.StreamResponse:
     outcome = cast(Outcome, (await read_json(request)).get("outcome"))  # the service checks it
     await door_of(request).cases.close(ctx_of(request).staff, case_code(request), outcome)
     return done()
 
 
-async def reopen(request: web.Request) -> web.StreamResponse:
-    await door_of(request).cases.reopen(ctx_of(request).staff, case_code(request))
-    return done()
-
-
+@routes.get("/cases/{code}/canned-replies")
 async def canned(request: web.Request) -> web.StreamResponse:
-    user = ctx_of(request).staff
-    return to_json(await door_of(request).canned.for_case(user, case_code(request)))
+    return to_json(await door_of(request).canned.for_case(*_staff_and_code(request)))
 
 
+@routes.get("/audit")
 async def audit(request: web.Request) -> web.StreamResponse:
     limit = request.query.get("limit", "200")
     if not limit.isdigit() or not 1 <= int(limit) <= 1000:
@@ -198,25 +213,3 @@ async def audit(request: web.Request) -> web.StreamResponse:
             raise
         return api_error(403, "forbidden", "Only administrators can read the audit log.")
     return to_json({"entries": entries})
-
-
-def add_routes(app: web.Application) -> None:
-    """The API, on the ``/api/v1`` sub-application (paths relative to it)."""
-    router = app.router
-    router.add_post("/session", sign_in)
-    router.add_delete("/session", sign_out)
-    router.add_get("/me", me)
-    router.add_get("/queue", queue)
-    router.add_get("/cases/{code}", detail)
-    router.add_get("/cases/{code}/canned-replies", canned)
-    router.add_get("/audit", audit)
-    for name, handler in [
-        ("claim", claim),
-        ("release", release),
-        ("reply", reply),
-        ("notes", note),
-        ("transfer", transfer),
-        ("close", close),
-        ("reopen", reopen),
-    ]:
-        router.add_post(f"/cases/{{code}}/{name}", handler)

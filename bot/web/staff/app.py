@@ -102,18 +102,18 @@ class StaffWeb:
         app.router.add_get("/staff", views.root_redirect)
         app.router.add_static("/staff/static/", STATIC_DIR, name="staff_static")
         app.router.add_get("/api/openapi.json", api.openapi)
-        stats_views.add_public_routes(app)
+        app.add_routes(stats_views.public_routes)
 
         pages_app = web.Application(middlewares=[page_middleware])
         pages_app[DOOR] = self.door
-        views.add_routes(pages_app)
-        stats_views.add_page_routes(pages_app)
+        pages_app.add_routes(views.routes)
+        pages_app.add_routes(stats_views.page_routes)
         app.add_subapp("/staff", pages_app)
 
         api_app = web.Application(middlewares=[api_middleware])
         api_app[DOOR] = self.door
-        api.add_routes(api_app)
-        stats_views.add_api_routes(api_app)
+        api_app.add_routes(api.routes)
+        api_app.add_routes(stats_views.api_routes)
         app.add_subapp("/api/v1", api_app)
 
 

@@ -36,6 +36,9 @@ from bot.web.staff.stats_query import (
 
 log = logging.getLogger(__name__)
 ABOUT_PATH = "/what-is-counted"
+page_routes = web.RouteTableDef()  # on the ``/staff`` sub-application
+api_routes = web.RouteTableDef()  # on the ``/api/v1`` sub-application
+public_routes = web.RouteTableDef()  # on the root app: no session, no cookie
 LABEL_TABLES = (
     TIME_BUCKET_LABELS,
     texts.OUTCOME_LABELS,
@@ -146,6 +149,7 @@ def form_values(request: web.Request) -> dict[str, Any]:
     }
 
 
+@page_routes.get("/stats")
 async def stats_page(request: web.Request) -> web.StreamResponse:
     ctx = ctx_of(request)
     try:
@@ -181,8 +185,10 @@ def filename(query: StatsQuery, ext: str) -> str:
     return f"statistics-{team}-{p.start.isoformat()}-{p.end.isoformat()}.{ext}"
 
 
-async def export(request: web.Request, ext: str) -> web.StreamResponse:
-    ctx = ctx_of(request)
+@page_routes.get(r"/stats.{ext:csv|json}")
+async def export(request: web.Request) -> web.StreamResponse:
+    """The same report as the page, as a CSV or JSON download."""
+    ctx, ext = ctx_of(request), request.match_info["ext"]
     try:
         query, report = await report_for(request)
     except _Problem as exc:
@@ -200,14 +206,7 @@ async def export(request: web.Request, ext: str) -> web.StreamResponse:
     return web.Response(text=body, content_type=content_type, charset="utf-8", headers=headers)
 
 
-async def stats_csv(request: web.Request) -> web.StreamResponse:
-    return await export(request, "csv")
-
-
-async def stats_json(request: web.Request) -> web.StreamResponse:
-    return await export(request, "json")
-
-
+@api_routes.get("/stats")
 async def stats_api(request: web.Request) -> web.StreamResponse:
     try:
         _, report = await report_for(request)
@@ -220,6 +219,7 @@ async def stats_api(request: web.Request) -> web.StreamResponse:
     )
 
 
+@page_routes.get("/content")
 async def content_status(request: web.Request) -> web.StreamResponse:
     ctx, door = ctx_of(request), door_of(request)
     if not ctx.staff.can_read_stats:
@@ -234,6 +234,7 @@ async def content_status(request: web.Request) -> web.StreamResponse:
     )
 
 
+@public_routes.get(ABOUT_PATH)
 async def about(request: web.Request) -> web.StreamResponse:
     """Public: no sign-in and no cookie (a relative may open it from the bot)."""
     door = door_of(request)
@@ -258,24 +259,6 @@ async def about(request: web.Request) -> web.StreamResponse:
     headers = dict(SECURITY_HEADERS)
     headers["Cache-Control"] = "public, max-age=300"
     return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
-
-
-def add_page_routes(app: web.Application) -> None:
-    """On the ``/staff`` sub-application."""
-    app.router.add_get("/stats", stats_page)
-    app.router.add_get("/stats.csv", stats_csv)
-    app.router.add_get("/stats.json", stats_json)
-    app.router.add_get("/content", content_status)
-
-
-def add_api_routes(app: web.Application) -> None:
-    """On the ``/api/v1`` sub-application."""
-    app.router.add_get("/stats", stats_api)
-
-
-def add_public_routes(app: web.Application) -> None:
-    """On the root app: no session, no cookie."""
-    app.router.add_get(ABOUT_PATH, about)
 
 
 def _translation_rows(

@@ -22,6 +22,7 @@ from bot.web.staff.pages import QUEUE_ROWS_SHOWN
 from bot.web.staff.refusals import refusal
 from bot.web.staff.session import COOKIE_NAME
 
+routes = web.RouteTableDef()  # on the ``/staff`` sub-application: paths relative to it
 # Refusals a case action shows as its own page (the case is not there to go back to).
 NOT_THERE = frozenset({"not_found", "forbidden"})
 
@@ -49,11 +50,13 @@ async def root_redirect(request: web.Request) -> web.StreamResponse:
     return redirect("/staff/queue" if signed_in else "/staff/login")
 
 
+@routes.get("/")
 @public
 async def root(request: web.Request) -> web.StreamResponse:
     return redirect("/staff/queue" if ctx_of(request).user else "/staff/login")
 
 
+@routes.get("/login")
 @public
 async def login_form(request: web.Request) -> web.StreamResponse:
     ctx = ctx_of(request)
@@ -63,6 +66,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return door_of(request).pages.render(ctx, "staff/login.html", next=target, username="")
 
 
+@routes.post("/login")
 @public
 async def login(request: web.Request) -> web.StreamResponse:
     ctx, door = ctx_of(request), door_of(request)
@@ -96,6 +100,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@routes.post("/logout")
 @public
 async def logout(request: web.Request) -> web.StreamResponse:
     ctx = ctx_of(request)
@@ -104,6 +109,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return redirect("/staff/login")
 
 
+@routes.post("/language")
 @public
 async def set_language(request: web.Request) -> web.StreamResponse:
     ctx = ctx_of(request)
@@ -115,12 +121,14 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     return redirect(back if back == "/staff/login" else safe_next(back))
 
 
+@routes.get("/queue")
 async def queue(request: web.Request) -> web.StreamResponse:
     ctx, door = ctx_of(request), door_of(request)
     current = await door.cases.queue(ctx.staff, limit=QUEUE_ROWS_SHOWN)
     return door.pages.render(ctx, "staff/queue.html", queue=current, shown=current.items)
 
 
+@routes.get("/queue/live")
 async def queue_live(request: web.Request) -> web.StreamResponse:
     """The queue's table as a fragment, or 204 when nothing changed since ``v``."""
     ctx, door = ctx_of(request), door_of(request)
@@ -158,10 +166,12 @@ async def render_case(
     )
 
 
+@routes.get("/cases/{code}")
 async def case(request: web.Request) -> web.StreamResponse:
     return await render_case(request, case_code(request))
 
 
+@routes.get("/cases/{code}/live")
 async def case_live(request: web.Request) -> web.StreamResponse:
     """The case's messages as a fragment, or 204 when they have not changed."""
     ctx, door = ctx_of(request), door_of(request)
@@ -184,6 +194,7 @@ def refused(ctx: Ctx, code: str, reason: str) -> web.StreamResponse:
     return redirect(case_url(code))
 
 
+@routes.post("/cases/{code}/claim")
 async def claim(request: web.Request) -> web.StreamResponse:
     ctx, code = ctx_of(request), case_code(request)
     result = await door_of(request).cases.claim(ctx.staff, code)
@@ -199,24 +210,20 @@ async def claim(request: web.Request) -> web.StreamResponse:
     return redirect(case_url(code))
 
 
-async def release(request: web.Request) -> web.StreamResponse:
-    ctx, code = ctx_of(request), case_code(request)
+@routes.post("/cases/{code}/release")
+@routes.post("/cases/{code}/reopen")
+async def release_or_reopen(request: web.Request) -> web.StreamResponse:
+    """Steps without fields; a refusal (but not found / not yours) comes back as a flash."""
+    ctx, code, cases = ctx_of(request), case_code(request), door_of(request).cases
+    release = request.path.endswith("/release")
     try:
-        await door_of(request).cases.release(ctx.staff, code)
+        await (cases.release if release else cases.reopen)(ctx.staff, code)
     except CaseError as exc:
         return _flash_or_raise(ctx, code, exc)
-    return done(ctx, code, "release")
+    return done(ctx, code, "release" if release else "reopen")
 
 
-async def reopen(request: web.Request) -> web.StreamResponse:
-    ctx, code = ctx_of(request), case_code(request)
-    try:
-        await door_of(request).cases.reopen(ctx.staff, code)
-    except CaseError as exc:
-        return _flash_or_raise(ctx, code, exc)
-    return done(ctx, code, "reopen")
-
-
+@routes.post("/cases/{code}/reply")
 async def reply(request: web.Request) -> web.StreamResponse:
     ctx, code = ctx_of(request), case_code(request)
     text = ctx.form.get("text", "").strip() or ctx.form.get("canned", "").strip()
@@ -235,6 +242,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     return done(ctx, code, "reply")
 
 
+@routes.post("/cases/{code}/note")
 async def note(request: web.Request) -> web.StreamResponse:
     ctx, code = ctx_of(request), case_code(request)
     text = ctx.form.get("text", "").strip()
@@ -247,6 +255,7 @@ async def note(request: web.Request) -> web.StreamResponse:
     return done(ctx, code, "note")
 
 
+@routes.post("/cases/{code}/transfer")
 async def transfer(request: web.Request) -> web.StreamResponse:
     ctx, code = ctx_of(request), case_code(request)
     team = ctx.form.get("team", "")
@@ -261,6 +270,7 @@ async def transfer(request: web.Request) -> web.StreamResponse:
     return redirect(case_url(code) if ctx.staff.can_see(team) else "/staff/queue")
 
 
+@routes.post("/cases/{code}/close")
 async def close(request: web.Request) -> web.StreamResponse:
     ctx, code = ctx_of(request), case_code(request)
     outcome = cast(Outcome, ctx.form.get("outcome", ""))  # the service refuses any other word
@@ -274,6 +284,7 @@ async def close(request: web.Request) -> web.StreamResponse:
     return done(ctx, code, "close")
 
 
+@routes.get("/audit")
 async def audit(request: web.Request) -> web.StreamResponse:
     ctx, door = ctx_of(request), door_of(request)
     try:
@@ -283,6 +294,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
     return door.pages.render(ctx, "staff/audit.html", entries=entries)
 
 
+@routes.get("/canned")
 async def canned(request: web.Request) -> web.StreamResponse:
     """Coordinators keep the prepared replies staff can start from, per team and language."""
     ctx, door = ctx_of(request), door_of(request)
@@ -300,6 +312,7 @@ async def canned(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.post("/canned/add")
 async def canned_add(request: web.Request) -> web.StreamResponse:
     ctx, door = ctx_of(request), door_of(request)
     form = ctx.form
@@ -319,6 +332,7 @@ async def canned_add(request: web.Request) -> web.StreamResponse:
     return _back_to_canned(ctx, "success", ctx._("The canned reply was added."))
 
 
+@routes.post("/canned/{reply_id}/remove")
 async def canned_remove(request: web.Request) -> web.StreamResponse:
     ctx, door = ctx_of(request), door_of(request)
     raw = request.match_info["reply_id"]
@@ -333,34 +347,6 @@ async def canned_remove(request: web.Request) -> web.StreamResponse:
             ctx, "error", ctx._("That canned reply does not exist any more.")
         )
     return _back_to_canned(ctx, "success", ctx._("The canned reply was removed."))
-
-
-def add_routes(app: web.Application) -> None:
-    """The pages, on the ``/staff`` sub-application (paths relative to it)."""
-    router = app.router
-    router.add_get("/", root)
-    router.add_get("/login", login_form)
-    router.add_post("/login", login)
-    router.add_post("/logout", logout)
-    router.add_post("/language", set_language)
-    router.add_get("/queue", queue)
-    router.add_get("/queue/live", queue_live)
-    router.add_get("/audit", audit)
-    router.add_get("/canned", canned)
-    router.add_post("/canned/add", canned_add)
-    router.add_post("/canned/{reply_id}/remove", canned_remove)
-    router.add_get("/cases/{code}", case)
-    router.add_get("/cases/{code}/live", case_live)
-    for name, handler in [
-        ("claim", claim),
-        ("release", release),
-        ("reply", reply),
-        ("note", note),
-        ("transfer", transfer),
-        ("close", close),
-        ("reopen", reopen),
-    ]:
-        router.add_post(f"/cases/{{code}}/{name}", handler)
 
 
 def _flash_or_raise(ctx: Ctx, code: str, exc: CaseError) -> web.StreamResponse:
