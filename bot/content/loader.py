@@ -156,6 +156,22 @@ def _texts_by_language(value: Any, where: str, out: _Collector) -> dict[str, str
     }
 
 
+def _kind(value: object, kinds: tuple[str, ...], where: str, out: _Collector) -> str | None:
+    """One of ``kinds``, else None with an error ("must be phone or web")."""
+    if isinstance(value, str) and value in kinds:
+        return value
+    out.error(where, f"must be {', '.join(kinds[:-1])} or {kinds[-1]}")
+    return None
+
+
+def _text_or_null(value: object, where: str, quote: str, out: _Collector) -> str | None:
+    """A text, or None (YAML null, or an error for anything else: ``quote`` says what)."""
+    if value is None or isinstance(value, str):
+        return value
+    out.error(where, f"must be a text or null (quote {quote})")
+    return None
+
+
 def _load_national(path: Path, out: _Collector) -> dict[str, NationalService]:
     raw = _mapping(_read_yaml(path, out), path.name, out)
     services = _mapping(raw.get("services"), f"{path.name}: services", out)
@@ -165,14 +181,10 @@ def _load_national(path: Path, out: _Collector) -> dict[str, NationalService]:
     for key, entry in services.items():
         where = f"{path.name}: services.{key}"
         item = _mapping(entry, where, out)
-        kind = item.get("kind", "phone")
-        if kind not in ("phone", "web"):
-            out.error(f"{where}.kind", "must be phone or web")
+        kind = _kind(item.get("kind", "phone"), ("phone", "web"), f"{where}.kind", out)
+        if kind is None:
             continue
-        number = item.get("number")
-        if number is not None and not isinstance(number, str):
-            out.error(f"{where}.number", "must be a text or null (quote numbers)")
-            number = None
+        number = _text_or_null(item.get("number"), f"{where}.number", "numbers", out)
         url = item.get("url")
         if url is not None and not (isinstance(url, str) and url.startswith("https://")):
             out.error(f"{where}.url", "must be an https:// address or null")
@@ -306,14 +318,10 @@ def _load_team(path: Path, out: _Collector) -> Team | None:
     for i, entry in enumerate(raw.get("contacts") or []):
         cw = f"{where}: contacts[{i}]"
         item = _mapping(entry, cw, out)
-        kind = item.get("kind")
-        if kind not in ("web", "phone", "email"):
-            out.error(f"{cw}.kind", "must be web, phone or email")
+        kind = _kind(item.get("kind"), ("web", "phone", "email"), f"{cw}.kind", out)
+        if kind is None:
             continue
-        value = item.get("value")
-        if value is not None and not isinstance(value, str):
-            out.error(f"{cw}.value", "must be a text or null (quote phone numbers)")
-            value = None
+        value = _text_or_null(item.get("value"), f"{cw}.value", "phone numbers", out)
         contacts.append(
             Contact(
                 id=_str(item.get("id"), f"{cw}.id", out) or f"contact{i}",
