@@ -2,8 +2,8 @@
 
 INTERFACE CONTRACT (shared by the CLI `python -m bot staff`, `preview`'s demo
 accounts and the staff web app; keep names and types stable, implement bodies).
-Throttling of failed sign-ins is the web door's job (it sees the client); this
-service only says whether a username/password pair is valid.
+Throttling of failed sign-ins is ``bot.services.signin``'s job (the doors hand it the
+client's address); this service only says whether a username/password pair is valid.
 """
 
 from __future__ import annotations
@@ -27,14 +27,16 @@ USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MAX_DISPLAY_NAME = 64
 
 
+@dataclass
 class StaffError(Exception):
     """reasons: "exists", "not_found", "weak_password", "invalid_role", "unknown_team",
     "invalid_username" (added: a username must be 2-64 of a-z 0-9 . _ -)."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
+    reason: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
 
 
 @dataclass(frozen=True)

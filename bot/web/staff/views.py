@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.domain import MAX_STAFF_TEXT, OUTCOMES, CaseError, Outcome
+from bot.domain import ACTIVE_STATUSES, MAX_STAFF_TEXT, OUTCOMES, CaseError, Outcome
 from bot.web.staff import texts
 from bot.web.staff.context import Ctx, case_code, ctx_of, public
 from bot.web.staff.deps import door_of
@@ -154,6 +154,7 @@ async def render_case(
         detail=detail,
         item=item,
         mine=item.claimed_by == user.username,
+        active=item.status in ACTIVE_STATUSES,  # someone still has to answer it
         canned=await door.canned.offered(user, item),
         teams=sorted(t for t in door.content.teams if t != item.team_id),
         outcomes=OUTCOMES,
