@@ -12,7 +12,7 @@ misspelt verb is a type error instead of a button that silently does nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import ClassVar, Literal
 
 MAX_BYTES = 64
@@ -64,33 +64,35 @@ class Go:
 
 
 @dataclass(frozen=True)
-class Answer:
+class _Joined:
+    """An action whose code is its prefix and its fields, joined with ':'."""
+
+    prefix: ClassVar[str]
+
+    @property
+    def data(self) -> str:
+        return ":".join((self.prefix, *(str(v) for v in astuple(self))))
+
+
+@dataclass(frozen=True)
+class Answer(_Joined):
     """An option of a question screen: the content says where it leads."""
 
+    prefix = "a"
     node: str
     option: str
 
-    @property
-    def data(self) -> str:
-        return f"a:{self.node}:{self.option}"
-
 
 @dataclass(frozen=True)
-class SetLanguage:
+class SetLanguage(_Joined):
+    prefix = "l"
     code: str
 
-    @property
-    def data(self) -> str:
-        return f"l:{self.code}"
-
 
 @dataclass(frozen=True)
-class SetTeam:
+class SetTeam(_Joined):
+    prefix = "t"
     team: str
-
-    @property
-    def data(self) -> str:
-        return f"t:{self.team}"
 
 
 @dataclass(frozen=True)
