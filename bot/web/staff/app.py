@@ -29,7 +29,15 @@ from bot.services.staff import StaffService
 from bot.services.stats import StatsService
 from bot.web.staff import api, stats_views, views
 from bot.web.staff.api import CSRF_HEADER, api_error
-from bot.web.staff.context import CTX, STAFF_LANGUAGES, Ctx, Handler, access_of, choose_language
+from bot.web.staff.context import (
+    CTX,
+    STAFF_LANGUAGES,
+    Ctx,
+    Handler,
+    PageError,
+    access_of,
+    choose_language,
+)
 from bot.web.staff.deps import DOOR, StaffDoor, StatsDeps
 from bot.web.staff.pages import PageRenderer
 from bot.web.staff.refusals import refusal
@@ -168,6 +176,8 @@ async def _run_page(door: StaffDoor, ctx: Ctx, handler: Handler) -> web.StreamRe
         return await handler(request)
     except CaseError as exc:
         return pages.refused(ctx, exc.reason)
+    except PageError as exc:
+        return pages.error(ctx, exc.status, exc.kind)
     except web.HTTPException as exc:
         if exc.status >= 400:
             return pages.error(ctx, exc.status, "http")

@@ -8,7 +8,8 @@ handler with ``public`` / ``public_without_csrf``; everything else is signed-in 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -117,3 +118,22 @@ def case_code(request: web.Request) -> str:
     if code is None:
         raise CaseError("not_found")
     return code
+
+
+class PageError(Exception):
+    """An error page by kind (``pages.ERRORS``), raised by a view, drawn by the middleware."""
+
+    def __init__(self, status: int, kind: str) -> None:
+        super().__init__(kind)
+        self.status, self.kind = status, kind
+
+
+@contextmanager
+def only_for(kind: str) -> Iterator[None]:
+    """A service's "forbidden" on a page for some roles: the page says whose it is (403)."""
+    try:
+        yield
+    except CaseError as exc:
+        if exc.reason != "forbidden":
+            raise
+        raise PageError(403, kind) from None

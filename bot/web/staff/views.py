@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.domain import ACTIVE_STATUSES, MAX_STAFF_TEXT, OUTCOMES, CaseError, Outcome
 from bot.web.staff import texts
-from bot.web.staff.context import Ctx, case_code, ctx_of, public
+from bot.web.staff.context import Ctx, case_code, ctx_of, only_for, public
 from bot.web.staff.deps import door_of
 from bot.web.staff.pages import QUEUE_ROWS_SHOWN
 from bot.web.staff.refusals import refusal
@@ -288,10 +288,8 @@ async def close(request: web.Request) -> web.StreamResponse:
 @routes.get("/audit")
 async def audit(request: web.Request) -> web.StreamResponse:
     ctx, door = ctx_of(request), door_of(request)
-    try:
+    with only_for("admin_only"):
         entries = await door.cases.audit_log(ctx.staff)
-    except CaseError:
-        return door.pages.error(ctx, 403, "admin_only")
     return door.pages.render(ctx, "staff/audit.html", entries=entries)
 
 
@@ -299,10 +297,8 @@ async def audit(request: web.Request) -> web.StreamResponse:
 async def canned(request: web.Request) -> web.StreamResponse:
     """Coordinators keep the prepared replies staff can start from, per team and language."""
     ctx, door = ctx_of(request), door_of(request)
-    try:
+    with only_for("lead_only"):
         replies = await door.cases.list_canned_replies(ctx.staff)
-    except CaseError:
-        return door.pages.error(ctx, 403, "lead_only")
     return door.pages.render(
         ctx,
         "staff/canned.html",
