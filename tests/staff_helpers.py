@@ -12,12 +12,12 @@ from typing import Any
 import aiohttp
 from jsonschema import Draft202012Validator
 
-from bot.domain import CreatedCase, RequestDraft
+from bot.domain import CreatedCase, RequestDraft, Role, Urgency
 from bot.runtime import Server
 from bot.web.staff.openapi import openapi_document
 
 PASSWORD = "correct horse battery staple"
-ACCOUNTS = {
+ACCOUNTS: dict[str, tuple[Role, tuple[str, ...], str | None]] = {
     # username: (role, teams, display name)
     "anna": ("staff", ("laholm",), "Anna"),
     "bo": ("staff", ("laholm",), None),
@@ -33,7 +33,7 @@ async def create_accounts(server: Server) -> None:
         await server.core.staff.create(
             username,
             PASSWORD,
-            role,  # type: ignore[arg-type]
+            role,
             frozenset(teams),
             display_name=name,
         )
@@ -43,7 +43,7 @@ async def new_request(
     server: Server,
     *,
     team: str = "laholm",
-    urgency: str = "soon",
+    urgency: Urgency = "soon",
     text: str | None = "My brother has new friends and talks about violence.",
     language: str = "sv",
     chat_id: int | None = None,
@@ -56,7 +56,7 @@ async def new_request(
         language=language,
         concerns="young_adult",
         topic="worry",
-        urgency=urgency,  # type: ignore[arg-type]
+        urgency=urgency,
         text=text,
     )
     return await server.core.cases.create_request(draft, chat_id)

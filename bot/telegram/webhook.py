@@ -14,6 +14,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from bot.telegram.app import TelegramApplication
 from bot.telegram.webhook_reply import WebhookReply, current_webhook_reply
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
 
 def add_webhook_route(
     app: web.Application,
-    application: Application,  # type: ignore[type-arg]  # any PTB Application will do
+    application: TelegramApplication,
     path: str,
     secret: str,
 ) -> None:

@@ -13,9 +13,10 @@ from datetime import date, timedelta
 
 from bot.domain import StaffUser
 from bot.i18n import N_
-from bot.services.stats import Period
+from bot.services.stats import Period, PeriodKind
 
-PERIOD_KINDS = ("week", "month", "quarter", "year", "custom")
+PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month", "quarter", "year", "custom")
+_KIND_OF: dict[str, PeriodKind] = {kind: kind for kind in PERIOD_KINDS}  # a word, typed
 DEFAULT_PERIOD = "month"
 MAX_SPAN_DAYS = 2 * 366  # "a range over 2 years" is refused
 EARLIEST = date(2020, 1, 1)
@@ -93,8 +94,8 @@ def _day(raw: str) -> date:
 
 
 def parse_period(query: Mapping[str, str], today: date) -> Period:
-    kind = query.get("period", "").strip() or DEFAULT_PERIOD
-    if kind not in PERIOD_KINDS:
+    kind = _KIND_OF.get(query.get("period", "").strip() or DEFAULT_PERIOD)
+    if kind is None:
         raise StatsInputError("unknown_period")
     if kind == "custom":
         start_raw, end_raw = query.get("from", ""), query.get("to", "")
@@ -108,7 +109,7 @@ def parse_period(query: Mapping[str, str], today: date) -> Period:
         return Period(start, end, "custom")
     raw = query.get("date", "")
     last_day = _day(raw) if raw.strip() else today
-    return Period.ending(kind, last_day)  # type: ignore[arg-type]
+    return Period.ending(kind, last_day)
 
 
 def parse_stats_query(
