@@ -44,3 +44,14 @@ async def test_page_and_api_answer_a_refusal_with_the_same_status(
         status, body = await client.api("POST", path, headers=api, json={"text": long_text})
         assert anna.status == status == 400 and body["error"] == "too_long"
         assert long_text in anna.page
+
+
+async def test_an_unknown_path_is_a_404_in_each_door_s_own_form(
+    server: Server, client: StaffClient
+) -> None:
+    async with client.http.get(f"{client.origin}/staff/nowhere") as page:
+        assert page.status == 404 and "Sidan finns inte." in text_of(await page.text())
+    async with client.http.get(f"{client.origin}/api/v1/nowhere") as api:
+        assert api.status == 404 and (await api.json())["error"] == "http"
+    async with client.http.get(f"{client.origin}/staff/static/staff.css") as static:
+        assert static.status == 200 and "staff_session" not in static.cookies
