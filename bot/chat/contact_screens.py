@@ -12,7 +12,7 @@ import html
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
@@ -72,6 +72,23 @@ FIELD_LABELS = {
     "language": N_("Answer language"),
     "text": N_("Your text"),
 }
+# The questions answered with one tap: vocabulary, labels, title and lines (msgids).
+ChoiceField = Literal["concerns", "topic", "urgency"]
+CHOICES: dict[ChoiceField, tuple[tuple[str, ...], dict[str, str], str, tuple[str, ...]]] = {
+    "concerns": (
+        CONCERNS,
+        CONCERN_LABELS,
+        N_("Whom is your worry about?"),
+        (N_("You do not need to say who it is. Choose what fits best."),),
+    ),
+    "topic": (TOPICS, TOPIC_LABELS, N_("What would you like to talk about?"), ()),
+    "urgency": (
+        URGENCIES,
+        URGENCY_LABELS,
+        N_("How urgent is it?"),
+        (N_("If someone is in danger right now, call {emergency} first."),),
+    ),
+}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -126,8 +143,11 @@ class ContactScreens:
         self, lang: str, team_id: str, draft: dict[str, Any], notice: str | None = None
     ) -> Screen:
         """The screen for the draft's current step."""
-        step = current_step(draft)
-        screen = getattr(self, f"_step_{step}")(lang, team_id, draft)
+        match current_step(draft):
+            case "concerns" | "topic" | "urgency" as field:
+                screen = self._choice(lang, field, draft)
+            case other:  # urgent, reply_via, phone_consent, phone, language, text, preview
+                screen = getattr(self, f"_step_{other}")(lang, team_id, draft)
         return with_notice(notice, screen)
 
     def _question(
@@ -138,30 +158,12 @@ class ContactScreens:
         back = callbacks.RequestBack().data
         return Screen(self.r.fill(text, lang, None), (*rows, *self._nav(lang, back)))
 
-    def _step_concerns(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
+    def _choice(self, lang: str, field: ChoiceField, draft: dict[str, Any]) -> Screen:
+        """A question answered with one tap from a stored vocabulary."""
         _ = self.r.t(lang).gettext
-        rows = self._choices(lang, "concerns", CONCERNS, CONCERN_LABELS, draft.get("concerns"))
-        return self._question(
-            lang,
-            _("Whom is your worry about?"),
-            [_("You do not need to say who it is. Choose what fits best.")],
-            rows,
-        )
-
-    def _step_topic(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
-        _ = self.r.t(lang).gettext
-        rows = self._choices(lang, "topic", TOPICS, TOPIC_LABELS, draft.get("topic"))
-        return self._question(lang, _("What would you like to talk about?"), [], rows)
-
-    def _step_urgency(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
-        _ = self.r.t(lang).gettext
-        rows = self._choices(lang, "urgency", URGENCIES, URGENCY_LABELS, draft.get("urgency"))
-        return self._question(
-            lang,
-            _("How urgent is it?"),
-            [_("If someone is in danger right now, call {emergency} first.")],
-            rows,
-        )
+        values, labels, title, lines = CHOICES[field]
+        rows = self._choices(lang, field, values, labels, draft.get(field))
+        return self._question(lang, _(title), [_(line) for line in lines], rows)
 
     def _step_urgent(self, lang: str, team_id: str, draft: dict[str, Any]) -> Screen:
         """Call 112 first, said once; the rest of the danger screen is one tap away."""
