@@ -18,7 +18,7 @@ from bot.content.loader import Problem
 from bot.content.model import Content
 from bot.content.render import Renderer
 from bot.content.validate import Report, check_screen
-from bot.domain import RelativeView, Status
+from bot.domain import STATUSES, RelativeView
 
 __all__ = ["Report", "check", "checked_once", "contact_screens"]
 
@@ -55,8 +55,7 @@ def contact_screens(content: Content, renderer: Renderer, lang: str, out: list[P
     need = {"emergency", content.root}
     for team_id in content.teams:
         rendered = [(screens.step(lang, team_id, {**draft, "step": s}), s) for s in STEPS]
-        statuses: tuple[Status, ...] = ("open", "claimed", "closed", "withdrawn")
-        for status in statuses:
+        for status in STATUSES:
             view = RelativeView("ACD-EFG", status, now, status == "claimed", 1)
             rendered.append((screens.status(lang, team_id, view, now), f"status {status}"))
         rendered += [

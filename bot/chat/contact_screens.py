@@ -21,7 +21,15 @@ from bot import callbacks
 from bot.chat.contact_flow import current_step
 from bot.content.model import Team
 from bot.content.render import Button, Renderer, Screen
-from bot.domain import CONCERNS, MAX_TEXT, REPLY_VIA, TOPICS, URGENCIES, RelativeView
+from bot.domain import (
+    ACTIVE_STATUSES,
+    CONCERNS,
+    MAX_TEXT,
+    REPLY_VIA,
+    TOPICS,
+    URGENCIES,
+    RelativeView,
+)
 from bot.i18n import N_
 
 
@@ -447,7 +455,7 @@ class ContactScreens:
                 )
             ),
         ]
-        open_case = view.status in ("open", "claimed")
+        open_case = view.status in ACTIVE_STATUSES
         if view.status == "open":
             parts.append(self.expectation(lang, team_id, now))
         return Screen("\n\n".join(parts), self._case_rows(lang, open_case=open_case))

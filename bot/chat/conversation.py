@@ -22,7 +22,7 @@ from bot.chat.contact_screens import ContactScreens, with_notice
 from bot.chat.memory import ChatMemory
 from bot.content.model import NO_TEAM, Content
 from bot.content.render import UTILITY_NODES, Renderer, Screen
-from bot.domain import FEEDBACK, MAX_TEXT, CaseError, RelativeView
+from bot.domain import ACTIVE_STATUSES, FEEDBACK, MAX_TEXT, CaseError, RelativeView
 from bot.services.cases import CaseService
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.scrub import scrub
@@ -42,7 +42,6 @@ COMMANDS = (
     "clear",
     "status",
 )
-OPEN_STATUSES = ("open", "claimed")
 DRAFT_PHONE = "draft_phone"  # AES-GCM context of a call-back number kept in a draft
 
 
@@ -451,7 +450,7 @@ class ConversationService:
         if state.case_id is None or self.cases is None:
             return None
         view = await self.cases.view_for_relative(state.case_id)
-        return view if view is not None and view.status in OPEN_STATUSES else None
+        return view if view is not None and view.status in ACTIVE_STATUSES else None
 
     async def _status(self, state: SessionState, lang: str, notice: str | None = None) -> _Reply:
         _ = self.renderer.t(lang).gettext
