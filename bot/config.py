@@ -58,6 +58,7 @@ class Settings:
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some values replaced (preview and tests use it)."""
+        # mypy cannot match **changes to the fields; replace() refuses unknown names at run time.
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

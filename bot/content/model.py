@@ -12,6 +12,8 @@ NO_TEAM = "none"
 
 @dataclass(frozen=True)
 class Option:
+    """One answer of a question node: its id (the text key) and the node it leads to."""
+
     id: str
     goto: str
 
@@ -125,6 +127,8 @@ class Claim:
 
 @dataclass(frozen=True)
 class Content:
+    """Everything of content/ at once; the validator checks it before the bot starts."""
+
     root: str
     nodes: dict[str, Node]
     texts: dict[str, dict[str, NodeText]]

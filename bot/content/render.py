@@ -54,6 +54,8 @@ def split_html(text: str, limit: int = 4096) -> list[str]:
 
 @dataclass(frozen=True)
 class Button:
+    """An inline button: the label shown and its callback code (``bot.callbacks``)."""
+
     label: str
     data: str
 

@@ -140,12 +140,16 @@ class CannedReplyView:
 
 @dataclass(frozen=True)
 class PurgeReport:
+    """What one retention run removed: counts only, for the log and the command line."""
+
     links_deleted: int
     texts_deleted: int
 
 
 @dataclass(frozen=True)
 class RetentionSettings:
+    """How long a closed case keeps its chat link and texts, and an idle claim its holder."""
+
     link_grace_days: int = 7
     text_retention_days: int = 30
     auto_release_minutes: int = 30
@@ -614,7 +618,7 @@ class CaseService:
 
     async def audit_log(self, staff: StaffUser, limit: int = 200) -> list[AuditEntry]:
         """Admins only."""
-        if staff.role != "admin":
+        if not staff.is_admin:
             raise CaseError("forbidden")
         async with self.database.read_tx() as conn:
             rows = await db.audit_rows(conn, max(1, min(limit, 10_000)))
@@ -713,12 +717,12 @@ def _clean_text(text: str | None, limit: int, *, from_relative: bool = False) ->
 
 
 def _teams(staff: StaffUser) -> frozenset[str] | None:
-    return None if staff.role == "admin" else staff.teams
+    return None if staff.is_admin else staff.teams
 
 
 def _acting_as_holder(staff: StaffUser) -> int | None:
     """Whose claim counts as the actor's own: an admin may act on anyone's (None)."""
-    return None if staff.role == "admin" else staff.id
+    return None if staff.is_admin else staff.id
 
 
 def _item(row: CaseRow, now: datetime) -> QueueItem:

@@ -217,13 +217,13 @@ class StatsService:
             if not viewer.can_see(team_id):
                 raise StatsRefused("You can only see statistics for your own teams.")
             teams: tuple[str, ...] = (team_id,)
-        elif viewer.role == "admin":
+        elif viewer.is_admin:
             teams = tuple(sorted(self.known_teams))
         else:
             teams = tuple(sorted(viewer.teams & self.known_teams))
         # Admins' all-teams view also counts relatives who chose no municipality ('').
         where: frozenset[str] | None = (
-            None if viewer.role == "admin" and team_id is None else frozenset(teams)
+            None if viewer.is_admin and team_id is None else frozenset(teams)
         )
         per_team = team_id is None and (where is None or len(teams) > 1)
         # One snapshot for every query: the same figure in two tables (a series' total, the
