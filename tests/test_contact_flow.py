@@ -12,6 +12,7 @@ from bot import callbacks
 from bot.chat.check import check
 from bot.chat.contact_screens import ContactScreens, next_opening, parse_weekly
 from bot.content.loader import load_content
+from bot.content.render import Renderer
 from bot.domain import CODE_ALPHABET, StaffUser
 from bot.privacy import chat_pseudonym
 from bot.runtime import Server
@@ -318,7 +319,7 @@ async def test_draft_survives_in_state_and_resumes(preview_server: Server) -> No
 # -- opening hours (pure rendering; no database) ------------------------------------------
 
 
-def _renderer():  # type: ignore[no-untyped-def]
+def _renderer() -> Renderer:
     report = check(REPO / "content", REPO / "locales")
     assert report.renderer is not None
     return report.renderer

@@ -194,4 +194,5 @@ def test_the_layer_check_sees_an_upward_import(tmp_path: Path) -> None:
     source = tmp_path / "d.py"
     source.write_text("def f():\n    from bot.web import app\n", encoding="utf-8")
     assert imports_of("bot.domain", source, modules) == {"bot.web.app"}
-    assert layer_of("bot.domain")[1] < layer_of("bot.web.app")[1]  # type: ignore[index]
+    low, high = layer_of("bot.domain"), layer_of("bot.web.app")
+    assert low is not None and high is not None and low[1] < high[1]

@@ -116,7 +116,7 @@ async def test_bad_accounts_are_refused(
     }
     values.update(kwargs)
     with pytest.raises(StaffError) as refused:
-        await service.create(**values)  # type: ignore[arg-type]
+        await service.create(**values)  # type: ignore[arg-type]  # wrong values on purpose
     assert refused.value.reason == reason
     assert await service.list() == []
 

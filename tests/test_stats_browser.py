@@ -8,12 +8,15 @@ downloads the CSV, and opens the "what is counted" page from its link.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.runtime import Server
 from tests.browser import expect, sign_in, watch
 from tests.staff_helpers import PASSWORD
 from tests.test_stats_web import BOTKYRKA_ONLY, seed
+
+if TYPE_CHECKING:
+    from playwright.async_api import Locator
 
 WAIT_MS = 15_000
 # How many pixels of a chart's canvas are not transparent: 0 means nothing was drawn.
@@ -118,9 +121,11 @@ async def test_a_coordinator_reads_the_statistics(
     assert problems == [], problems
 
 
-async def _columns(canvas: object) -> int:
+async def _columns(canvas: Locator) -> int:
     """How many data series the chart's JSON gives this canvas (one per table column)."""
-    return await canvas.evaluate(  # type: ignore[attr-defined]
-        """(c) => JSON.parse(document.getElementById("chart-data").textContent)
+    return int(
+        await canvas.evaluate(
+            """(c) => JSON.parse(document.getElementById("chart-data").textContent)
                   .find((s) => s.id === c.dataset.chart).datasets.length"""
+        )
     )
