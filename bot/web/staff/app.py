@@ -14,11 +14,12 @@ import hmac
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.config import ConfigError, Settings
 from bot.content.model import Content
 from bot.domain import CaseError
 from bot.i18n import Translator
@@ -46,6 +47,21 @@ from bot.web.staff.session import COOKIE_NAME, Session, SessionCodec
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class CoreParts(Protocol):
+    """What the staff door takes from the runtime's ``Core`` (web sits below the runtime)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def cases(self) -> CaseService: ...
+    @property
+    def staff(self) -> StaffService: ...
+    @property
+    def content(self) -> Content: ...
+    @property
+    def translators(self) -> dict[str, Translator]: ...
 
 
 class StaffWeb:
@@ -84,9 +100,11 @@ class StaffWeb:
         )
 
     @classmethod
-    def from_core(cls, core: Any, stats: StatsService) -> StaffWeb:
+    def from_core(cls, core: CoreParts, stats: StatsService) -> StaffWeb:
         """Built from ``bot.runtime.Core`` and the runtime's ``StatsService``."""
         settings = core.settings
+        if settings.secret_key is None:  # build_core refuses to start without one
+            raise ConfigError("SECRET_KEY is not set")
         https = bool(settings.webhook_url and settings.webhook_url.startswith("https://"))
         return cls(
             cases=core.cases,
