@@ -29,6 +29,7 @@ from bot.content.model import Content
 from bot.content.render import Renderer
 from bot.i18n import Translator
 from bot.services.cases import CaseService, RetentionSettings
+from bot.services.health import HealthService
 from bot.services.staff import StaffService
 from bot.services.stats import FLUSH_SECONDS, StatsRecorder, StatsService
 from bot.storage.database import Database
@@ -239,7 +240,8 @@ class Server:
         )
 
         stats = StatsService(core.database, frozenset(core.content.teams))
-        web_app = create_web_app(staff=StaffWeb.from_core(core, stats))
+        health = HealthService(core.database)  # /health/ready and /metrics
+        web_app = create_web_app(staff=StaffWeb.from_core(core, stats), health_service=health)
         if webhook:
             add_webhook_route(
                 web_app, application, settings.webhook_path, settings.webhook_secret or ""

@@ -1,4 +1,4 @@
-"""The product's aiohttp app: health, and the staff door (pages, JSON API, public pages).
+"""The product's aiohttp app: health, metrics, and the staff door (pages, JSON API, public pages).
 
 The Telegram webhook is not mounted here: the runtime adds it from ``bot.telegram.webhook``,
 so the web door never imports the Telegram door.
@@ -8,20 +8,39 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.services.health import HealthService
+from bot.web.metrics import QueueMetrics
 from bot.web.staff import StaffWeb
 
 MAX_BODY_BYTES = 1_000_000  # a Telegram update is the largest body the app accepts
 
 
 async def health(request: web.Request) -> web.Response:
-    """For load balancers and the tests: the process answers."""
+    """For load balancers and the tests: the process answers (``/health`` and ``/health/live``)."""
     return web.json_response({"status": "ok"})
 
 
-def create_web_app(*, staff: StaffWeb | None = None) -> web.Application:
+def _ready_route(service: HealthService) -> web.RouteDef:
+    async def ready(request: web.Request) -> web.Response:
+        """200 when the database answers and is at the schema's head; 503 names what failed."""
+        readiness = await service.readiness()
+        if readiness.ready:
+            return web.json_response({"status": "ok"})
+        return web.json_response({"status": "unavailable", "failed": readiness.failed}, status=503)
+
+    return web.get("/health/ready", ready)
+
+
+def create_web_app(
+    *, staff: StaffWeb | None = None, health_service: HealthService | None = None
+) -> web.Application:
     """The root app; the staff door mounts its sub-applications on it."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_get("/health", health)
+    app.router.add_get("/health/live", health)
+    if health_service is not None:
+        app.router.add_routes([_ready_route(health_service)])
+        app.router.add_get("/metrics", QueueMetrics(health_service).handle)
     if staff is not None:
         staff.mount(app)
     return app

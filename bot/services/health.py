@@ -1,0 +1,90 @@
+"""Readiness and the queue's shape for operators: is the database usable, how long do people wait.
+
+Why a service: the web door stays thin (it only turns these answers into HTTP), and the
+checks own their transactions and their timeout here, beside the other services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.storage import health as db
+from bot.storage.database import Database
+
+READY_TIMEOUT_SECONDS = 2.0  # a load balancer waits about this long; a slower database is not ready
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Which checks passed; ``failed`` names the ones that did not (no detail, no text)."""
+
+    checks: dict[str, bool]
+
+    @property
+    def ready(self) -> bool:
+        return all(self.checks.values())
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, ok in self.checks.items() if not ok]
+
+
+@dataclass(frozen=True)
+class TeamWait:
+    """A team's queue as metrics show it: counts and the oldest waiting request's age."""
+
+    team_id: str
+    active: int
+    waiting: int
+    oldest_waiting_seconds: float  # 0 when nobody waits
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class HealthService:
+    """Reads for ``/health/ready`` and ``/metrics``; the migrations' head is read once."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        timeout: float = READY_TIMEOUT_SECONDS,
+        now: Callable[[], datetime] = _now,
+    ) -> None:
+        self.database = database
+        self.timeout = timeout
+        self.now = now
+        self.head = db.migrations_head()
+
+    async def readiness(self) -> Readiness:
+        """The database answers within the timeout, and its schema is at the code's head."""
+        try:
+            revision = await asyncio.wait_for(self._revision(), self.timeout)
+        except Exception:  # any driver error or the timeout: the database is not usable
+            return Readiness({"database": False, "schema": False})
+        return Readiness({"database": True, "schema": revision == self.head})
+
+    async def _revision(self) -> str | None:
+        async with self.database.read_tx() as conn:
+            await db.ping(conn)
+            return await db.schema_revision(conn)
+
+    async def queue(self) -> list[TeamWait]:
+        """Every team with active requests, read at scrape time in one statement."""
+        async with self.database.read_tx() as conn:
+            rows = await db.queue_by_team(conn)
+        now = self.now()
+        return [
+            TeamWait(
+                row.team_id,
+                row.active,
+                row.waiting,
+                max(0.0, (now - row.oldest_waiting).total_seconds()) if row.oldest_waiting else 0.0,
+            )
+            for row in rows
+        ]
