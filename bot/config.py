@@ -48,6 +48,7 @@ class Settings:
     staff_notify_language: str = "sv"
     public_url: str | None = None  # where the public pages are reached (the bot links to them)
     fallback_team: str | None = None  # team whose queue takes other municipalities' requests
+    migrate_on_start: bool = True  # false: refuse to start unless `python -m bot migrate` ran
 
     @property
     def webhook_path(self) -> str:
@@ -83,6 +84,17 @@ def _url(env: Mapping[str, str], name: str, *, schemes: tuple[str, ...]) -> str 
     if parts.scheme not in schemes or not parts.netloc:
         raise ConfigError(f"{name} must be a {' or '.join(schemes)} URL, got {raw!r}")
     return raw
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
 def _secret_key(raw: str) -> bytes:
@@ -170,6 +182,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         staff_notify_language=notify_language,
         public_url=_url(env, "PUBLIC_URL", schemes=("https", "http")),
         fallback_team=_fallback_team(env),
+        migrate_on_start=_bool(env, "MIGRATE_ON_START", True),
     )
 
 

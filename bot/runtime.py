@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,8 @@ from bot.services.health import HealthService
 from bot.services.staff import StaffService
 from bot.services.stats import FLUSH_SECONDS, StatsRecorder, StatsService
 from bot.storage.database import Database
-from bot.storage.migrate import upgrade
+from bot.storage.locks import Job, job_round
+from bot.storage.migrate import at_head, upgrade
 from bot.storage.sessions import SessionStore, open_session_store
 from bot.telegram.app import ALLOWED_UPDATES, TelegramApplication, build_application, build_bot
 from bot.telegram.notify import TelegramStaffNotifier
@@ -97,10 +98,20 @@ async def build_core(settings: Settings, bot: Bot | None = None) -> Core:
         raise ConfigError("SECRET_KEY is not set")
     database = Database.open(settings.database_url)
     try:
-        await upgrade(database.engine)
+        if settings.migrate_on_start:
+            await upgrade(database.engine)
+            current = True
+        else:
+            current = await at_head(database.engine)
     except Exception as exc:  # any driver error: report it in one line
         await database.close()
         raise ConfigError(f"cannot open the database ({type(exc).__name__}: {exc})") from exc
+    if not current:
+        await database.close()
+        raise ConfigError(
+            "the database schema is not up to date and MIGRATE_ON_START is false: "
+            "run `python -m bot migrate` first"
+        )
     try:
         store = await open_session_store(database)
     except Exception as exc:
@@ -270,25 +281,33 @@ class Server:
 
     @staticmethod
     async def _purge_loop(core: Core) -> None:
+        """Old state, texts and links go; one process per round does it (``job_round``)."""
         while True:
-            try:
-                await core.conversation.purge()
-            except Exception as exc:  # keep serving; the next round retries
-                log.error("purge failed: %s", type(exc).__name__)
-            try:
-                await core.cases.purge()
-            except Exception as exc:
-                log.error("case purge failed: %s", type(exc).__name__)
-            if core.recorder is not None:
-                try:
-                    await core.recorder.fold_finished_days()
-                except Exception as exc:
-                    log.error("statistics fold failed: %s", type(exc).__name__)
+            await _one_process(core, "purge", lambda: Server._purge_round(core))
             await asyncio.sleep(PURGE_EVERY_SECONDS)
 
     @staticmethod
+    async def _purge_round(core: Core) -> None:
+        try:
+            await core.conversation.purge()
+        except Exception as exc:  # keep serving; the next round retries
+            log.error("purge failed: %s", type(exc).__name__)
+        try:
+            await core.cases.purge()
+        except Exception as exc:
+            log.error("case purge failed: %s", type(exc).__name__)
+        if core.recorder is not None:
+            try:
+                await core.recorder.fold_finished_days()
+            except Exception as exc:
+                log.error("statistics fold failed: %s", type(exc).__name__)
+
+    @staticmethod
     async def _stats_flush_loop(core: Core) -> None:
-        """Counts reach the database every FLUSH_SECONDS: a crash loses at most that much."""
+        """Counts reach the database every FLUSH_SECONDS: a crash loses at most that much.
+
+        Every process flushes its own counts; the fold inside takes its own lock.
+        """
         recorder = core.recorder
         while recorder is not None:
             await asyncio.sleep(FLUSH_SECONDS)
@@ -296,13 +315,10 @@ class Server:
 
     @staticmethod
     async def _auto_release_loop(core: Core) -> None:
-        """Claims nobody works on go back to the queue (checked every minute)."""
+        """Claims nobody works on go back to the queue (checked every minute, by one process)."""
         while True:
             await asyncio.sleep(AUTO_RELEASE_EVERY_SECONDS)
-            try:
-                await core.cases.auto_release()
-            except Exception as exc:  # keep serving; the next round retries
-                log.error("auto-release failed: %s", type(exc).__name__)
+            await _one_process(core, "auto_release", core.cases.auto_release)
 
     async def stop(self) -> None:
         stack, self._stack = self._stack, None
@@ -379,6 +395,19 @@ async def _polling(application: TelegramApplication, *, timeout: int) -> AsyncIt
     finally:
         if updater.running:
             await updater.stop()
+
+
+async def _one_process(core: Core, job: Job, work: Callable[[], Awaitable[object]]) -> None:
+    """Run ``work`` if this process holds the job's lock this round; others skip quietly.
+
+    A failure is logged by type and the next round retries.
+    """
+    try:
+        async with job_round(core.engine, job) as mine:
+            if mine:
+                await work()
+    except Exception as exc:  # keep serving
+        log.error("%s failed: %s", job.replace("_", "-"), type(exc).__name__)
 
 
 @contextlib.asynccontextmanager

@@ -45,6 +45,7 @@ from bot.services.stats_model import (
     StatTable,
     time_bucket,
 )
+from bot.storage import locks
 from bot.storage import stats as stats_db
 from bot.storage import stats_report as sql
 from bot.storage.database import Database
@@ -174,7 +175,10 @@ class StatsRecorder:
                 for day, digests in sorted(seen.items()):
                     await stats_db.add_seen(conn, day, digests)
                 if fold or any(day < today for day in seen):
-                    await stats_db.fold_seen_before(conn, today)
+                    # Another process folding now does it for all: skip, retry next flush.
+                    fold = await locks.try_xact_lock(conn, "stats_fold")
+                    if fold:
+                        await stats_db.fold_seen_before(conn, today)
         except Exception as exc:
             log.error("statistics flush failed: %s", type(exc).__name__)
             for cell, n in pending.items():
@@ -182,11 +186,14 @@ class StatsRecorder:
             for day, digests in seen.items():
                 self._seen.setdefault(day, set()).update(digests)
             return
-        self._folded_through = today
+        if fold:
+            self._folded_through = today
 
     async def fold_finished_days(self) -> int:
         """(added) Fold earlier days' digests into "relatives" now (purge); days folded."""
         async with self.database.write_tx() as conn:
+            if not await locks.try_xact_lock(conn, "stats_fold"):
+                return 0  # another process is folding them
             return await stats_db.fold_seen_before(conn, self.today())
 
 

@@ -6,8 +6,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.storage.locks import wait_xact_lock
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -20,10 +24,28 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Run every pending migration in one transaction."""
+    """Run every pending migration in one transaction.
+
+    On PostgreSQL the transaction first waits for the "migrate" advisory lock, so
+    processes starting together migrate one after another: the first does the work,
+    the others then find the schema at head and do nothing (instead of failing on
+    tables that appeared under them). The lock ends with the transaction.
+    """
 
     def _run(sync_conn: Connection) -> None:
         command.upgrade(alembic_config(sync_conn), "head")
 
     async with engine.begin() as conn:
+        await wait_xact_lock(conn, "migrate")
         await conn.run_sync(_run)
+
+
+async def at_head(engine: AsyncEngine) -> bool:
+    """Whether the database's schema is at the newest migration (MIGRATE_ON_START=false)."""
+
+    def _check(sync_conn: Connection) -> bool:
+        heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+        return set(MigrationContext.configure(sync_conn).get_current_heads()) == heads
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(_check)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -79,8 +79,30 @@ async def add_seen(conn: AsyncConnection, day: date, digests: Iterable[tuple[str
     await conn.execute(statement, rows)
 
 
+# One statement, so two processes folding at once cannot both count the same digests:
+# the second DELETE waits on the rows the first deleted and then finds them gone.
+_FOLD_PG = text(
+    """
+    WITH gone AS (
+        DELETE FROM stats_daily_seen WHERE day < :today RETURNING day, team_id
+    )
+    INSERT INTO stats_counter (day, team_id, language, kind, key, count)
+    SELECT day, team_id, '', 'relatives', '', count(*) FROM gone GROUP BY day, team_id
+    ON CONFLICT (day, team_id, language, kind, key)
+    DO UPDATE SET count = stats_counter.count + excluded.count
+    RETURNING day
+    """
+)
+
+
 async def fold_seen_before(conn: AsyncConnection, today: date) -> int:
-    """Count each earlier day's digests into kind "relatives" and delete them; days folded."""
+    """Count each earlier day's digests into kind "relatives" and delete them; days folded.
+
+    On SQLite the caller's write transaction (BEGIN IMMEDIATE) already serialises folds.
+    """
+    if conn.dialect.name == "postgresql":
+        result = await conn.execute(_FOLD_PG, {"today": today})
+        return len({row[0] for row in result})
     s = seen_table.c
     result = await conn.execute(
         select(s.day, s.team_id, func.count()).where(s.day < today).group_by(s.day, s.team_id)
