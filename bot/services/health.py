@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from bot.storage import health as db
 from bot.storage.database import Database
+from bot.storage.migrate import migrations_head, schema_revision
 
 READY_TIMEOUT_SECONDS = 2.0  # a load balancer waits about this long; a slower database is not ready
 
@@ -59,7 +60,7 @@ class HealthService:
         self.database = database
         self.timeout = timeout
         self.now = now
-        self.head = db.migrations_head()
+        self.head = migrations_head()
 
     async def readiness(self) -> Readiness:
         """The database answers within the timeout, and its schema is at the code's head."""
@@ -72,7 +73,7 @@ class HealthService:
     async def _revision(self) -> str | None:
         async with self.database.read_tx() as conn:
             await db.ping(conn)
-            return await db.schema_revision(conn)
+            return await schema_revision(conn)
 
     async def queue(self) -> list[TeamWait]:
         """Every team with active requests, read at scrape time in one statement."""

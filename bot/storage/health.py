@@ -1,4 +1,4 @@
-"""SQL for health and metrics: a trivial query, the schema's revision, the queue per team.
+"""SQL for health and metrics: a trivial query and the queue per team.
 
 Only counts and ages leave this module: never a case code, a text or a staff name, so
 what ``/metrics`` and ``/health/ready`` say identifies nobody.
@@ -9,34 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import ACTIVE_STATUSES
-from bot.storage.migrate import alembic_config
 from bot.storage.models import CaseRequest, table_of
 
 case_table = table_of(CaseRequest)
 
 
-def migrations_head() -> str | None:
-    """The newest revision the code ships (read from the migration scripts, no database)."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
 async def ping(conn: AsyncConnection) -> None:
     """The database answers a statement at all."""
     await conn.execute(text("SELECT 1"))
-
-
-async def schema_revision(conn: AsyncConnection) -> str | None:
-    """The revision alembic recorded; None when there is no alembic_version table (yet)."""
-    try:
-        return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    except DBAPIError:
-        return None
 
 
 @dataclass(frozen=True)

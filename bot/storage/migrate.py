@@ -6,10 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.storage.locks import wait_xact_lock
 
@@ -40,12 +41,20 @@ async def upgrade(engine: AsyncEngine) -> None:
         await conn.run_sync(_run)
 
 
+def migrations_head() -> str | None:
+    """The newest revision the code ships (read from the migration scripts, no database)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def schema_revision(conn: AsyncConnection) -> str | None:
+    """The revision alembic recorded; None when there is no alembic_version table (yet)."""
+    try:
+        return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except DBAPIError:
+        return None
+
+
 async def at_head(engine: AsyncEngine) -> bool:
     """Whether the database's schema is at the newest migration (MIGRATE_ON_START=false)."""
-
-    def _check(sync_conn: Connection) -> bool:
-        heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
-        return set(MigrationContext.configure(sync_conn).get_current_heads()) == heads
-
     async with engine.connect() as conn:
-        return await conn.run_sync(_check)
+        return await schema_revision(conn) == migrations_head()
