@@ -124,6 +124,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: s
     return postgres_url
 
 
+@pytest.fixture
+def pg_database_url(postgres_url: str | None) -> str:
+    """PostgreSQL alone, for what only it has (advisory locks, several processes on one
+    database); SQLite is one process. CI has PostgreSQL (``postgres_url`` fails without it)."""
+    if postgres_url is None:
+        pytest.skip("no PostgreSQL (set TEST_DATABASE_URL); CI runs this test")
+    return postgres_url
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

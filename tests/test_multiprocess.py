@@ -30,11 +30,6 @@ DAY, TODAY = date(2026, 3, 2), date(2026, 3, 3)
 DIGESTS = [(f"{n:032x}", "laholm") for n in range(7)]
 
 
-def _postgres_only(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("advisory locks and concurrent processes: PostgreSQL (SQLite is one process)")
-
-
 @asynccontextmanager
 async def _two_databases(database_url: str) -> AsyncIterator[tuple[Database, Database]]:
     """Two processes' connections to one migrated database holding DAY's seven digests."""
@@ -81,13 +76,12 @@ async def _until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
 
 
 async def test_two_servers_starting_together_migrate_once(
-    database_url: str, tmp_path: Path, spec: BotApiSpec
+    pg_database_url: str, tmp_path: Path, spec: BotApiSpec
 ) -> None:
-    _postgres_only(database_url)
-    await asyncio.to_thread(_reset_postgres, database_url)
+    await asyncio.to_thread(_reset_postgres, pg_database_url)
     servers = [
         Server(
-            make_settings(database_url, tmp_path / name),
+            make_settings(pg_database_url, tmp_path / name),
             preview=True,
             spec_validator=spec.validate_call,
         )
@@ -139,11 +133,10 @@ def test_migrate_on_start_is_a_yes_or_no() -> None:
 
 
 async def test_the_old_fold_counted_twice_and_the_one_statement_does_not(
-    database_url: str,
+    pg_database_url: str,
 ) -> None:
     """Two folds at once at READ COMMITTED: select-add-delete books the digests twice."""
-    _postgres_only(database_url)
-    async with _two_databases(database_url) as (a, b):
+    async with _two_databases(pg_database_url) as (a, b):
         counted = [asyncio.Event(), asyncio.Event()]
         both = asyncio.Event()
 
@@ -166,7 +159,7 @@ async def test_the_old_fold_counted_twice_and_the_one_statement_does_not(
         await asyncio.gather(old_fold(a, counted[0]), old_fold(b, counted[1]), both_counted())
         assert await _relatives(a) == 2 * len(DIGESTS)  # the bug the issue describes
 
-    async with _two_databases(database_url) as (a, b):
+    async with _two_databases(pg_database_url) as (a, b):
         release = asyncio.Event()
         folded: list[int] = []
 
@@ -199,9 +192,8 @@ async def test_concurrent_recorders_fold_each_relative_once(database_url: str) -
         assert await _relatives(a) == len(DIGESTS)
 
 
-async def test_a_job_lock_lets_one_process_do_the_round(database_url: str) -> None:
-    _postgres_only(database_url)
-    async with _two_databases(database_url) as (a, b):
+async def test_a_job_lock_lets_one_process_do_the_round(pg_database_url: str) -> None:
+    async with _two_databases(pg_database_url) as (a, b):
         async with (
             locks.job_round(a.engine, "purge") as first,
             locks.job_round(b.engine, "purge") as second,
