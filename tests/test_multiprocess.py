@@ -7,7 +7,7 @@ own connections), which is what the database sees of a second process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
@@ -52,10 +52,6 @@ async def _relatives(database: Database) -> int:
     return sum(row.count for row in rows)
 
 
-async def _folded(folded: list[int]) -> bool:
-    return bool(folded)
-
-
 async def _waiting_on_a_lock(database: Database) -> bool:
     """Whether a session of this database waits on a row lock (the second fold's DELETE)."""
     sql = text(
@@ -66,13 +62,13 @@ async def _waiting_on_a_lock(database: Database) -> bool:
         return bool((await conn.execute(sql)).scalar_one())
 
 
-async def _until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Wait for a state the database reports (polled: PostgreSQL sends no event for it)."""
-    for _ in range(1000):
-        if await condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting until {what}")
+async def _until_a_fold_waits(database: Database) -> None:
+    """Until PostgreSQL reports the second fold blocked. It sends no event for that, so the
+    state is asked again and again; each query yields to the fold's task, no timer is set."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await _waiting_on_a_lock(database):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the second fold never waited on the first")
 
 
 async def test_two_servers_starting_together_migrate_once(
@@ -160,12 +156,13 @@ async def test_the_old_fold_counted_twice_and_the_one_statement_does_not(
         assert await _relatives(a) == 2 * len(DIGESTS)  # the bug the issue describes
 
     async with _two_databases(pg_database_url) as (a, b):
-        release = asyncio.Event()
+        release, first_folded = asyncio.Event(), asyncio.Event()
         folded: list[int] = []
 
         async def first() -> None:
             async with a.write_tx() as conn:
                 folded.append(await stats_db.fold_seen_before(conn, TODAY))
+                first_folded.set()
                 await release.wait()  # the second fold starts while this one is open
 
         async def second() -> None:
@@ -173,9 +170,9 @@ async def test_the_old_fold_counted_twice_and_the_one_statement_does_not(
                 folded.append(await stats_db.fold_seen_before(conn, TODAY))
 
         holder = asyncio.create_task(first())
-        await _until(lambda: _folded(folded), "the first fold ran")
+        await first_folded.wait()
         waiter = asyncio.create_task(second())
-        await _until(lambda: _waiting_on_a_lock(a), "the second fold waits on the first")
+        await _until_a_fold_waits(a)
         release.set()
         await asyncio.gather(holder, waiter)
         assert folded == [1, 0]
