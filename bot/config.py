@@ -6,14 +6,18 @@ non-zero, so an operator never has to read a traceback to fix a typo.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DATA = Path(__file__).resolve().parent / "_data"
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 
 _TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,100}$")
@@ -22,6 +26,22 @@ _SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message is one line for the operator."""
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+LogFormat = Literal["text", "json"]
+
+
+def shipped_dir(name: str) -> Path:
+    """Where ``content`` or ``locales`` is when no *_DIR setting names one.
+
+    In a source tree or an editable install, the repository's own folder; in an
+    installed wheel, the copy shipped as package data (``bot/_data/<name>``).
+    """
+    in_tree = REPO_ROOT / name
+    if (REPO_ROOT / "pyproject.toml").is_file() and in_tree.is_dir():
+        return in_tree
+    return PACKAGE_DATA / name
 
 
 @dataclass(frozen=True)
@@ -37,8 +57,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     secret_key: bytes | None = None
-    content_dir: Path = field(default_factory=lambda: REPO_ROOT / "content")
-    locales_dir: Path = field(default_factory=lambda: REPO_ROOT / "locales")
+    content_dir: Path = field(default_factory=lambda: shipped_dir("content"))
+    locales_dir: Path = field(default_factory=lambda: shipped_dir("locales"))
     session_retention_days: int = 30
     log_level: str = "INFO"
     case_link_grace_days: int = 7
@@ -49,6 +69,29 @@ class Settings:
     public_url: str | None = None  # where the public pages are reached (the bot links to them)
     fallback_team: str | None = None  # team whose queue takes other municipalities' requests
     migrate_on_start: bool = True  # false: refuse to start unless `python -m bot migrate` ran
+    # Older keys, newest first, kept only to open what they sealed (SECRET_KEYS rotation);
+    # secret_key is always the newest and the only one that seals or pseudonymises.
+    old_secret_keys: tuple[bytes, ...] = ()
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the reverse proxy).
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+    # Connections per process on PostgreSQL: SQLAlchemy pool + overflow + the direct pool.
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+    db_direct_pool_size: int = 5
+    log_format: LogFormat = "text"
+    telegram_proxy: str | None = None  # outbound proxy for Bot API calls
+    time_zone: str = "Europe/Stockholm"  # staff pages' times and statistics days
+    audit_retention_days: int = 365
+
+    @property
+    def all_secret_keys(self) -> tuple[bytes, ...]:
+        """The current key first, then the old ones: what may open a sealed value."""
+        return ((self.secret_key,) if self.secret_key else ()) + self.old_secret_keys
+
+    @property
+    def db_connection_budget(self) -> int:
+        """The most PostgreSQL connections one process may hold."""
+        return self.db_pool_size + self.db_max_overflow + self.db_direct_pool_size
 
     @property
     def webhook_path(self) -> str:
@@ -97,15 +140,110 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
-def _secret_key(raw: str) -> bytes:
+def _secret_key(raw: str, name: str = "SECRET_KEY") -> bytes:
     """SECRET_KEY keys the chat pseudonyms; a short one would make them guessable."""
     key = raw.strip().encode()
     if len(key) < 32:
         raise ConfigError(
-            "SECRET_KEY must be at least 32 characters "
+            f"{name} must be at least 32 characters "
             "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
     return key
+
+
+SECRET_SETTINGS = (
+    "TELEGRAM_BOT_TOKEN",
+    "SECRET_KEY",
+    "SECRET_KEYS",
+    "WEBHOOK_SECRET",
+    "DATABASE_URL",
+    "STAFF_PASSWORD",
+)
+
+
+def read_secret(env: Mapping[str, str], name: str) -> str:
+    """A secret from NAME, from the file NAME_FILE names, or from a systemd credential.
+
+    Files keep secrets out of process listings and container inspection. A systemd
+    credential is the file ``$CREDENTIALS_DIRECTORY/<name in lower case>``. Setting both
+    NAME and NAME_FILE is refused: which one wins would be a guess.
+    """
+    direct = env.get(name, "").strip()
+    file_name = env.get(f"{name}_FILE", "").strip()
+    if direct and file_name:
+        raise ConfigError(f"{name} and {name}_FILE are both set; keep one")
+    if not file_name and not direct and env.get("CREDENTIALS_DIRECTORY", "").strip():
+        credential = Path(env["CREDENTIALS_DIRECTORY"].strip()) / name.lower()
+        if credential.is_file():
+            file_name = str(credential)
+    if not file_name:
+        return direct
+    try:
+        return Path(file_name).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{name}_FILE {file_name!r} cannot be read ({type(exc).__name__})"
+        ) from None
+
+
+def _secret_keys(env: Mapping[str, str]) -> tuple[bytes | None, tuple[bytes, ...]]:
+    """SECRET_KEY, or SECRET_KEYS = the new key first, then old ones (space or comma apart)."""
+    single = read_secret(env, "SECRET_KEY")
+    many = read_secret(env, "SECRET_KEYS")
+    if single and many:
+        raise ConfigError("SECRET_KEY and SECRET_KEYS are both set; keep one")
+    if single:
+        return _secret_key(single), ()
+    parts = [part for part in re.split(r"[\s,]+", many) if part]
+    keys = [_secret_key(part, "each key in SECRET_KEYS") for part in parts]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("SECRET_KEYS lists the same key twice")
+    if not keys:
+        return None, ()
+    return keys[0], tuple(keys[1:])
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[IpNetwork, ...]:
+    """TRUSTED_PROXIES: addresses or networks (127.0.0.1, 10.0.0.0/8, ::1), comma apart."""
+    networks: list[IpNetwork] = []
+    for part in re.split(r"[\s,]+", env.get("TRUSTED_PROXIES", "").strip()):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"TRUSTED_PROXIES must list IP addresses or networks, got {part!r}"
+            ) from None
+    return tuple(networks)
+
+
+def _time_zone(env: Mapping[str, str]) -> str:
+    raw = env.get("TIME_ZONE", "").strip() or "Europe/Stockholm"
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"TIME_ZONE must be an IANA time zone like Europe/Stockholm, got {raw!r}"
+        ) from None
+    return raw
+
+
+def _log_format(env: Mapping[str, str]) -> LogFormat:
+    raw = env.get("LOG_FORMAT", "").strip().lower() or "text"
+    if raw == "text":
+        return "text"
+    if raw == "json":
+        return "json"
+    raise ConfigError(f"LOG_FORMAT must be text or json, got {raw!r}")
+
+
+def _telegram_proxy(env: Mapping[str, str]) -> str | None:
+    """TELEGRAM_PROXY, else HTTPS_PROXY / https_proxy: where Bot API calls go out."""
+    for name in ("TELEGRAM_PROXY", "HTTPS_PROXY", "https_proxy"):
+        if env.get(name, "").strip():
+            return _url(env, name, schemes=("http", "https", "socks5", "socks5h"))
+    return None
 
 
 def _fallback_team(env: Mapping[str, str]) -> str | None:
@@ -125,7 +263,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
     which need neither a token nor a secret key.
     """
     env = os.environ if env is None else env
-    token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or None
+    token = read_secret(env, "TELEGRAM_BOT_TOKEN") or None
     if token is not None and not _TOKEN_RE.match(token):
         raise ConfigError("TELEGRAM_BOT_TOKEN does not look like a bot token (digits:letters)")
     if require_telegram and token is None:
@@ -133,21 +271,18 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
 
     api_url = _url(env, "TELEGRAM_API_URL", schemes=("http", "https")) or DEFAULT_API_URL
     webhook_url = _url(env, "WEBHOOK_URL", schemes=("https", "http"))
-    webhook_secret = env.get("WEBHOOK_SECRET", "").strip() or None
+    webhook_secret = read_secret(env, "WEBHOOK_SECRET") or None
     if webhook_secret is not None and not _SECRET_TOKEN_RE.match(webhook_secret):
         raise ConfigError("WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - (1-256 characters)")
     if webhook_url and webhook_secret is None:
         raise ConfigError("WEBHOOK_SECRET must be set when WEBHOOK_URL is set")
 
-    secret_raw = env.get("SECRET_KEY", "")
-    secret_key = _secret_key(secret_raw) if secret_raw.strip() else None
+    secret_key, old_secret_keys = _secret_keys(env)
     if require_telegram and secret_key is None:
         raise ConfigError("SECRET_KEY is not set (it keys the anonymous chat pseudonyms)")
 
     data_dir = Path(env.get("DATA_DIR", "").strip() or REPO_ROOT / "data")
-    database_url = (
-        env.get("DATABASE_URL", "").strip() or f"sqlite+aiosqlite:///{data_dir / 'bot.db'}"
-    )
+    database_url = read_secret(env, "DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'bot.db'}"
     database_url = normalise_database_url(database_url)
 
     notify_raw = env.get("STAFF_NOTIFY_CHAT_ID", "").strip()
@@ -171,8 +306,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         host=env.get("HOST", "").strip() or "127.0.0.1",
         port=_int(env, "PORT", 8080, 0, 65535),
         secret_key=secret_key,
-        content_dir=Path(env.get("CONTENT_DIR", "").strip() or REPO_ROOT / "content"),
-        locales_dir=Path(env.get("LOCALES_DIR", "").strip() or REPO_ROOT / "locales"),
+        content_dir=Path(env.get("CONTENT_DIR", "").strip() or shipped_dir("content")),
+        locales_dir=Path(env.get("LOCALES_DIR", "").strip() or shipped_dir("locales")),
         session_retention_days=_int(env, "SESSION_RETENTION_DAYS", 30, 1, 365),
         log_level=level,
         case_link_grace_days=_int(env, "CASE_LINK_GRACE_DAYS", 7, 0, 90),
@@ -183,6 +318,15 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         public_url=_url(env, "PUBLIC_URL", schemes=("https", "http")),
         fallback_team=_fallback_team(env),
         migrate_on_start=_bool(env, "MIGRATE_ON_START", True),
+        old_secret_keys=old_secret_keys,
+        trusted_proxies=_trusted_proxies(env),
+        db_pool_size=_int(env, "DB_POOL_SIZE", 5, 1, 100),
+        db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 5, 0, 100),
+        db_direct_pool_size=_int(env, "DB_DIRECT_POOL_SIZE", 5, 1, 100),
+        log_format=_log_format(env),
+        telegram_proxy=_telegram_proxy(env),
+        time_zone=_time_zone(env),
+        audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 365, 1, 3650),
     )
 
 

@@ -205,3 +205,86 @@ def test_case_retention_settings_have_documented_defaults_and_bounds() -> None:
     assert settings.case_auto_release_minutes == 30
     with pytest.raises(ConfigError, match="CASE_TEXT_RETENTION_DAYS"):
         load_settings({"CASE_TEXT_RETENTION_DAYS": "0"}, require_telegram=False)
+
+
+def test_secret_from_a_file_and_both_forms_refused(tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret_key"
+    secret_file.write_text(SECRET + "\n")
+    values = env(SECRET_KEY="")
+    values["SECRET_KEY_FILE"] = str(secret_file)
+    settings = load_settings({k: v for k, v in values.items() if v}, require_telegram=True)
+    assert settings.secret_key == SECRET.encode()
+    with pytest.raises(ConfigError, match="SECRET_KEY and SECRET_KEY_FILE are both set"):
+        load_settings(env(SECRET_KEY_FILE=str(secret_file)), require_telegram=True)
+    with pytest.raises(ConfigError, match=r"TELEGRAM_BOT_TOKEN_FILE .* cannot be read"):
+        load_settings(
+            {"SECRET_KEY": SECRET, "TELEGRAM_BOT_TOKEN_FILE": str(tmp_path / "missing")},
+            require_telegram=True,
+        )
+
+
+def test_systemd_credential_is_read_when_nothing_else_is_set(tmp_path: Path) -> None:
+    (tmp_path / "telegram_bot_token").write_text(TOKEN)
+    settings = load_settings(
+        {"SECRET_KEY": SECRET, "CREDENTIALS_DIRECTORY": str(tmp_path)}, require_telegram=True
+    )
+    assert settings.telegram_bot_token == TOKEN
+
+
+def test_secret_keys_new_first_then_old() -> None:
+    new, old = "n" * 32, "o" * 40
+    settings = load_settings(
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "SECRET_KEYS": f"{new}, {old}"}, require_telegram=True
+    )
+    assert settings.secret_key == new.encode()
+    assert settings.old_secret_keys == (old.encode(),)
+    assert settings.all_secret_keys == (new.encode(), old.encode())
+    with pytest.raises(ConfigError, match="SECRET_KEY and SECRET_KEYS are both set"):
+        load_settings(env(SECRET_KEYS=new), require_telegram=True)
+    with pytest.raises(ConfigError, match="each key in SECRET_KEYS must be at least 32"):
+        load_settings(
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "SECRET_KEYS": f"{new} short"}, require_telegram=True
+        )
+    with pytest.raises(ConfigError, match="the same key twice"):
+        load_settings(
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "SECRET_KEYS": f"{new} {new}"}, require_telegram=True
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("TRUSTED_PROXIES", "127.0.0.1, nginx", "TRUSTED_PROXIES must list IP addresses"),
+        ("TIME_ZONE", "Mars/Olympus", "TIME_ZONE must be an IANA time zone"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json"),
+        ("DB_POOL_SIZE", "0", "DB_POOL_SIZE must be between 1 and 100"),
+        ("AUDIT_RETENTION_DAYS", "forever", "AUDIT_RETENTION_DAYS must be a whole number"),
+        ("HTTPS_PROXY", "proxy.kommun.se:3128", "HTTPS_PROXY must be a"),
+    ],
+)
+def test_operations_settings_refuse_bad_values(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env(**{name: value}), require_telegram=True)
+
+
+def test_operations_settings_are_read() -> None:
+    settings = load_settings(
+        env(
+            TRUSTED_PROXIES="127.0.0.1 10.0.0.0/8,::1",
+            TIME_ZONE="UTC",
+            LOG_FORMAT="JSON",
+            DB_POOL_SIZE="3",
+            DB_MAX_OVERFLOW="0",
+            DB_DIRECT_POOL_SIZE="2",
+            AUDIT_RETENTION_DAYS="90",
+            https_proxy="http://proxy.kommun.se:3128",
+        ),
+        require_telegram=True,
+    )
+    assert [str(n) for n in settings.trusted_proxies] == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+    assert settings.time_zone == "UTC"
+    assert settings.log_format == "json"
+    assert settings.db_connection_budget == 5
+    assert settings.audit_retention_days == 90
+    assert settings.telegram_proxy == "http://proxy.kommun.se:3128"
+    assert load_settings(env(), require_telegram=True).telegram_proxy is None
