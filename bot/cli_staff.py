@@ -20,7 +20,6 @@ from bot.content.loader import load_content
 from bot.domain import ROLES
 from bot.services.staff import MIN_PASSWORD_LENGTH, StaffError, StaffService
 from bot.storage.database import Database
-from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade
 
 T = TypeVar("T")
@@ -115,14 +114,14 @@ def _with_service(
     settings: Settings, known: frozenset[str], action: Callable[[StaffService], Awaitable[T]]
 ) -> T:
     async def main() -> T:
-        engine = create_engine(settings.database_url)
+        database = Database.for_settings(settings)
         try:
             try:
-                await upgrade(engine)
+                await upgrade(database.engine)
             except Exception as exc:  # any driver error: one line for the operator
                 raise ConfigError(f"cannot open the database ({type(exc).__name__})") from exc
-            return await action(StaffService(Database(engine), known))
+            return await action(StaffService(database, known))
         finally:
-            await engine.dispose()
+            await database.close()
 
     return asyncio.run(main())

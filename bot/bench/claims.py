@@ -37,6 +37,7 @@ from bot.domain import URGENCIES, RequestDraft, StaffUser
 from bot.services.cases import CaseService
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
+from bot.storage.pg_connect import connect, pg_target
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 KEY = b"benchmark-only-secret-key-0123456789abcdef"
@@ -174,10 +175,7 @@ class _throwaway_database:
         await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
     async def _admin(self, sql: str) -> None:
-        import asyncpg
-
-        dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        conn = await asyncpg.connect(dsn, timeout=10)
+        conn = await connect(pg_target(self.url), timeout=10)
         try:
             await conn.execute(sql)
         finally:

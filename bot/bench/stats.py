@@ -30,10 +30,12 @@ from sqlalchemy.engine import make_url
 
 from bot.bench.common import backend as database_backend
 from bot.bench.common import percentile, signed_in_staff_web, throwaway_core
+from bot.config import normalise_database_url
 from bot.domain import CONCERNS, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES, StaffUser
 from bot.runtime import Core
 from bot.services.stats import TIME_BUCKETS, Period, StatsService
 from bot.storage import stats as stats_db
+from bot.storage.pg_connect import PgTarget, connect, pg_target
 
 PASSWORD = "benchmark password 0123"
 LANGUAGES = ["sv", "en", "ar", "fa", "so", "ti", "tr", "fi"]
@@ -170,19 +172,19 @@ async def run(runs: int, per_day: int, database_url: str | None, days: int = DAY
         print("  targets: under 300 ms for a quarter, under 1 s for a year")
 
 
-def _throwaway_postgres(base: str) -> tuple[str, str, str]:
-    url = make_url(base)
+def _throwaway_postgres(base: str) -> tuple[PgTarget, str, str]:
+    """(the given database to administer from, a new database's name, its URL); the URL
+    keeps the given one's user, password and TLS parameters."""
+    url = make_url(normalise_database_url(base))
     name = f"bench_stats_{uuid.uuid4().hex[:8]}"
-    admin_dsn = (
-        f"postgresql://{url.username or 'postgres'}@{url.host or '127.0.0.1'}:{url.port or 5432}"
-    )
-    return admin_dsn, name, f"{admin_dsn}/{name}"
+    admin = pg_target(url)
+    if not admin.url.database:
+        admin = admin.with_database("postgres")
+    return admin, name, url.set(database=name).render_as_string(hide_password=False)
 
 
-async def _pg(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
+async def _pg(target: PgTarget, sql: str) -> None:
+    conn = await connect(target)
     try:
         await conn.execute(sql)
     finally:
@@ -197,13 +199,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     if args.database_url and args.database_url.startswith("postgresql"):
-        admin_dsn, name, url = _throwaway_postgres(args.database_url)
-        database = make_url(args.database_url).database or "postgres"
-        asyncio.run(_pg(f"{admin_dsn}/{database}", f'CREATE DATABASE "{name}"'))
+        admin, name, url = _throwaway_postgres(args.database_url)
+        asyncio.run(_pg(admin, f'CREATE DATABASE "{name}"'))
         try:
             asyncio.run(run(args.runs, args.conversations, url, args.days))
         finally:
-            asyncio.run(_pg(f"{admin_dsn}/{database}", f'DROP DATABASE "{name}" WITH (FORCE)'))
+            asyncio.run(_pg(admin, f'DROP DATABASE "{name}" WITH (FORCE)'))
     else:
         asyncio.run(run(args.runs, args.conversations, args.database_url, args.days))
 

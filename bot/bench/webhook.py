@@ -706,10 +706,16 @@ async def _database(url: str | None, tmp: Path) -> AsyncIterator[tuple[str, str]
         return
     import asyncpg
 
-    admin = urlunsplit(("postgresql", parts.netloc, parts.path or "/postgres", parts.query, ""))
+    from bot.config import normalise_database_url
+    from bot.storage.pg_connect import connect, pg_target
+
+    # The product's own parsing of the URL: the same server and TLS (sslmode, ...).
+    admin = pg_target(normalise_database_url(url))
+    if not admin.url.database:
+        admin = admin.with_database("postgres")
     name = f"bench_{secrets.token_hex(5)}"
     try:
-        conn = await asyncpg.connect(admin, timeout=10)
+        conn = await connect(admin, timeout=10)
         try:
             version = await conn.fetchval("SHOW server_version")
             await conn.execute(f'CREATE DATABASE "{name}"')
@@ -727,7 +733,7 @@ async def _database(url: str | None, tmp: Path) -> AsyncIterator[tuple[str, str]
             f"PostgreSQL {version} on {where}, fresh database {name} (dropped afterwards)",
         )
     finally:
-        conn = await asyncpg.connect(admin, timeout=10)
+        conn = await connect(admin, timeout=10)
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:

@@ -25,7 +25,9 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.storage.engine import create_engine, read_tx, sqlite_write_lock, write_tx
+from bot.config import Settings
+from bot.storage.engine import create_engine, pg_target_of, read_tx, sqlite_write_lock, write_tx
+from bot.storage.pg_connect import create_pool
 
 Conn = AsyncConnection  # what services hold between storage calls, named without SQLAlchemy
 StatementObserver = Callable[[str], None]
@@ -81,18 +83,43 @@ class CountedPool:
 class Database:
     """Engine, pool and hot connection of one database; ``close`` closes what was opened."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, direct_pool_size: int = 5) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.direct_pool_size = direct_pool_size
         self._observers: list[StatementObserver] = []
         self._pool: CountedPool | None = None
         self._pool_lock = asyncio.Lock()
         self._hot: HotConnection | None = None
 
     @classmethod
-    def open(cls, database_url: str) -> Database:
-        """A Database for a URL (nothing connects until first use)."""
-        return cls(create_engine(database_url))
+    def open(
+        cls,
+        database_url: str,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 5,
+        direct_pool_size: int = 5,
+    ) -> Database:
+        """A Database for a URL (nothing connects until first use).
+
+        On PostgreSQL the process holds at most ``pool_size + max_overflow`` connections
+        through the engine and ``direct_pool_size`` through the direct pool; work beyond
+        that waits for a free connection instead of opening another.
+        """
+        engine = create_engine(database_url, pool_size=pool_size, max_overflow=max_overflow)
+        return cls(engine, direct_pool_size=direct_pool_size)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Database:
+        """The Database of DATABASE_URL with the DB_POOL_SIZE, DB_MAX_OVERFLOW and
+        DB_DIRECT_POOL_SIZE budget (``settings.db_connection_budget`` in all)."""
+        return cls.open(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            direct_pool_size=settings.db_direct_pool_size,
+        )
 
     # -- transactions on the engine ---------------------------------------------------------
 
@@ -129,9 +156,9 @@ class Database:
             raise RuntimeError("an asyncpg pool is for PostgreSQL")
         async with self._pool_lock:
             if self._pool is None:
-                url = self.engine.url.set(drivername="postgresql")
-                raw = await asyncpg.create_pool(
-                    url.render_as_string(hide_password=False), min_size=1, max_size=10
+                # The engine's own parsing of DATABASE_URL: the same server, the same TLS.
+                raw = await create_pool(
+                    pg_target_of(self.engine), min_size=1, max_size=self.direct_pool_size
                 )
                 self._pool = CountedPool(raw, self._observers)
         return self._pool

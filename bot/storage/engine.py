@@ -19,15 +19,32 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot.storage.pg_connect import PgTarget, pg_target
+
 _WRITE = "relatives_write"
 _sqlite_writers: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
+_pg_targets: weakref.WeakKeyDictionary[AsyncEngine, PgTarget] = weakref.WeakKeyDictionary()
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """Build the engine; for SQLite make sure the file's folder exists and set pragmas."""
+def create_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
+    """Build the engine; for SQLite make sure the file's folder exists and set pragmas.
+
+    On PostgreSQL the pool holds ``pool_size`` connections and opens up to ``max_overflow``
+    more under load; a caller beyond that waits for one (``pool_timeout``, 30 s). TLS comes
+    from the URL's libpq parameters, parsed once (``pg_connect``).
+    """
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        target = pg_target(url)
+        engine = create_async_engine(
+            target.url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            connect_args=target.connect_args(),
+        )
+        _pg_targets[engine] = target
+        return engine
 
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +92,14 @@ async def read_tx(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 def sqlite_write_lock(engine: AsyncEngine) -> asyncio.Lock:
     """The lock every writer to this SQLite database in this process queues on."""
     return _sqlite_writers.setdefault(engine, asyncio.Lock())
+
+
+def pg_target_of(engine: AsyncEngine) -> PgTarget:
+    """The parsed URL and TLS the engine connects with, for direct asyncpg connections."""
+    target = _pg_targets.get(engine)
+    if target is None:
+        raise RuntimeError("not a PostgreSQL engine made by create_engine")
+    return target
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
