@@ -44,6 +44,17 @@ def shipped_dir(name: str) -> Path:
     return PACKAGE_DATA / name
 
 
+def default_data_dir() -> Path:
+    """Where the SQLite file lives when DATA_DIR is not set.
+
+    In a source tree, its ``data`` folder; in an installed package, ``./data`` in the
+    working directory (never inside site-packages).
+    """
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / "data"
+    return Path.cwd() / "data"
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the process needs to know about its deployment."""
@@ -51,7 +62,7 @@ class Settings:
     telegram_bot_token: str | None = None
     telegram_api_url: str = DEFAULT_API_URL
     database_url: str = ""
-    data_dir: Path = field(default_factory=lambda: REPO_ROOT / "data")
+    data_dir: Path = field(default_factory=default_data_dir)
     webhook_url: str | None = None
     webhook_secret: str | None = None
     host: str = "127.0.0.1"
@@ -281,7 +292,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
     if require_telegram and secret_key is None:
         raise ConfigError("SECRET_KEY is not set (it keys the anonymous chat pseudonyms)")
 
-    data_dir = Path(env.get("DATA_DIR", "").strip() or REPO_ROOT / "data")
+    data_dir = Path(env.get("DATA_DIR", "").strip() or default_data_dir())
     database_url = read_secret(env, "DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'bot.db'}"
     database_url = normalise_database_url(database_url)
 

@@ -288,3 +288,22 @@ def test_operations_settings_are_read() -> None:
     assert settings.audit_retention_days == 90
     assert settings.telegram_proxy == "http://proxy.kommun.se:3128"
     assert load_settings(env(), require_telegram=True).telegram_proxy is None
+
+
+def test_data_dir_defaults_to_the_working_directory_outside_a_source_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.config as config
+
+    in_tree = load_settings(env(), require_telegram=True)
+    assert in_tree.data_dir == config.REPO_ROOT / "data"
+    # An installed package: its parent (site-packages) has no pyproject.toml.
+    monkeypatch.setattr(config, "REPO_ROOT", tmp_path / "site-packages")
+    monkeypatch.chdir(tmp_path)
+    installed = load_settings(env(), require_telegram=True)
+    assert installed.data_dir == tmp_path / "data"
+    assert installed.database_url == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'bot.db'}"
+    assert installed.content_dir == config.PACKAGE_DATA / "content"
+    assert load_settings(env(DATA_DIR="/srv/bot"), require_telegram=True).data_dir == Path(
+        "/srv/bot"
+    )
