@@ -15,21 +15,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import bot
 from bot.config import ConfigError, Settings, load_settings
 from bot.content.loader import ContentError
-from bot.log_policy import enforce_log_privacy
+from bot.log_policy import setup_logging
 
 if TYPE_CHECKING:
     from bot.content.validate import Report
     from bot.runtime import Server
 
 log = logging.getLogger("bot")
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    enforce_log_privacy()
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 async def _run_until_signal(server: Server) -> None:
@@ -153,22 +148,6 @@ def _print_claims(report: Report) -> None:
         print(f"      source: {claim.source}")
 
 
-def cmd_migrate(settings: Settings) -> int:
-    from bot.storage.engine import create_engine
-    from bot.storage.migrate import upgrade
-
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-    print("database is up to date")
-    return 0
-
-
 def cmd_purge(settings: Settings) -> int:
     from bot.runtime import build_core
     from bot.services.cases import PurgeReport
@@ -188,11 +167,13 @@ def cmd_purge(settings: Settings) -> int:
         f"removed {cases.links_deleted} contact link(s) of closed requests "
         f"and {cases.texts_deleted} text(s) past retention"
     )
+    print(f"removed {cases.audit_deleted} audit row(s) older than AUDIT_RETENTION_DAYS")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {bot.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the bot and the web app (webhook if WEBHOOK_URL is set)")
     sub.add_parser("preview", help="offline preview: local Telegram emulator and a chat page")
@@ -202,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.content.exchange import add_parsers as add_exchange_parsers
 
     add_exchange_parsers(content_sub)  # export, import, review: the translation round trip
-    sub.add_parser("migrate", help="bring the database schema up to date")
+    from bot.cli_migrate import add_parser as add_migrate_parser
+
+    add_migrate_parser(sub)  # migrate, migrate status, migrate --sql
     sub.add_parser("purge", help="delete data past its retention period")
     from bot.cli_staff import add_parser as add_staff_parser
 
@@ -210,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_stats import add_parser as add_stats_parser
 
     add_stats_parser(sub)
+    from bot.cli_rekey import add_parser as add_rekey_parser
+
+    add_rekey_parser(sub)
     return parser
 
 
@@ -218,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     needs_telegram = args.command == "serve"
     try:
         settings = load_settings(os.environ, require_telegram=needs_telegram)
-        _setup_logging(settings.log_level)
+        setup_logging(settings.log_level, settings.log_format)
         match args.command, getattr(args, "content_command", None):
             case "serve", _:
                 return cmd_serve(settings)
@@ -231,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
 
                 return run_exchange(args, settings)
             case "migrate", _:
-                return cmd_migrate(settings)
+                from bot.cli_migrate import run as run_migrate
+
+                return run_migrate(args, settings)
             case "purge", _:
                 return cmd_purge(settings)
             case "staff", _:
@@ -242,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
                 from bot.cli_stats import run as run_stats
 
                 return run_stats(args, settings)
+            case "rekey", _:
+                from bot.cli_rekey import run as run_rekey
+
+                return run_rekey(args, settings)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from alembic import command
 from alembic.config import Config
@@ -17,8 +20,10 @@ from bot.storage.locks import wait_xact_lock
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    config = Config()
+def alembic_config(
+    connection: Connection | None = None, output_buffer: TextIO | None = None
+) -> Config:
+    config = Config(output_buffer=output_buffer)
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
@@ -58,3 +63,60 @@ async def at_head(engine: AsyncEngine) -> bool:
     """Whether the database's schema is at the newest migration (MIGRATE_ON_START=false)."""
     async with engine.connect() as conn:
         return await schema_revision(conn) == migrations_head()
+
+
+@dataclass(frozen=True)
+class Migration:
+    revision: str
+    title: str  # the first line of the migration's docstring
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    """Where the database's schema stands against the migrations this version ships."""
+
+    current: str | None  # None: no alembic_version table (an empty database)
+    head: str | None
+    pending: tuple[Migration, ...]  # oldest first
+    known: bool  # False: the database's revision is not one of ours (a newer version's?)
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def pending_after(current: str | None) -> tuple[tuple[Migration, ...], bool]:
+    """The migrations from ``current`` (exclusive) to head, oldest first, and whether
+    ``current`` is a revision the scripts know."""
+    scripts = _scripts()
+    if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+        return (), False
+    found = [
+        Migration(s.revision, (s.doc or "").strip().splitlines()[0] if s.doc else "")
+        for s in scripts.iterate_revisions("head", current or "base")
+    ]
+    return tuple(reversed(found)), True
+
+
+async def status(engine: AsyncEngine) -> MigrationStatus:
+    """Read the recorded revision (nothing is written) and compare it with the scripts."""
+    async with engine.connect() as conn:
+        current = await schema_revision(conn)
+    pending, known = pending_after(current)
+    return MigrationStatus(current, migrations_head(), pending, known)
+
+
+def upgrade_sql(dialect_name: str, current: str | None) -> str:
+    """The SQL that brings a ``dialect_name`` database from ``current`` (None: empty) to
+    head, as alembic's offline mode writes it (BEGIN ... COMMIT on PostgreSQL, and the
+    alembic_version updates), without connecting to any database."""
+    out = io.StringIO()
+    config = alembic_config(output_buffer=out)
+    config.attributes["dialect_name"] = dialect_name
+    if current != migrations_head():
+        command.upgrade(config, f"{current}:head" if current else "head", sql=True)
+    return out.getvalue()
