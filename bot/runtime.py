@@ -13,12 +13,13 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import Bot
+from telegram import Bot, Update
+from telegram.ext import TypeHandler
 
 from bot.chat.check import checked_once
 from bot.chat.conversation import ConversationService
@@ -30,10 +31,12 @@ from bot.content.render import Renderer
 from bot.i18n import Translator
 from bot.services.cases import CaseService, RetentionSettings
 from bot.services.health import HealthService
+from bot.services.jobs import JobFailed, JobTracker
 from bot.services.staff import StaffService
 from bot.services.stats import FLUSH_SECONDS, StatsRecorder, StatsService
+from bot.services.telemetry import Telemetry
 from bot.storage.database import Database
-from bot.storage.locks import Job, job_round
+from bot.storage.locks import job_round
 from bot.storage.migrate import at_head, upgrade
 from bot.storage.sessions import SessionStore, open_session_store
 from bot.telegram.app import ALLOWED_UPDATES, TelegramApplication, build_application, build_bot
@@ -52,6 +55,7 @@ log = logging.getLogger(__name__)
 PREVIEW_TOKEN = "100000001:PREVIEW-offline-token-not-for-telegram"
 PURGE_EVERY_SECONDS = 6 * 3600
 AUTO_RELEASE_EVERY_SECONDS = 60
+LAST_HANDLER_GROUP = 1_000_000  # after the door's handlers (group 0)
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Core:
     cases: CaseService
     staff: StaffService
     recorder: StatsRecorder | None = None  # anonymous daily counts, flushed in the background
+    jobs: JobTracker = field(default_factory=JobTracker)  # background rounds' last outcomes
 
     async def close(self) -> None:
         if self.recorder is not None:
@@ -96,7 +101,7 @@ async def build_core(settings: Settings, bot: Bot | None = None) -> Core:
         raise ContentError(report.problems)
     if settings.secret_key is None:
         raise ConfigError("SECRET_KEY is not set")
-    database = Database.open(settings.database_url)
+    database = Database.for_settings(settings)
     try:
         if settings.migrate_on_start:
             await upgrade(database.engine)
@@ -119,9 +124,12 @@ async def build_core(settings: Settings, bot: Bot | None = None) -> Core:
         raise ConfigError(f"cannot open the database ({type(exc).__name__}: {exc})") from exc
     content, renderer = report.content, report.renderer
     memory = ChatMemory(
-        store, settings.secret_key, (lang.code for lang in content.enabled_languages)
+        store,
+        settings.secret_key,
+        (lang.code for lang in content.enabled_languages),
+        old_keys=settings.old_secret_keys,  # SECRET_KEYS rotation: chats move at their next update
     )
-    recorder = StatsRecorder(database, settings.secret_key)
+    recorder = StatsRecorder(database, settings.secret_key, time_zone=settings.time_zone)
     relay = TelegramRelay(bot, renderer, memory) if bot is not None else None
     events = None
     if bot is not None and settings.staff_notify_chat_id is not None:
@@ -139,6 +147,7 @@ async def build_core(settings: Settings, bot: Bot | None = None) -> Core:
             link_grace_days=settings.case_link_grace_days,
             text_retention_days=settings.case_text_retention_days,
             auto_release_minutes=settings.case_auto_release_minutes,
+            audit_retention_days=settings.audit_retention_days,
         ),
         known_teams=frozenset(report.content.teams),
         close_notice_teams=frozenset(
@@ -147,6 +156,7 @@ async def build_core(settings: Settings, bot: Bot | None = None) -> Core:
         relay=relay,
         events=events,
         stats=recorder,
+        old_secret_keys=settings.old_secret_keys,
     )
     staff = StaffService(database, frozenset(report.content.teams))
     report.renderer.set_case_retention(
@@ -209,6 +219,7 @@ class Server:
         self._stack: contextlib.AsyncExitStack | None = None
         self.port = settings.port
         self.demo_accounts: list[DemoAccount] = []  # preview only: printed with the staff URL
+        self.telemetry = Telemetry()  # updates, latency, Bot API errors: for /metrics
 
     @property
     def origin(self) -> str:
@@ -239,20 +250,35 @@ class Server:
         if self.preview:
             from bot.emulator.server import BotApiEmulator
 
-            self.emulator = BotApiEmulator(token, validator=self.spec_validator)
+            self.emulator = BotApiEmulator(
+                token, validator=self.spec_validator, processing_acks=True
+            )
             self.emulator.set_server_origin(self.origin)
             base_url = self.emulator.base_url
-        bot = build_bot(token, base_url)
+        # The preview's emulator is this process: only a real Bot API goes out via the proxy.
+        bot = build_bot(
+            token,
+            base_url,
+            proxy=None if self.preview else settings.telegram_proxy,
+            telemetry=self.telemetry,
+        )
         core = self.core = await stack.enter_async_context(_core(settings, bot))
         if self.preview and not settings.public_url:
             core.renderer.set_public_url(self.origin)  # the bot links to this preview
         application = self.application = build_application(
-            core.conversation, bot, with_updater=not webhook
+            core.conversation, bot, with_updater=not webhook, telemetry=self.telemetry
         )
+        if self.emulator is not None:
+            report_processed(application, self.emulator.update_processed)
 
-        stats = StatsService(core.database, frozenset(core.content.teams))
-        health = HealthService(core.database)  # /health/ready and /metrics
-        web_app = create_web_app(staff=StaffWeb.from_core(core, stats), health_service=health)
+        stats = StatsService(core.database, frozenset(core.content.teams), settings.time_zone)
+        health = HealthService(core.database, jobs=core.jobs)  # /health/ready and /metrics
+        web_app = create_web_app(
+            staff=StaffWeb.from_core(core, stats),
+            health_service=health,
+            telemetry=self.telemetry,
+            trusted_proxies=settings.trusted_proxies,
+        )
         if webhook:
             add_webhook_route(
                 web_app, application, settings.webhook_path, settings.webhook_secret or ""
@@ -283,24 +309,41 @@ class Server:
     async def _purge_loop(core: Core) -> None:
         """Old state, texts and links go; one process per round does it (``job_round``)."""
         while True:
-            await _one_process(core, "purge", lambda: Server._purge_round(core))
+            await Server._purge_job_round(core)
             await asyncio.sleep(PURGE_EVERY_SECONDS)
 
     @staticmethod
+    async def _purge_job_round(core: Core) -> None:
+        """One round of the purge job: under its lock, the outcome recorded in ``core.jobs``."""
+        await _one_process(core, "purge", lambda: Server._purge_round(core))
+
+    @staticmethod
     async def _purge_round(core: Core) -> None:
+        """One round: each part runs even if another failed; the fold is its own job.
+
+        Raises JobFailed (its parts logged why) when a purge part failed.
+        """
+        failed = False
         try:
             await core.conversation.purge()
         except Exception as exc:  # keep serving; the next round retries
-            log.error("purge failed: %s", type(exc).__name__)
+            log.error("purge failed: %s", type(exc).__name__, exc_info=exc)
+            failed = True
         try:
             await core.cases.purge()
         except Exception as exc:
-            log.error("case purge failed: %s", type(exc).__name__)
+            log.error("case purge failed: %s", type(exc).__name__, exc_info=exc)
+            failed = True
         if core.recorder is not None:
             try:
                 await core.recorder.fold_finished_days()
             except Exception as exc:
-                log.error("statistics fold failed: %s", type(exc).__name__)
+                log.error("statistics fold failed: %s", type(exc).__name__, exc_info=exc)
+                core.jobs.failed("stats_fold")
+            else:
+                core.jobs.succeeded("stats_fold")  # also when another process held the fold
+        if failed:
+            raise JobFailed("purge")
 
     @staticmethod
     async def _stats_flush_loop(core: Core) -> None:
@@ -308,17 +351,26 @@ class Server:
 
         Every process flushes its own counts; the fold inside takes its own lock.
         """
-        recorder = core.recorder
-        while recorder is not None:
+        while core.recorder is not None:
             await asyncio.sleep(FLUSH_SECONDS)
-            await recorder.flush()  # logs and keeps its counts on failure
+            await Server._stats_flush_round(core)
+
+    @staticmethod
+    async def _stats_flush_round(core: Core) -> None:
+        """One flush; it logs and keeps its counts on failure, the tracker hears the outcome."""
+        if core.recorder is not None:
+            core.jobs.record("stats_flush", await core.recorder.flush())
 
     @staticmethod
     async def _auto_release_loop(core: Core) -> None:
         """Claims nobody works on go back to the queue (checked every minute, by one process)."""
         while True:
             await asyncio.sleep(AUTO_RELEASE_EVERY_SECONDS)
-            await _one_process(core, "auto_release", core.cases.auto_release)
+            await Server._auto_release_round(core)
+
+    @staticmethod
+    async def _auto_release_round(core: Core) -> None:
+        await _one_process(core, "auto_release", core.cases.auto_release)
 
     async def stop(self) -> None:
         stack, self._stack = self._stack, None
@@ -380,6 +432,20 @@ async def _running(application: TelegramApplication, core: Core) -> AsyncIterato
         await application.shutdown()
 
 
+def report_processed(application: TelegramApplication, done: Callable[[int], None]) -> None:
+    """Call ``done(update_id)`` once the bot has handled each update (preview and tests).
+
+    Why: the emulator's wait_idle waits for this report instead of a quiet period. A handler
+    in a group after every other one runs last, also after an error (PTB moves on to the next
+    group once the error handler has run).
+    """
+
+    async def handled(update: Update, _: object) -> None:
+        done(update.update_id)
+
+    application.add_handler(TypeHandler(Update, handled), group=LAST_HANDLER_GROUP)
+
+
 @contextlib.asynccontextmanager
 async def _polling(application: TelegramApplication, *, timeout: int) -> AsyncIterator[None]:
     updater = application.updater
@@ -397,17 +463,26 @@ async def _polling(application: TelegramApplication, *, timeout: int) -> AsyncIt
             await updater.stop()
 
 
-async def _one_process(core: Core, job: Job, work: Callable[[], Awaitable[object]]) -> None:
+async def _one_process(
+    core: Core, job: Literal["purge", "auto_release"], work: Callable[[], Awaitable[object]]
+) -> None:
     """Run ``work`` if this process holds the job's lock this round; others skip quietly.
 
-    A failure is logged by type and the next round retries.
+    The round's outcome goes to ``core.jobs``: a round skipped because another process
+    holds the lock is this process's success (the job ran, elsewhere). A failure is logged
+    with its type and frames and the next round retries.
     """
     try:
         async with job_round(core.engine, job) as mine:
             if mine:
                 await work()
+    except JobFailed:  # its parts were logged
+        core.jobs.failed(job)
     except Exception as exc:  # keep serving
-        log.error("%s failed: %s", job.replace("_", "-"), type(exc).__name__)
+        log.error("%s failed: %s", job.replace("_", "-"), type(exc).__name__, exc_info=exc)
+        core.jobs.failed(job)
+    else:
+        core.jobs.succeeded(job)
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.config import IpNetwork
 from bot.services.health import HealthService
+from bot.services.telemetry import Telemetry
+from bot.web.forwarded import forwarded_middleware
 from bot.web.metrics import QueueMetrics
 from bot.web.staff import StaffWeb
 
@@ -32,15 +35,24 @@ def _ready_route(service: HealthService) -> web.RouteDef:
 
 
 def create_web_app(
-    *, staff: StaffWeb | None = None, health_service: HealthService | None = None
+    *,
+    staff: StaffWeb | None = None,
+    health_service: HealthService | None = None,
+    trusted_proxies: tuple[IpNetwork, ...] = (),
+    telemetry: Telemetry | None = None,
 ) -> web.Application:
-    """The root app; the staff door mounts its sub-applications on it."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    """The root app; the staff door mounts its sub-applications on it.
+
+    The forwarded-headers middleware sits on the root, so it runs for every route and
+    every sub-app (aiohttp applies a parent's middlewares to its sub-apps' handlers).
+    """
+    middlewares = [forwarded_middleware(trusted_proxies)] if trusted_proxies else []
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
     app.router.add_get("/health", health)
     app.router.add_get("/health/live", health)
     if health_service is not None:
         app.router.add_routes([_ready_route(health_service)])
-        app.router.add_get("/metrics", QueueMetrics(health_service).handle)
+        app.router.add_get("/metrics", QueueMetrics(health_service, telemetry).handle)
     if staff is not None:
         staff.mount(app)
     return app

@@ -75,6 +75,7 @@ class StaffWeb:
         content: Content,
         translators: dict[str, Translator],
         secret_key: bytes,
+        old_secret_keys: tuple[bytes, ...] = (),  # SECRET_KEYS rotation: only to open
         cookie_secure: bool | None = None,
         timezone: str = "Europe/Stockholm",
         poll_seconds: float = 3.0,
@@ -93,7 +94,7 @@ class StaffWeb:
                 for lang in content.enabled_languages
                 if lang.code in translators
             },
-            codec=SessionCodec(secret_key),
+            codec=SessionCodec(secret_key, old_secret_keys),
             pages=PageRenderer(content, timezone, poll_seconds),
             cookie_secure=cookie_secure,
             stats=stats,
@@ -112,13 +113,16 @@ class StaffWeb:
             content=core.content,
             translators=core.translators,
             secret_key=settings.secret_key,
+            old_secret_keys=settings.old_secret_keys,
             cookie_secure=True if https else None,
+            timezone=settings.time_zone,  # staff pages' times (TIME_ZONE)
             stats=StatsDeps(
                 stats,
                 settings.content_dir,
                 settings.locales_dir,
                 settings.session_retention_days,
                 settings.case_text_retention_days,
+                today=stats.today,  # a period's default last day: today in TIME_ZONE
             ),
         )
 
@@ -157,7 +161,8 @@ def _store_session(
     s.seen = int(time.time())
     secure = door.cookie_secure
     if secure is None:
-        secure = request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+        # The scheme a trusted proxy forwarded (bot.web.forwarded), never a client's header.
+        secure = request.secure
     response.set_cookie(
         COOKIE_NAME, door.codec.dump(s), path="/", httponly=True, samesite="Strict", secure=secure
     )
@@ -200,8 +205,8 @@ async def _run_page(door: StaffDoor, ctx: Ctx, handler: Handler) -> web.StreamRe
         if exc.status >= 400:
             return pages.error(ctx, exc.status, "http")
         return exc
-    except Exception as exc:  # never a traceback page; the log names the type only
-        log.error("staff page failed: %s", type(exc).__name__)
+    except Exception as exc:  # never a traceback page; the log has the type and frames only
+        log.error("staff page failed: %s", type(exc).__name__, exc_info=exc)
         return pages.error(ctx, 500, "internal")
 
 
@@ -247,7 +252,7 @@ async def _run_api(door: StaffDoor, ctx: Ctx, handler: Handler) -> web.StreamRes
     except web.HTTPException as exc:
         return api_error(exc.status, "http", exc.reason)
     except Exception as exc:
-        log.error("staff API failed: %s", type(exc).__name__)
+        log.error("staff API failed: %s", type(exc).__name__, exc_info=exc)
         return api_error(500, "internal", "Something went wrong on the server.")
 
 
