@@ -11,12 +11,12 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 
 from bot.config import ConfigError, Settings
 from bot.content.loader import load_content
 from bot.domain import StaffUser
-from bot.services.stats import Period, Report, StatsRefused, StatsService
+from bot.services.stats import Period, Report, StatsRefused, StatsService, day_in
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 
@@ -63,7 +63,11 @@ def period_of(args: argparse.Namespace, today: date) -> Period:
 def render_table(report: Report) -> str:
     """Plain text: one block per table, numbers right-aligned, notes below."""
     teams = ", ".join(report.team_ids) or "no teams"
-    lines = [f"Statistics {report.period.start} to {report.period.end} ({teams})", ""]
+    lines = [
+        f"Statistics {report.period.start} to {report.period.end} ({teams})",
+        f"Days are days in {report.time_zone} (TIME_ZONE).",
+        "",
+    ]
     for table in report.tables:
         lines.append(f"== {table.title} ==")
         if table.rows:
@@ -87,13 +91,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     content, _problems = load_content(settings.content_dir)
     if content is None:
         raise ConfigError(f"cannot read the teams in {settings.content_dir}")
-    period = period_of(args, datetime.now(UTC).date())
+    period = period_of(args, day_in(settings.time_zone)())
 
     async def report() -> tuple[StatsService, Report]:
-        database = Database.open(settings.database_url)
+        database = Database.for_settings(settings)
         try:
             await upgrade(database.engine)
-            service = StatsService(database, frozenset(content.teams))
+            service = StatsService(database, frozenset(content.teams), settings.time_zone)
             return service, await service.report(TERMINAL, period, args.team)
         finally:
             await database.close()

@@ -144,6 +144,7 @@ class PurgeReport:
 
     links_deleted: int
     texts_deleted: int
+    audit_deleted: int = 0  # audit rows older than AUDIT_RETENTION_DAYS
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class RetentionSettings:
     link_grace_days: int = 7
     text_retention_days: int = 30
     auto_release_minutes: int = 30
+    audit_retention_days: int = 365  # AUDIT_RETENTION_DAYS: who did what, then it goes
 
 
 class RelayPort(Protocol):
@@ -198,9 +200,11 @@ class CaseService:
     # (added) Teams whose relatives are told once when staff close their request (the team
     # file's ``notify_on_close``); None: every team.
     close_notice_teams: frozenset[str] | None = None
+    # (added) SECRET_KEYS rotation: older keys, newest first, that only open contact links.
+    old_secret_keys: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
-        self._cipher = LinkCipher(self.secret_key)
+        self._cipher = LinkCipher(self.secret_key, self.old_secret_keys)
 
     async def dispose(self) -> None:
         """Nothing to close: every connection is the Database's (kept for callers)."""
@@ -215,7 +219,7 @@ class CaseService:
         try:
             self.stats.count(kind, team_id, language, key)
         except Exception as exc:
-            log.error("statistics recording failed: %s", type(exc).__name__)
+            log.error("statistics recording failed: %s", type(exc).__name__, exc_info=exc)
 
     def _count_wait(self, kind: str, row: CaseRow | db.ClaimedRow, now: datetime) -> None:
         """A waiting time since the request was created, as a coarse bucket."""
@@ -263,7 +267,7 @@ class CaseService:
                     NOTIFY_TIMEOUT_SECONDS,
                 )
             except Exception as exc:  # a notification must never undo a confirmed request
-                log.error("new-request notification failed: %s", type(exc).__name__)
+                log.error("new-request notification failed: %s", type(exc).__name__, exc_info=exc)
         return CreatedCase(case_id, code)
 
     def _validate_draft(self, draft: RequestDraft) -> tuple[str | None, str | None]:
@@ -461,7 +465,7 @@ class CaseService:
         try:
             reason = await self.relay.deliver(chat_id, row.team_id, row.language, body, signature)
         except Exception as exc:  # shown on the case, never swallowed
-            log.error("relay of a staff reply failed: %s", type(exc).__name__)
+            log.error("relay of a staff reply failed: %s", type(exc).__name__, exc_info=exc)
             return f"failed: {type(exc).__name__}"[:200]
         if reason is not None:
             log.warning("relay of a staff reply refused")
@@ -534,7 +538,7 @@ class CaseService:
                 NOTIFY_TIMEOUT_SECONDS,
             )
         except Exception as exc:
-            log.error("close notice failed: %s", type(exc).__name__)
+            log.error("close notice failed: %s", type(exc).__name__, exc_info=exc)
             return
         if reason is not None:
             log.warning("close notice refused")
@@ -659,15 +663,19 @@ class CaseService:
         return released
 
     async def purge(self) -> PurgeReport:
-        """Delete contact links after the grace period and texts after retention."""
+        """Delete contact links after the grace period, texts after retention, old audit rows."""
         now = self._clock()
         text_cutoff = now - timedelta(days=self.retention.text_retention_days)
+        audit_cutoff = now - timedelta(days=self.retention.audit_retention_days)
         async with self.database.write_tx() as conn:
             links = await db.delete_contacts(conn, await db.expired_contacts(conn, now))
             texts = await db.delete_texts(conn, None, closed_before=text_cutoff)
             await db.forget_staff(conn, text_cutoff)
-        log.info("purged %d contact link(s) and %d case text(s)", links, texts)
-        return PurgeReport(links_deleted=links, texts_deleted=texts)
+            audits = await db.delete_audit_before(conn, audit_cutoff)
+        log.info(
+            "purged %d contact link(s), %d case text(s) and %d audit row(s)", links, texts, audits
+        )
+        return PurgeReport(links_deleted=links, texts_deleted=texts, audit_deleted=audits)
 
 
 # --- helpers ---------------------------------------------------------------------------------

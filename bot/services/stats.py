@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.domain import StaffUser
 from bot.services import stats_report as build
@@ -64,6 +65,7 @@ __all__ = [
     "StatsRecorder",
     "StatsRefused",
     "StatsService",
+    "day_in",
     "time_bucket",
 ]
 
@@ -97,6 +99,21 @@ FLUSH_SECONDS = 10.0
 MAX_KEY = 96  # stats_counter.key
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def day_in(zone: str, now: Callable[[], datetime] | None = None) -> Callable[[], date]:
+    """Today's date in ``zone`` (TIME_ZONE, an IANA name), read from ``now`` (an aware clock).
+
+    Statistics days are the municipality's days: an event at 23:30 UTC on 1 December is
+    on 2 December in Europe/Stockholm.
+    """
+    tz = ZoneInfo(zone)
+    clock = now or _utc_now
+    return lambda: clock().astimezone(tz).date()
+
+
 class StatsRecorder:
     """Cheap, synchronous recording from the doors' services; flushed in the background.
 
@@ -109,11 +126,20 @@ class StatsRecorder:
     """
 
     def __init__(
-        self, database: Database, secret_key: bytes, today: Callable[[], date] | None = None
+        self,
+        database: Database,
+        secret_key: bytes,
+        today: Callable[[], date] | None = None,
+        *,
+        time_zone: str = "UTC",
+        now: Callable[[], datetime] | None = None,
     ) -> None:
+        """``today`` overrides the day outright; otherwise it is ``now`` in ``time_zone``."""
         self.database = database
         self.secret_key = secret_key
-        self.today = today or (lambda: datetime.now(UTC).date())
+        self.time_zone = time_zone
+        self.now: Callable[[], datetime] = now or _utc_now
+        self.today: Callable[[], date] = today or day_in(time_zone, lambda: self.now())
         self._pending: dict[stats_db.CounterKey, int] = {}
         # day -> {(digest, team_id)}; only digests, never the pseudonym itself
         self._seen: dict[date, set[tuple[str, str]]] = {}
@@ -128,7 +154,7 @@ class StatsRecorder:
             cell = (self.today(), team_id or "", language or "", kind, key[:MAX_KEY])
             self._pending[cell] = self._pending.get(cell, 0) + 1
         except Exception as exc:  # recording must never break an update
-            log.error("statistics count failed: %s", type(exc).__name__)
+            log.error("statistics count failed: %s", type(exc).__name__, exc_info=exc)
 
     def seen(self, pseudonym: str, team_id: str | None = None) -> None:
         """Note that this chat used the guide today (for distinct relatives per day).
@@ -143,7 +169,7 @@ class StatsRecorder:
             digest = hmac.new(self._day_key(day), message, hashlib.sha256).hexdigest()[:32]
             self._seen.setdefault(day, set()).add((digest, team))
         except Exception as exc:
-            log.error("statistics seen failed: %s", type(exc).__name__)
+            log.error("statistics seen failed: %s", type(exc).__name__, exc_info=exc)
 
     def _day_key(self, day: date) -> bytes:
         key = self._day_keys.get(day)
@@ -158,17 +184,18 @@ class StatsRecorder:
         """(added) Cells and digests waiting for the next flush."""
         return len(self._pending) + sum(len(v) for v in self._seen.values())
 
-    async def flush(self) -> None:
+    async def flush(self) -> bool:
         """Add the pending increments to the database and fold finished days' digests.
 
-        A failed flush keeps its increments for the next try and is logged by type only.
+        A failed flush keeps its increments for the next try, is logged (type and frames)
+        and returns False; True when written (or nothing was pending).
         """
         today = self.today()
         pending, self._pending = self._pending, {}
         seen, self._seen = self._seen, {}
         fold = self._folded_through != today
         if not pending and not seen and not fold:
-            return
+            return True
         try:
             async with self.database.write_tx() as conn:
                 await stats_db.add_counts(conn, pending)
@@ -180,14 +207,15 @@ class StatsRecorder:
                     if fold:
                         await stats_db.fold_seen_before(conn, today)
         except Exception as exc:
-            log.error("statistics flush failed: %s", type(exc).__name__)
+            log.error("statistics flush failed: %s", type(exc).__name__, exc_info=exc)
             for cell, n in pending.items():
                 self._pending[cell] = self._pending.get(cell, 0) + n
             for day, digests in seen.items():
                 self._seen.setdefault(day, set()).update(digests)
-            return
+            return False
         if fold:
             self._folded_through = today
+        return True
 
     async def fold_finished_days(self) -> int:
         """(added) Fold earlier days' digests into "relatives" now (purge); days folded."""
@@ -205,6 +233,12 @@ class StatsRefused(Exception):
 class StatsService:
     database: Database
     known_teams: frozenset[str]
+    time_zone: str = "UTC"  # TIME_ZONE: the days the counters are kept in (the recorder's)
+    now: Callable[[], datetime] = _utc_now
+
+    def today(self) -> date:
+        """Today in ``time_zone``: the default last day of a period."""
+        return day_in(self.time_zone, self.now)()
 
     async def report(self, viewer: StaffUser, period: Period, team_id: str | None) -> Report:
         """Coordinators: their teams; admins: all. ``team_id`` None = all the viewer's teams.
@@ -246,7 +280,7 @@ class StatsService:
                 team_kinds=["conversation_started", "request_created"] if per_team else None,
             )
         tables = build.build_tables(period, sums.daily, sums.keyed, sums.by_team)
-        return Report(period, teams, tables)
+        return Report(period, teams, tables, time_zone=self.time_zone)
 
     def to_csv(self, report: Report) -> str:
         """(period, teams, table, row, column, shown value) rows; hidden numbers as text."""

@@ -96,3 +96,4 @@ class Report:
     period: Period
     team_ids: tuple[str, ...]  # the teams included
     tables: list[StatTable] = field(default_factory=list)
+    time_zone: str = "UTC"  # the days are days in this zone (TIME_ZONE)

@@ -310,13 +310,20 @@ def build_tables(
 
 
 def to_csv(report: Report) -> str:
-    """One tidy row per shown number: the same figures as the page, already suppressed."""
+    """One tidy row per shown number: the same figures as the page, already suppressed.
+
+    ``time_zone`` on every row says whose days the dates (the period's and the daily rows')
+    are: TIME_ZONE's, not UTC.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["period_start", "period_end", "teams", "table", "row", "column", "value"])
+    writer.writerow(
+        ["period_start", "period_end", "time_zone", "teams", "table", "row", "column", "value"]
+    )
     head = [
         report.period.start.isoformat(),
         report.period.end.isoformat(),
+        report.time_zone,
         " ".join(report.team_ids),
     ]
     for table in report.tables:
@@ -343,6 +350,7 @@ def to_json(report: Report) -> dict[str, Any]:
             "end": report.period.end.isoformat(),
             "kind": report.period.kind,
         },
+        "time_zone": report.time_zone,  # the days are days in this zone
         "teams": list(report.team_ids),
         "small_count_limit": SMALL,
         "tables": [

@@ -617,6 +617,11 @@ async def record(
     await conn.execute(insert(audit).values(at=at, staff=staff, action=action, case_code=case_code))
 
 
+async def delete_audit_before(conn: AsyncConnection, cutoff: datetime) -> int:
+    """Audit rows older than ``cutoff`` go (AUDIT_RETENTION_DAYS); how many were deleted."""
+    return int((await conn.execute(delete(audit).where(audit.c.at < cutoff))).rowcount)
+
+
 async def audit_rows(conn: AsyncConnection, limit: int) -> list[AuditRow]:
     return await _listed(conn, AuditRow, audit, [], [audit.c.at.desc(), audit.c.id.desc()], limit)
 

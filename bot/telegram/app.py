@@ -16,9 +16,10 @@ from telegram.ext import Application, ExtBot, TypeHandler
 
 from bot.chat.conversation import ConversationService
 from bot.log_policy import enforce_log_privacy
+from bot.services.telemetry import Telemetry
 from bot.telegram.handlers import TelegramDoor
 from bot.telegram.processor import ChatOrderedUpdateProcessor
-from bot.telegram.transport import AiohttpRequest
+from bot.telegram.transport import AiohttpRequest, ObservedRequest
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
@@ -27,22 +28,42 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 TelegramApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
-def build_bot(token: str, base_url: str) -> ExtBot[None]:
-    """The Bot API client: a wide pool for sending, a narrow one for long polls."""
+def build_bot(
+    token: str, base_url: str, *, proxy: str | None = None, telemetry: Telemetry | None = None
+) -> ExtBot[None]:
+    """The Bot API client: a wide pool for sending, a narrow one for long polls.
+
+    ``proxy`` (TELEGRAM_PROXY / HTTPS_PROXY) carries both, so every Bot API call goes out
+    through it. The log policy first: PTB logs the API URL, token included, at DEBUG as the
+    bot is made.
+    """
+    enforce_log_privacy()
     return ExtBot(
         token,
         base_url=base_url,
-        request=AiohttpRequest(connection_pool_size=128),
-        get_updates_request=AiohttpRequest(connection_pool_size=2, read_timeout=40.0),
+        request=_request(telemetry, connection_pool_size=128, proxy=proxy),
+        get_updates_request=_request(
+            telemetry, connection_pool_size=2, read_timeout=40.0, proxy=proxy
+        ),
     )
 
 
+def _request(telemetry: Telemetry | None, **options: Any) -> AiohttpRequest:
+    """The transport; with ``telemetry`` it counts failed Bot API calls by kind."""
+    return AiohttpRequest(**options) if telemetry is None else ObservedRequest(telemetry, **options)
+
+
 def build_application(
-    conversation: ConversationService, bot: ExtBot[None], *, with_updater: bool
+    conversation: ConversationService,
+    bot: ExtBot[None],
+    *,
+    with_updater: bool,
+    telemetry: Telemetry | None = None,
 ) -> TelegramApplication:
     """The PTB Application; ``with_updater`` False for webhook mode (our aiohttp route feeds it)."""
     enforce_log_privacy()
-    builder = Application.builder().bot(bot).concurrent_updates(ChatOrderedUpdateProcessor(256))
+    processor = ChatOrderedUpdateProcessor(256, telemetry)
+    builder = Application.builder().bot(bot).concurrent_updates(processor)
     if not with_updater:
         builder = builder.updater(None)
     application = builder.build()

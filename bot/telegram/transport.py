@@ -4,15 +4,24 @@ PTB's default transport is httpx; aiohttp is already our web server, and measure
 here it costs about a third of the CPU per Bot API call, which matters on the
 per-update path. Semantics follow PTB's HTTPXRequest: form-encoded parameters,
 multipart only when files are sent, timeouts mapped to PTB's errors.
+
+Only PTB's public API is used (``BaseRequest``, ``RequestData``, ``BaseRequest.DEFAULT_NONE``).
+An outbound proxy (TELEGRAM_PROXY / HTTPS_PROXY) carries every call: http and https proxies
+through aiohttp's own proxy support, socks5 through aiohttp-socks. The session never reads
+proxy variables from the environment (``trust_env=False``): the setting is the only source.
 """
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
+from aiohttp_socks import ProxyConnector
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from bot.services.telemetry import Telemetry, bot_api_error_kind
 
 
 class AiohttpRequest(BaseRequest):
@@ -24,8 +33,10 @@ class AiohttpRequest(BaseRequest):
         connection_pool_size: int = 64,
         read_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
+        proxy: str | None = None,
     ) -> None:
         self._pool_size = connection_pool_size
+        self._proxy = proxy
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
         self._session: aiohttp.ClientSession | None = None
@@ -36,8 +47,7 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = _session(self._proxy, self._pool_size)
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -49,19 +59,17 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
-        if isinstance(read_timeout, DefaultValue):
-            read_timeout = self._read_timeout
-        if isinstance(connect_timeout, DefaultValue):
-            connect_timeout = self._connect_timeout
         timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+            total=None,
+            sock_connect=_seconds(connect_timeout, self._connect_timeout),
+            sock_read=_seconds(read_timeout, self._read_timeout),
         )
         data: aiohttp.FormData | dict[str, str] | None = None
         if request_data is not None:
@@ -84,3 +92,60 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp: {type(exc).__name__}") from exc
+
+
+def _seconds(value: object, default: float | None) -> float | None:
+    """A timeout PTB passed: a number or None as given; not passed (DEFAULT_NONE): ours.
+
+    PTB's documentation: "Use ``if parameter is (not) BaseRequest.DEFAULT_NONE:`` to check
+    if the parameter was set." The parameters are typed ``object`` here (wider than PTB's
+    private ``ODVInput``), so nothing private is imported.
+    """
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return default  # BaseRequest.DEFAULT_NONE (or any other "not set" marker)
+
+
+def _session(proxy: str | None, pool_size: int) -> aiohttp.ClientSession:
+    """A session whose connections go through ``proxy`` (or straight out without one)."""
+    scheme = urlsplit(proxy).scheme if proxy is not None else ""
+    if proxy is not None and scheme in ("socks5", "socks5h"):
+        # socks5h: the proxy resolves api.telegram.org (remote DNS); socks5: we resolve it.
+        connector: aiohttp.BaseConnector = ProxyConnector.from_url(
+            "socks5" + proxy[len(scheme) :],
+            rdns=scheme == "socks5h",
+            limit=pool_size,
+            ttl_dns_cache=300,
+        )
+        return aiohttp.ClientSession(connector=connector, trust_env=False)
+    connector = aiohttp.TCPConnector(limit=pool_size, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, proxy=proxy, trust_env=False)
+
+
+class ObservedRequest(AiohttpRequest):
+    """The same transport, counting failed Bot API calls by kind in ``telemetry``.
+
+    The kind comes from the HTTP status (before PTB turns it into its exception) or from
+    the transport's own error (timeout, network); never the method, its parameters or the
+    description Telegram sent.
+    """
+
+    def __init__(self, telemetry: Telemetry, **options: Any) -> None:
+        super().__init__(**options)
+        self.telemetry = telemetry
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        try:
+            status, body = await super().do_request(*args, **kwargs)
+        except TimedOut:
+            self.telemetry.bot_api_error("timeout")
+            raise
+        except NetworkError:
+            self.telemetry.bot_api_error("network")
+            raise
+        kind = bot_api_error_kind(status)
+        if kind is not None:
+            self.telemetry.bot_api_error(kind)
+        return status, body
