@@ -330,6 +330,10 @@ def test_tls_parameters_leave_the_url_and_become_one_context(tmp_path: Path) -> 
     require = pg_target("postgresql://h/db?ssl=require", {})
     assert isinstance(require.ssl, ssl.SSLContext)
     assert require.ssl.verify_mode == ssl.CERT_NONE
+    # As libpq: require with a root certificate checks the chain (not the host name).
+    require_ca = pg_target(f"postgresql://h/db?sslmode=require&sslrootcert={ca}", {})
+    assert isinstance(require_ca.ssl, ssl.SSLContext)
+    assert require_ca.ssl.verify_mode == ssl.CERT_REQUIRED and not require_ca.ssl.check_hostname
     assert pg_target("postgresql://h/db?sslmode=prefer", {}).ssl == "prefer"
     assert pg_target("postgresql://h/db?sslmode=disable", {}).ssl is False
     assert pg_target("postgresql://h/db", {}).ssl is None  # the driver's default

@@ -137,8 +137,7 @@ def _context(mode: str, root: str | None, cert: str | None, key: str | None) -> 
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
     if root is None:
-        default = Path.home() / ".postgresql" / "root.crt"
-        root = str(default) if default.is_file() else None
+        root = _default_root_certificate()
     if root == "system":
         context.load_default_certs()
     elif root is not None:
@@ -167,3 +166,12 @@ def _context(mode: str, root: str | None, cert: str | None, key: str | None) -> 
                 f"DATABASE_URL sslcert {cert!r} / sslkey cannot be read ({type(exc).__name__})"
             ) from None
     return context
+
+
+def _default_root_certificate() -> str | None:
+    """libpq's default, ~/.postgresql/root.crt, if the user running the bot has one."""
+    try:
+        default = Path.home() / ".postgresql" / "root.crt"
+    except RuntimeError:  # no home directory (a systemd DynamicUser may have none)
+        return None
+    return str(default) if default.is_file() else None
