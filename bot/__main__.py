@@ -1,4 +1,4 @@
-"""Command line: `python -m bot serve | preview | content check | migrate | purge | staff | stats`.
+"""Command line: `python -m bot serve | preview | content check | migrate | purge | backup | ...`.
 
 Operators see one clear line for a configuration or content problem and a
 non-zero exit, never a traceback.
@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,9 +54,10 @@ def cmd_preview(settings: Settings) -> int:
     from bot.emulator.spec import BotApiSpec, default_spec_path
     from bot.runtime import Server
 
-    db = settings.data_dir / "preview.db"
-    for leftover in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-        leftover.unlink(missing_ok=True)
+    # Each preview starts empty in a database of its own, removed when it stops: a second
+    # preview (or one refused for a taken port) never touches a running one's data.
+    scratch = tempfile.TemporaryDirectory(prefix="bot-preview-")
+    db = Path(scratch.name) / "preview.db"
     settings = settings.with_overrides(database_url=f"sqlite+aiosqlite:///{db}")
     spec_path = default_spec_path()
     validator = BotApiSpec.load(spec_path).validate_call if spec_path else None
@@ -86,7 +88,8 @@ def cmd_preview(settings: Settings) -> int:
         finally:
             await server.stop()
 
-    asyncio.run(run())
+    with scratch:
+        asyncio.run(run())
     return 0
 
 
@@ -196,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_rekey import add_parser as add_rekey_parser
 
     add_rekey_parser(sub)
+    from bot.cli_backup import add_parser as add_backup_parser
+
+    add_backup_parser(sub)  # backup [--to PATH]
     return parser
 
 
@@ -234,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
                 from bot.cli_rekey import run as run_rekey
 
                 return run_rekey(args, settings)
+            case "backup", _:
+                from bot.cli_backup import run as run_backup
+
+                return run_backup(args, settings)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
