@@ -263,6 +263,13 @@ async def test_verify_full_checks_the_host_name(
     url = tls_server.url(tls_database, query, host="127.0.0.1")
     with pytest.raises(ConfigError, match="IP address mismatch"):
         await build_core(make_settings(url, tmp_path))
+    # The direct pool checks it too (it does not lean on the engine having failed first).
+    database = Database.open(url)
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError, match="IP address mismatch"):
+            await database.pool()
+    finally:
+        await database.close()
 
 
 async def test_verify_ca_checks_the_chain_but_not_the_host_name(
