@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import base64
 import contextlib
 import struct
 from collections.abc import AsyncIterator
@@ -31,7 +32,8 @@ TOKEN = "123456789:AAF-proxy-test-token-abcdefghijklmnopq"
 class ForwardProxy:
     """An HTTP forward proxy: only absolute-form requests (``POST http://host/path``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: str | None = None) -> None:
+        self.credentials = credentials  # "user:password" the proxy demands, or None
         self.carried: list[str] = []  # Bot API method names, in order
         self.refused = 0  # origin-form requests: not proxy requests
         self.port = free_port()
@@ -43,6 +45,10 @@ class ForwardProxy:
             self.refused += 1
             return web.Response(status=400, text="not a proxy request")
         assert self._session is not None
+        if self.credentials is not None:
+            expected = "Basic " + base64.b64encode(self.credentials.encode()).decode()
+            if request.headers.get("Proxy-Authorization") != expected:
+                return web.Response(status=407, headers={"Proxy-Authenticate": "Basic"})
         self.carried.append(request.raw_path.rsplit("/", 1)[-1])
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         async with self._session.request(
@@ -198,6 +204,17 @@ async def test_every_bot_api_call_goes_through_the_http_proxy(
     assert {"getMe", "getUpdates", "sendMessage"} <= set(received)
     assert sorted(http_proxy.carried) == sorted(received)  # each one, none around it
     assert http_proxy.refused == 0
+
+
+async def test_proxy_credentials_in_the_url_are_sent(
+    tmp_path: Path, telegram: BotApiEmulator
+) -> None:
+    """TELEGRAM_PROXY=http://user:password@host:port (percent-encoded) authenticates."""
+    async with ForwardProxy("bot:p@ss word").running() as proxy:
+        url = f"http://bot:p%40ss%20word@127.0.0.1:{proxy.port}"
+        async with serving(tmp_path, telegram, TELEGRAM_PROXY=url):
+            await Relative(telegram).says("/start")
+    assert proxy.carried and sorted(proxy.carried) == sorted(m for m, _ in telegram.calls)
 
 
 async def test_https_proxy_variable_is_used_when_telegram_proxy_is_unset(
