@@ -267,3 +267,14 @@ def test_install_script_refuses_bad_arguments_in_one_line(tmp_path: Path) -> Non
     (tmp_path / "full" / "x").write_text("")
     taken = run_install(str(tmp_path / "full"), cwd=tmp_path)
     assert taken.returncode == 1 and "not empty" in taken.stderr
+
+
+def test_version_is_pyprojects_and_has_a_changelog_entry() -> None:
+    version = PYPROJECT["project"]["version"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "bot", "--version"],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    )  # fmt: skip
+    assert shown.stdout.split() == ["python", "-m", "bot", version], shown.stdout
+    changelog = (REPO / "CHANGELOG.md").read_text()
+    assert re.search(rf"^## \[{re.escape(version)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", changelog, re.M)
