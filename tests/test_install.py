@@ -65,7 +65,10 @@ def clean_env(home: Path, **settings: str) -> dict[str, str]:
     """No variable of the test run (PYTHONPATH, CONTENT_DIR, ...) reaches the product."""
     keep = ("PATH", "LANG", "PIP_CERT", "PIP_DEFAULT_TIMEOUT", "PIP_FIND_LINKS", "SSL_CERT_FILE")
     env = {name: os.environ[name] for name in keep if name in os.environ}
-    env.update(HOME=str(home), PIP_DISABLE_PIP_VERSION_CHECK="1", **settings)
+    # The machine's pip cache (downloads are hash-checked anyway) spares the registry.
+    cache = os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip")
+    env.update(HOME=str(home), PIP_CACHE_DIR=cache, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env.update(settings)
     return env
 
 
