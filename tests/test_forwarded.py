@@ -205,3 +205,16 @@ async def test_the_session_cookie_is_secure_when_the_proxy_says_https(
     async with running_preview(database_url, tmp_path, spec) as server:
         # no trusted proxy: a client claiming https does not make the cookie Secure
         assert "Secure" not in await cookie(server.origin, "https")
+
+
+async def test_an_https_public_url_makes_the_cookie_secure_without_a_proxy_header(
+    database_url: str, tmp_path: Path, spec: BotApiSpec
+) -> None:
+    async with (
+        running_preview(
+            database_url, tmp_path, spec, PUBLIC_URL="https://bot.example.se"
+        ) as server,
+        aiohttp.ClientSession() as http,
+        http.get(f"{server.origin}/staff/login") as response,
+    ):
+        assert "Secure" in response.headers.getall("Set-Cookie", [""])[0]

@@ -106,7 +106,12 @@ class StaffWeb:
         settings = core.settings
         if settings.secret_key is None:  # build_core refuses to start without one
             raise ConfigError("SECRET_KEY is not set")
-        https = bool(settings.webhook_url and settings.webhook_url.startswith("https://"))
+        # Reached over HTTPS by what the operator configured (the proxy may still say so
+        # per request through TRUSTED_PROXIES): the session cookie is then always Secure.
+        https = any(
+            url is not None and url.startswith("https://")
+            for url in (settings.webhook_url, settings.public_url)
+        )
         return cls(
             cases=core.cases,
             staff=core.staff,
