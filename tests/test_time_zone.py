@@ -136,3 +136,27 @@ async def test_stats_page_says_which_zone_its_days_are_in(tmp_path: Path, spec: 
     async with running_preview(url, tmp_path, spec, TIME_ZONE="America/New_York") as server:
         page = await staff_page_times(server, "/staff/stats")
     assert "(America/New_York)" in page
+
+
+@pytest.mark.parametrize("zone", ["Europe/Stockholm", "UTC"])
+def test_stats_command_names_the_zone(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    zone: str,
+) -> None:
+    from bot.__main__ import main
+    from tests.conftest import REPO, TEST_SECRET
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("CONTENT_DIR", str(REPO / "content"))
+    monkeypatch.setenv("LOCALES_DIR", str(REPO / "locales"))
+    monkeypatch.setenv("TIME_ZONE", zone)
+    week = ["stats", "--period", "week", "--date", "2026-12-02"]
+    assert main(week) == 0
+    assert f"Days are days in {zone} (TIME_ZONE)." in capsys.readouterr().out
+    assert main([*week, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows and {row["time_zone"] for row in rows} == {zone}
