@@ -24,7 +24,7 @@ from bot.content.model import NO_TEAM, Content
 from bot.content.render import UTILITY_NODES, Renderer, Screen
 from bot.domain import ACTIVE_STATUSES, FEEDBACK, MAX_TEXT, CaseError, RelativeView
 from bot.services.cases import CaseService
-from bot.services.link_crypto import LinkCipher, LinkError
+from bot.services.link_crypto import DRAFT_PHONE, LinkCipher, LinkError
 from bot.services.scrub import scrub
 from bot.services.stats import StatsRecorder
 from bot.storage.sessions import SessionState
@@ -42,7 +42,6 @@ COMMANDS = (
     "clear",
     "status",
 )
-DRAFT_PHONE = "draft_phone"  # AES-GCM context of a call-back number kept in a draft
 
 
 class ChatPort(Protocol):
@@ -116,7 +115,8 @@ class ConversationService:
         self.cases = cases  # without it "talk to someone" only informs
         self.stats = stats  # anonymous daily counts; None records nothing
         self.contact = ContactScreens(renderer)
-        self.cipher = LinkCipher(memory.secret_key)  # a draft's call-back number is sealed
+        # A draft's call-back number is sealed (under the newest key; opened with any).
+        self.cipher = LinkCipher(memory.secret_key, memory.old_keys)
         self.enabled = {lang.code for lang in content.enabled_languages}
 
     def pick_language(self, language_code: str | None) -> str:
@@ -129,8 +129,7 @@ class ConversationService:
 
     async def handle(self, chat_id: int, event: Event, port: ChatPort) -> Outcome:
         """Apply one event: at most one read and one write of state."""
-        pseudonym = self.memory.pseudonym(chat_id)
-        stored = await self.store.load(pseudonym)
+        pseudonym, stored = await self.memory.load(chat_id)  # moved here from an older key's
         if stored is not None and stored.seen(event.update_id):
             return Outcome(duplicate=True)
         state = stored or SessionState()
@@ -200,7 +199,7 @@ class ConversationService:
         try:
             self.stats.seen(pseudonym, self._team(state))
         except Exception as exc:
-            log.error("statistics recording failed: %s", type(exc).__name__)
+            log.error("statistics recording failed: %s", type(exc).__name__, exc_info=exc)
 
     def _count(self, kind: str, state: SessionState, lang: str | None, key: str = "") -> None:
         """Record one count; recording never breaks an update (errors logged by type)."""
@@ -209,7 +208,7 @@ class ConversationService:
         try:
             self.stats.count(kind, self._team(state), lang, key)
         except Exception as exc:
-            log.error("statistics recording failed: %s", type(exc).__name__)
+            log.error("statistics recording failed: %s", type(exc).__name__, exc_info=exc)
 
     # -- screens for the current state ---------------------------------------------------
 
@@ -364,7 +363,7 @@ class ConversationService:
             case callbacks.DeleteData(confirmed=False):
                 return _Reply(self._delete_question(lang, state.case_id is not None))
             case callbacks.DeleteData(clear=clear):
-                return await self._delete(state, lang, port, turn.pseudonym, clear=clear)
+                return await self._delete(state, lang, port, turn.chat_id, clear=clear)
             case callbacks.Cancel():
                 return _Reply(self.current_screen(state, lang))
             case callbacks.Feedback(answer):
@@ -396,14 +395,14 @@ class ConversationService:
         return _Reply(screen, toast=toast)
 
     async def _delete(
-        self, state: SessionState, lang: str, port: ChatPort, pseudonym: str, *, clear: bool
+        self, state: SessionState, lang: str, port: ChatPort, chat_id: int, *, clear: bool
     ) -> _Reply:
         """Forget the chat (an open request is withdrawn); ``clear`` also removes messages."""
         _ = self.renderer.t(lang).gettext
         if clear:
             await self._clear(state, port)
         await self._withdraw_quietly(state)
-        await self.store.delete(pseudonym)
+        await self.memory.forget(chat_id)  # under every key's pseudonym
         text = _(
             "Everything this guide stored about this chat has been deleted. "
             "If you write again, the guide starts from the beginning."
@@ -482,7 +481,7 @@ class ConversationService:
             return draft
         try:
             return {**draft, "phone": self.cipher.open(sealed, 0, DRAFT_PHONE)}
-        except LinkError:  # SECRET_KEY changed: ask for the number again
+        except LinkError:  # sealed under a key no longer in SECRET_KEYS: ask again
             draft.pop("phone", None)
             draft["step"] = flow.first_missing(draft)
             return draft
@@ -567,12 +566,12 @@ class ConversationService:
             try:
                 team = await self.cases.feedback_once(state.case_id)
             except Exception as exc:  # the relative still gets their thanks
-                log.error("feedback not recorded: %s", type(exc).__name__)
+                log.error("feedback not recorded: %s", type(exc).__name__, exc_info=exc)
         if team is not None and self.stats is not None:
             try:
                 self.stats.count("contact_feedback", team, lang, value)
             except Exception as exc:
-                log.error("statistics recording failed: %s", type(exc).__name__)
+                log.error("statistics recording failed: %s", type(exc).__name__, exc_info=exc)
         return _Reply(self.contact.feedback_thanks(lang))
 
     async def _confirm(self, state: SessionState, lang: str, turn: _Turn) -> _Reply:

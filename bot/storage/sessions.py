@@ -17,12 +17,13 @@ Everything else (migrations, other tables) stays on the SQLAlchemy engine.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from asyncpg import Record
+from asyncpg import Record, UniqueViolationError
 
 from bot.storage.database import CountedPool, Database
 
@@ -95,6 +96,15 @@ _SQLITE_LOAD = f"SELECT {_COLUMNS} FROM chat_session WHERE pseudonym = ?"
 _SQLITE_SAVE = _upsert(["?"] * 12, "?")
 _PG_LOAD = f"SELECT {_COLUMNS} FROM chat_session WHERE pseudonym = $1"
 _PG_SAVE = _upsert([f"${i}" for i in range(1, 13)], "$13")
+# SECRET_KEYS rotation: a chat's row under an older key's pseudonym takes the newest one, in
+# one statement (so one transaction); never onto a row the new pseudonym already has.
+_MOVE = (
+    "UPDATE chat_session SET pseudonym = {new} WHERE pseudonym = {old} "
+    "AND NOT EXISTS (SELECT 1 FROM chat_session WHERE pseudonym = {new}) "
+    f"RETURNING {_COLUMNS}"
+)
+_SQLITE_MOVE = _MOVE.format(new="?1", old="?2")
+_PG_MOVE = _MOVE.format(new="$1", old="$2")
 
 
 def _state(row: Sequence[Any] | Record) -> SessionState:
@@ -178,6 +188,10 @@ class SessionStore(Protocol):
 
     async def delete(self, pseudonym: str) -> int: ...
 
+    async def move(self, old: str, new: str) -> SessionState | None:
+        """The state stored under ``old``, now stored under ``new`` (None: nothing to move)."""
+        ...
+
     async def purge_idle(self, idle_before: date) -> int: ...
 
     async def close(self) -> None: ...
@@ -207,6 +221,14 @@ class SQLiteSessionStore:
             return self._db.execute(
                 "DELETE FROM chat_session WHERE pseudonym = ?", (pseudonym,)
             ).rowcount
+
+    async def move(self, old: str, new: str) -> SessionState | None:
+        async with self._lock:
+            try:  # fetchall: the statement (and so its autocommit) completes here
+                rows = self._db.execute(_SQLITE_MOVE, (new, old)).fetchall()
+            except sqlite3.IntegrityError:  # another process gave the chat a new row meanwhile
+                return None
+        return _state(rows[0]) if rows else None
 
     async def purge_idle(self, idle_before: date) -> int:
         """Delete conversations nobody has used since ``idle_before``."""
@@ -241,6 +263,13 @@ class PostgresSessionStore:
             "DELETE FROM chat_session WHERE pseudonym = $1", pseudonym
         )
         return int(status.rsplit(" ", 1)[-1])
+
+    async def move(self, old: str, new: str) -> SessionState | None:
+        try:
+            row = await self._pool.fetchrow(_PG_MOVE, new, old)
+        except UniqueViolationError:  # another process gave the chat a new row meanwhile
+            return None
+        return None if row is None else _state(row)
 
     async def purge_idle(self, idle_before: date) -> int:
         """Delete conversations nobody has used since ``idle_before``."""

@@ -6,6 +6,11 @@ page language, times and one flash message; it is encrypted, so nobody can read
 or forge it without SECRET_KEY. Cookies and bearer tokens use different keys, so
 one cannot stand in for the other. Rights are re-read from the database on every
 request (``StaffService.get``): a deactivated account is signed out at once.
+
+SECRET_KEYS rotation: everything is sealed under the newest key and opened under any.
+A cookie sealed under an older key keeps its session until its own limits end, and is
+sealed anew under the newest key in that request's response (``Session.changed``). A
+bearer token cannot be re-issued that way: it works until it expires (TOKEN_SECONDS).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import base64
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,29 +40,41 @@ def derive_key(secret_key: bytes, purpose: bytes) -> bytes:
 
 
 class Sealer:
-    """Encrypt and authenticate a small JSON object into a URL-safe string."""
+    """Encrypt and authenticate a small JSON object into a URL-safe string.
 
-    def __init__(self, secret_key: bytes, purpose: bytes) -> None:
-        self._aead = AESGCM(derive_key(secret_key, purpose))
+    Sealed under ``secret_key`` (the newest); opened under it or any of ``old_keys``.
+    """
+
+    def __init__(self, secret_key: bytes, purpose: bytes, old_keys: Sequence[bytes] = ()) -> None:
+        self._aeads = [AESGCM(derive_key(key, purpose)) for key in (secret_key, *old_keys)]
         self._purpose = purpose
 
     def seal(self, payload: dict[str, Any]) -> str:
         nonce = secrets.token_bytes(12)
         data = json.dumps(payload, separators=(",", ":")).encode()
-        sealed = nonce + self._aead.encrypt(nonce, data, self._purpose)
+        sealed = nonce + self._aeads[0].encrypt(nonce, data, self._purpose)
         return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
     def open(self, text: str) -> dict[str, Any] | None:
         """The payload, or None for anything forged, damaged or foreign."""
+        return self.open_with_age(text)[0]
+
+    def open_with_age(self, text: str) -> tuple[dict[str, Any] | None, bool]:
+        """The payload (None as for ``open``), and whether an older key sealed it."""
         if not text or len(text) > MAX_COOKIE_CHARS:
-            return None
+            return None, False
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            data = self._aead.decrypt(raw[:12], raw[12:], self._purpose)
-            payload = json.loads(data)
-        except (ValueError, InvalidTag):
-            return None
-        return payload if isinstance(payload, dict) else None
+        except ValueError:
+            return None, False
+        for index, aead in enumerate(self._aeads):
+            try:
+                data = aead.decrypt(raw[:12], raw[12:], self._purpose)
+                payload = json.loads(data)
+            except (ValueError, InvalidTag):
+                continue
+            return (payload, index > 0) if isinstance(payload, dict) else (None, False)
+        return None, False
 
 
 @dataclass
@@ -123,15 +141,20 @@ class Session:
 
 
 class SessionCodec:
-    """Cookie sessions and bearer tokens from one SECRET_KEY."""
+    """Cookie sessions and bearer tokens from SECRET_KEY (and older keys, only to open)."""
 
-    def __init__(self, secret_key: bytes) -> None:
-        self._cookies = Sealer(secret_key, b"staff-session-cookie-v1")
-        self._tokens = Sealer(secret_key, b"staff-api-token-v1")
+    def __init__(self, secret_key: bytes, old_keys: Sequence[bytes] = ()) -> None:
+        self._cookies = Sealer(secret_key, b"staff-session-cookie-v1", old_keys)
+        self._tokens = Sealer(secret_key, b"staff-api-token-v1", old_keys)
 
     def load(self, cookie: str | None) -> Session | None:
-        payload = self._cookies.open(cookie or "")
-        return Session.from_payload(payload, int(time.time())) if payload else None
+        payload, stale = self._cookies.open_with_age(cookie or "")
+        if not payload:
+            return None
+        session = Session.from_payload(payload, int(time.time()))
+        if session is not None and stale:
+            session.changed = True  # sealed again under the newest key in this response
+        return session
 
     def dump(self, session: Session) -> str:
         return self._cookies.seal(session.to_payload())
