@@ -46,7 +46,7 @@ from tests.conftest import CI, REPO, TEST_SECRET, _reset_postgres, free_port
 TOKEN = "123456:NGINXtestTOKEN_abcdefghijklmnopqrstuvwxyz"
 WEBHOOK_SECRET = "nginx-test-secret"
 SITE = REPO / "deploy" / "nginx"
-DEADLINE = 60.0  # seconds; only ever a failure deadline, every wait ends on its condition
+DEADLINE = 120.0  # seconds; only ever a failure deadline, every wait ends on its condition
 UPDATES, LANES, KILL_AFTER = 60, 6, 20
 
 
