@@ -25,13 +25,15 @@ import pytest
 from sqlalchemy import insert, select, update
 from yarl import URL
 
+from bot.__main__ import main
 from bot.chat.memory import ChatMemory
+from bot.cli_rekey import summary
 from bot.domain import CODE_ALPHABET
 from bot.emulator.spec import BotApiSpec
 from bot.privacy import chat_pseudonym
 from bot.runtime import Server
 from bot.services.link_crypto import DRAFT_PHONE, LinkCipher, LinkError
-from bot.services.rekey import rekey
+from bot.services.rekey import RekeyReport, Tally, rekey
 from bot.storage import rekey as rekey_db
 from bot.storage.database import Database
 from bot.storage.models import CaseContact, ChatSession, table_of
@@ -362,3 +364,36 @@ async def test_rekey_in_batches_with_compare_and_set(database: Database) -> None
             update(contacts).where(contacts.c.case_id == 1).values(chat_ref="v1.changed")
         )
         assert not await rekey_db.replace_link(conn, read, "v1.lost", None)
+
+
+# -- the command's refusals and advice -------------------------------------------------------
+
+
+def test_rekey_refuses_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One line and exit status 2, never a traceback: no key, a bad batch, an old schema."""
+    for name in ("SECRET_KEY", "SECRET_KEYS", "SECRET_KEY_FILE", "SECRET_KEYS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    assert main(["rekey"]) == 2
+    assert "SECRET_KEY" in capsys.readouterr().err
+    monkeypatch.setenv("SECRET_KEYS", f"{KEY_B} {KEY_A}")
+    assert main(["rekey", "--batch", "0"]) == 2
+    assert "--batch" in capsys.readouterr().err
+    assert main(["rekey"]) == 2  # an empty database: never migrated
+    err = capsys.readouterr().err
+    assert "python -m bot migrate" in err and "Traceback" not in err
+
+
+def test_rekey_says_what_no_key_opens_and_when_to_drop_the_old_key(tmp_path: Path) -> None:
+    report = RekeyReport(Tally(resealed=2, unreadable=1, changed=1), Tally(current=3))
+    rotated_settings = make_settings("sqlite:///x.db", tmp_path, **rotated(KEY_B, KEY_A))
+    lines = summary(report, rotated_settings)
+    assert lines[0].startswith("2 re-sealed")
+    text = "\n".join(lines)
+    assert "run rekey again" in text and "no key in SECRET_KEYS opens 1 link(s)" in text
+    assert "drop the older key(s)" in text and "SESSION_RETENTION_DAYS (30)" in text
+    alone = summary(RekeyReport(Tally(), Tally()), make_settings("sqlite:///x.db", tmp_path))
+    assert alone[0].startswith("0 re-sealed") and "nothing to drop" in alone[-1]
