@@ -3,6 +3,8 @@
 HMAC-SHA256 keyed with the deployment's SECRET_KEY: the same chat always maps to
 the same key (so state survives restarts), but without the secret nobody can go
 from a pseudonym back to a chat id, or test a guessed chat id against the table.
+Only the newest key in SECRET_KEYS pseudonymises; since a pseudonym cannot be inverted,
+rotation moves each chat's state at its next update instead (``bot.chat.memory``).
 """
 
 from __future__ import annotations
