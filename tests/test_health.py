@@ -21,7 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from bot.domain import RequestDraft
+from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
+from bot.services.jobs import JobState
+from bot.storage.locks import KEYS
+from tests.conftest import running_preview
 
 OUTAGE_NOTICED_WITHIN = 5.0  # seconds: the ready check's own timeout is 2 s
 
@@ -52,8 +56,13 @@ async def _admin(url: str, *statements: str) -> None:
 
 @contextlib.asynccontextmanager
 async def database_gone(server: Server, database_url: str) -> AsyncIterator[None]:
-    """The server's database is unreachable inside the block and back after it."""
+    """The server's database is unreachable inside the block and back after it.
+
+    The purge round the server runs as it starts is over first: it would fail in the
+    outage and be named by the readiness check.
+    """
     assert server.core is not None
+    await server.core.jobs.wait_recorded("purge")
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         assert url.database is not None
@@ -150,3 +159,87 @@ async def test_metrics_show_the_oldest_waiting_request_per_team_and_no_identifie
         assert case.code not in body
         assert case.code.replace("-", "") not in body
     assert "violence" not in body
+
+
+async def _rename(server: Server, table: str, to: str) -> None:
+    assert server.core is not None
+    async with server.core.database.write_tx() as conn:
+        await conn.exec_driver_sql(f"ALTER TABLE {table} RENAME TO {to}")
+
+
+def _samples(body: str, name: str) -> dict[str, float]:
+    return {
+        sample.labels["job"]: sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+async def test_ready_names_a_failed_stats_flush_and_recovers_after_a_good_round(
+    preview_server: Server,
+) -> None:
+    """A real failure (its table gone) in a round called directly: no timer is waited on."""
+    core = preview_server.core
+    assert core is not None and core.recorder is not None
+    assert core.jobs.state("stats_flush") == JobState()  # not run yet: not a failure either
+    core.recorder.count("conversation_started", None, "sv")
+    await _rename(preview_server, "stats_counter", "stats_counter_away")
+    try:
+        await Server._stats_flush_round(core)
+        status, body = await get(preview_server, "/health/ready")
+        assert (status, body) == (503, {"status": "unavailable", "failed": ["jobs: stats_flush"]})
+        _, metrics = await get(preview_server, "/metrics")
+        assert _samples(metrics, "helpline_job_failing")["stats_flush"] == 1
+        failed_at = _samples(metrics, "helpline_job_last_failure_timestamp_seconds")["stats_flush"]
+        assert abs(failed_at - time.time()) < 60
+        assert "stats_flush" not in _samples(metrics, "helpline_job_last_success_timestamp_seconds")
+    finally:
+        await _rename(preview_server, "stats_counter_away", "stats_counter")
+    await Server._stats_flush_round(core)  # the kept count is written now
+    assert await get(preview_server, "/health/ready") == (200, {"status": "ok"})
+    _, metrics = await get(preview_server, "/metrics")
+    assert _samples(metrics, "helpline_job_failing")["stats_flush"] == 0
+    success = _samples(metrics, "helpline_job_last_success_timestamp_seconds")["stats_flush"]
+    assert abs(success - time.time()) < 60
+
+
+async def test_ready_names_a_failed_purge_until_a_round_succeeds(
+    preview_server: Server, database_url: str
+) -> None:
+    core = preview_server.core
+    assert core is not None
+    async with database_gone(preview_server, database_url):
+        await Server._purge_job_round(core)
+        status, body = await get(preview_server, "/health/ready")
+        assert status == 503
+        assert body["failed"] == ["database", "schema", "jobs: purge"]
+    status, body = await get(preview_server, "/health/ready")
+    assert (status, body) == (503, {"status": "unavailable", "failed": ["jobs: purge"]})
+    await Server._purge_job_round(core)
+    assert await get(preview_server, "/health/ready") == (200, {"status": "ok"})
+    assert core.jobs.state("purge").last_failure is not None
+    assert not core.jobs.state("stats_fold").failing
+
+
+async def test_a_purge_round_another_process_holds_counts_as_success(
+    pg_database_url: str, tmp_path: Path, spec: BotApiSpec
+) -> None:
+    """The lock is held by another session: this process skips the round, and that is fine."""
+    async with running_preview(pg_database_url, tmp_path, spec) as server:
+        core = server.core
+        assert core is not None
+        await core.jobs.wait_recorded("purge")  # the server's own first round is over
+        core.jobs.failed("purge")  # as if its last own round had failed
+        assert (await get(server, "/health/ready"))[0] == 503
+        url = make_url(pg_database_url)
+        other = await asyncpg.connect(
+            f"postgresql://{url.username}@{url.host}:{url.port}/{url.database}", timeout=5
+        )
+        try:
+            assert await other.fetchval("SELECT pg_try_advisory_lock($1)", KEYS["purge"])
+            await Server._purge_job_round(core)
+        finally:
+            await other.close()
+        assert not core.jobs.state("purge").failing
+        assert await get(server, "/health/ready") == (200, {"status": "ok"})

@@ -2,6 +2,10 @@
 
 Why a service: the web door stays thin (it only turns these answers into HTTP), and the
 checks own their transactions and their timeout here, beside the other services.
+
+Ready means: the database answers within the timeout, its schema is at the code's head,
+and the last round of the statistics flush and of the purge did not fail (``jobs``; a job
+that has not run yet is fine). A failed job is named ``jobs: <job>``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.services.jobs import READINESS_JOBS, JobTracker
 from bot.storage import health as db
 from bot.storage.database import Database
 from bot.storage.migrate import migrations_head, schema_revision
@@ -56,19 +61,23 @@ class HealthService:
         *,
         timeout: float = READY_TIMEOUT_SECONDS,
         now: Callable[[], datetime] = _now,
+        jobs: JobTracker | None = None,
     ) -> None:
         self.database = database
         self.timeout = timeout
         self.now = now
         self.head = migrations_head()
+        self.jobs = jobs if jobs is not None else JobTracker()
 
     async def readiness(self) -> Readiness:
-        """The database answers within the timeout, and its schema is at the code's head."""
+        """The database answers in time, its schema is at the head, the watched jobs work."""
+        failing = set(self.jobs.failing())
+        jobs = {f"jobs: {job}": job not in failing for job in READINESS_JOBS}
         try:
             revision = await asyncio.wait_for(self._revision(), self.timeout)
         except Exception:  # any driver error or the timeout: the database is not usable
-            return Readiness({"database": False, "schema": False})
-        return Readiness({"database": True, "schema": revision == self.head})
+            return Readiness({"database": False, "schema": False, **jobs})
+        return Readiness({"database": True, "schema": revision == self.head, **jobs})
 
     async def _revision(self) -> str | None:
         async with self.database.read_tx() as conn:

@@ -8,7 +8,6 @@ asks for it (scrubbed before it is stored); it is never logged.
 from __future__ import annotations
 
 import logging
-import traceback
 
 from telegram import Update
 from telegram.constants import ChatType, MessageEntityType
@@ -17,6 +16,7 @@ from telegram.ext import ContextTypes
 
 from bot.chat.conversation import ConversationService, Event
 from bot.telegram.port import TelegramChatPort
+from bot.telegram.processor import mark_update_failed
 from bot.telegram.webhook_reply import current_webhook_reply
 
 log = logging.getLogger(__name__)
@@ -85,13 +85,11 @@ class TelegramDoor:
             log.info("answerCallbackQuery failed: %s", type(exc).__name__)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log where it failed (no message, no values), then tell the relative calmly."""
+        """Log where it failed (type and frames: the log formatter prints no message, no
+        values), count the update as failed, then tell the relative calmly."""
         exc = context.error
-        frames = traceback.extract_tb(exc.__traceback__) if exc else []
-        where = " <- ".join(
-            f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in reversed(frames[-6:])
-        )
-        log.error("update failed: %s at %s", type(exc).__name__, where)
+        mark_update_failed()
+        log.error("update failed: %s", type(exc).__name__, exc_info=exc)
         if (
             isinstance(update, Update)
             and update.effective_chat is not None

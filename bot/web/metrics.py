@@ -1,8 +1,11 @@
-"""``/metrics`` in Prometheus text format: the queue per team, read when scraped.
+"""``/metrics`` in Prometheus text format: the queue per team, the bot's work, the jobs.
 
 Why its own registry: each app (and each test server in one process) counts alone; the
-global registry would mix them. Only team ids, counts and ages are exported, never a case
-code or text. The route is for the operator's scraper: the reverse proxy keeps it internal.
+global registry would mix them. With a ``Telemetry`` (the runtime's) its registry is used,
+so updates handled, their latency and Bot API errors appear beside the gauges set here.
+Only team ids, job names, fixed kinds, counts, ages and times are exported, never a case
+code, a chat id or a text. The route is for the operator's scraper: the reverse proxy
+keeps it internal.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from bot.services.health import HealthService
+from bot.services.telemetry import Telemetry
 
 
 class QueueMetrics:
-    """The gauges of one app, filled from the database at each scrape."""
+    """The gauges of one app, filled from the database and the job tracker at each scrape."""
 
-    def __init__(self, health: HealthService) -> None:
+    def __init__(self, health: HealthService, telemetry: Telemetry | None = None) -> None:
         self.health = health
-        self.registry = CollectorRegistry()
+        self.registry = telemetry.registry if telemetry is not None else CollectorRegistry()
         self.active = Gauge(
             "helpline_requests_active",
             "Open or claimed contact requests per team.",
@@ -37,6 +41,24 @@ class QueueMetrics:
             ["team"],
             registry=self.registry,
         )
+        self.job_success = Gauge(
+            "helpline_job_last_success_timestamp_seconds",
+            "Unix time of the background job's last successful round in this process.",
+            ["job"],
+            registry=self.registry,
+        )
+        self.job_failure = Gauge(
+            "helpline_job_last_failure_timestamp_seconds",
+            "Unix time of the background job's last failed round in this process.",
+            ["job"],
+            registry=self.registry,
+        )
+        self.job_failing = Gauge(
+            "helpline_job_failing",
+            "1 when the background job's last round in this process failed, else 0.",
+            ["job"],
+            registry=self.registry,
+        )
 
     async def handle(self, request: web.Request) -> web.Response:
         """Read the queue, then set and render the gauges with no await between (one scrape)."""
@@ -47,5 +69,11 @@ class QueueMetrics:
             self.active.labels(team.team_id).set(team.active)
             self.waiting.labels(team.team_id).set(team.waiting)
             self.oldest.labels(team.team_id).set(team.oldest_waiting_seconds)
+        for job, state in self.health.jobs.states().items():  # the jobs that have run
+            if state.last_success is not None:
+                self.job_success.labels(job).set(state.last_success)
+            if state.last_failure is not None:
+                self.job_failure.labels(job).set(state.last_failure)
+            self.job_failing.labels(job).set(1 if state.failing else 0)
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
