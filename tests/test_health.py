@@ -100,7 +100,23 @@ async def test_ready_turns_503_when_the_database_goes_and_200_when_it_returns(
         assert status == 503
         assert body == {"status": "unavailable", "failed": ["database", "schema"]}
         assert await get(preview_server, "/health/live") == (200, {"status": "ok"})
+        status, metrics = await get(preview_server, "/metrics")  # still answers, in time
+        assert status == 200 and time.monotonic() - started < 2 * OUTAGE_NOTICED_WITHIN
+        assert _value(metrics, "helpline_queue_read_ok") == 0
+        assert "helpline_updates_handled_total" in metrics
     assert await get(preview_server, "/health/ready") == (200, {"status": "ok"})
+    _, metrics = await get(preview_server, "/metrics")
+    assert _value(metrics, "helpline_queue_read_ok") == 1
+
+
+def _value(body: str, name: str) -> float:
+    [found] = [
+        sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+        if sample.name == name
+    ]
+    return found
 
 
 async def test_ready_names_the_schema_when_it_is_behind_the_code(preview_server: Server) -> None:

@@ -85,9 +85,11 @@ class HealthService:
             return await schema_revision(conn)
 
     async def queue(self) -> list[TeamWait]:
-        """Every team with active requests, read at scrape time in one statement."""
-        async with self.database.read_tx() as conn:
-            rows = await db.queue_by_team(conn)
+        """Every team with active requests, read at scrape time in one statement.
+
+        Bounded by the same timeout as readiness: a scraper is not kept waiting either.
+        """
+        rows = await asyncio.wait_for(self._queue(), self.timeout)
         now = self.now()
         return [
             TeamWait(
@@ -98,3 +100,7 @@ class HealthService:
             )
             for row in rows
         ]
+
+    async def _queue(self) -> list[db.TeamQueue]:
+        async with self.database.read_tx() as conn:
+            return await db.queue_by_team(conn)

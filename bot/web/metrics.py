@@ -41,6 +41,12 @@ class QueueMetrics:
             ["team"],
             registry=self.registry,
         )
+        self.queue_read = Gauge(
+            "helpline_queue_read_ok",
+            "1 when this scrape read the queue from the database; 0: it could not (no queue"
+            " gauges then, the other metrics still answer).",
+            registry=self.registry,
+        )
         self.job_success = Gauge(
             "helpline_job_last_success_timestamp_seconds",
             "Unix time of the background job's last successful round in this process.",
@@ -61,11 +67,19 @@ class QueueMetrics:
         )
 
     async def handle(self, request: web.Request) -> web.Response:
-        """Read the queue, then set and render the gauges with no await between (one scrape)."""
-        teams = await self.health.queue()
+        """Read the queue, then set and render the gauges with no await between (one scrape).
+
+        Without the database the scrape still answers: the counters and the jobs matter most
+        then, and ``helpline_queue_read_ok`` says the queue is missing.
+        """
+        try:
+            teams = await self.health.queue()
+        except Exception:  # any driver error or the timeout; /health/ready names it
+            teams = None
+        self.queue_read.set(0 if teams is None else 1)
         for gauge in (self.active, self.waiting, self.oldest):
             gauge.clear()  # a team whose requests all closed disappears
-        for team in teams:
+        for team in teams or ():
             self.active.labels(team.team_id).set(team.active)
             self.waiting.labels(team.team_id).set(team.waiting)
             self.oldest.labels(team.team_id).set(team.oldest_waiting_seconds)
