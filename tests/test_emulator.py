@@ -19,6 +19,7 @@ from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandle
 
 from bot.emulator import server as emulator_module
 from bot.emulator.server import EMULATOR_KEY, BotApiEmulator, html_to_text
+from bot.runtime import report_processed
 
 TOKEN = "123456:TEST-token_abc"
 
@@ -279,9 +280,16 @@ async def test_long_polling_waits_and_wakes_up(emu: BotApiEmulator, bot: Bot) ->
     assert await bot.get_updates(timeout=1) == ()
     assert time.monotonic() - started >= 0.9
 
+    polls = sum(1 for name, _ in emu.calls if name == "getUpdates")
     poll = asyncio.create_task(bot.get_updates(timeout=10))
-    await asyncio.sleep(0.3)
-    assert not poll.done()
+    await emu.wait_until(
+        lambda: (
+            None
+            if sum(1 for name, _ in emu.calls if name == "getUpdates") > polls
+            else "the poll has not arrived"
+        )
+    )
+    assert not poll.done()  # it arrived and waits: nothing to deliver yet
     await emu.user_sends_text(chat_id, "/start hello")
     updates = await asyncio.wait_for(poll, 3)
     message = updates[0].message
@@ -292,7 +300,7 @@ async def test_long_polling_waits_and_wakes_up(emu: BotApiEmulator, bot: Bot) ->
     again = await bot.get_updates(timeout=0)  # not confirmed yet: delivered again
     assert [u.update_id for u in again] == [updates[0].update_id]
     assert await bot.get_updates(offset=updates[0].update_id + 1, timeout=0) == ()
-    await emu.wait_idle(timeout=emu.reply_grace + 2)  # nobody answers: bounded by the grace
+    await emu.wait_idle()  # confirmed, and this bot does not report its processing
 
 
 async def test_user_sends_odd_kinds_and_raw_updates(emu: BotApiEmulator, bot: Bot) -> None:
@@ -369,7 +377,10 @@ async def test_hand_built_updates_duplicates_and_raw_callbacks(
     [query] = await bot.get_updates(timeout=0)
     assert query.callback_query is not None
     assert await bot.answer_callback_query("stale-1", text="Old button")
-    await emu.wait_idle(chat_id, timeout=2)
+    with pytest.raises(TimeoutError, match="not confirmed"):
+        await emu.wait_idle(chat_id, timeout=0.1)  # the deadline is what this checks
+    assert await bot.get_updates(offset=query.update_id + 1, timeout=0) == ()
+    await emu.wait_idle(chat_id)
 
 
 async def test_webhook_delivery_with_secret_and_order(
@@ -438,11 +449,18 @@ async def test_validator_failure_is_a_bad_request(make_emulator: Any) -> None:
     assert [m["text"] for m in emu.visible_messages(chat_id)] == ["fine"]
 
 
+# The bot's own slow work between two calls (a busy database): far longer than any quiet
+# period a wait could assume. Simulated bot work, not a wait of the test.
+SLOW_WORK = 0.3
+
+
 async def test_real_application_and_wait_idle(emu: BotApiEmulator) -> None:
+    """wait_idle returns after the bot's whole reaction, however long its pauses."""
+
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_chat is not None
         await context.bot.send_chat_action(update.effective_chat.id, "typing")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(SLOW_WORK)
         await update.effective_chat.send_message(
             "<b>Hello</b>", parse_mode="HTML", reply_markup=keyboard(("Calm", "calm"))
         )
@@ -451,11 +469,17 @@ async def test_real_application_and_wait_idle(emu: BotApiEmulator) -> None:
         query = update.callback_query
         assert query is not None
         await query.answer()
+        await asyncio.sleep(SLOW_WORK)
         await query.edit_message_text("You chose calm.")
+        await asyncio.sleep(SLOW_WORK)
+        assert update.effective_chat is not None
+        await update.effective_chat.send_message("Anything else?")
 
     app = ApplicationBuilder().token(TOKEN).base_url(emu.base_url).build()
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CallbackQueryHandler(pressed))
+    emu.processing_acks = True
+    report_processed(app, emu.update_processed)
     async with app:
         await app.start()
         assert app.updater is not None
@@ -468,7 +492,8 @@ async def test_real_application_and_wait_idle(emu: BotApiEmulator) -> None:
             assert reply["text"] == "Hello" and reply["from_bot"]
             await emu.user_presses_button(chat_id, reply["message_id"], "calm")
             await emu.wait_idle(chat_id)
-            assert emu.visible_messages(chat_id)[1]["text"] == "You chose calm."
+            texts = [m["text"] for m in emu.visible_messages(chat_id)]
+            assert texts == ["/start", "You chose calm.", "Anything else?"]
             assert emu.unanswered_callback_queries() == []
         finally:
             await app.updater.stop()
@@ -600,6 +625,7 @@ async def test_page_rejects_bad_input(emu: BotApiEmulator, page: TestClient) -> 
 
 # ---------------------------------------------------------------- the page in a real browser
 
+
 async def test_page_in_browser(emu: BotApiEmulator, page: TestClient, browser: Any) -> None:
     """The chat page in Debian's Chromium (conftest's ``browser``), against this emulator."""
     from tests.browser import expect  # Playwright: only once the browser fixture has it
@@ -660,9 +686,7 @@ async def test_page_in_browser(emu: BotApiEmulator, page: TestClient, browser: A
         await bot.answer_callback_query(press.callback_query.id, text="Tack")
         await expect(tab.get_by_role("status")).to_have_text("Tack")
 
-        await bot.edit_message_text(
-            "Edited text", chat_id=chat_id, message_id=sent.message_id
-        )
+        await bot.edit_message_text("Edited text", chat_id=chat_id, message_id=sent.message_id)
         await expect(bot_bubble).to_have_count(1)
         await expect(bot_bubble.locator(".text")).to_have_text("Edited text")
         await expect(tab.get_by_test_id("inline-button")).to_have_count(0)

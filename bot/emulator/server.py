@@ -47,7 +47,6 @@ MAX_PROBLEMS = 1000
 MAX_CALLBACK_DATA_BYTES = 64
 PAGE_WAIT_MAX = 25.0
 MAX_POLL_TIMEOUT = 300.0
-IDLE_QUIET = 0.05
 WEBHOOK_BACKOFF = (0.05, 0.2, 0.5)  # delays between attempts; len + 1 attempts in total
 WEBHOOK_POST_TIMEOUT = 10.0
 STATIC_DIR = Path(__file__).with_name("static")
@@ -283,7 +282,7 @@ class BotApiEmulator:
         validator: Validator | None = None,
         bot_username: str = "preview_helper_bot",
         bot_first_name: str = "Guide",
-        reply_grace: float = 3.0,
+        processing_acks: bool = False,
     ) -> None:
         self._token = token
         self._validator = validator
@@ -294,10 +293,10 @@ class BotApiEmulator:
             "first_name": bot_first_name,
             "username": bot_username,
         }
-        # How long wait_idle waits for the bot's first call about a chat it took an update
-        # for. The wait ends at that call, so this only bounds updates the bot rightly leaves
-        # unanswered (a group chat, a duplicate); 0.5 s lost replies on a busy CI machine.
-        self.reply_grace = reply_grace
+        # True when the bot in this process reports each polled update's end through
+        # update_processed(): wait_idle then waits for that report, not only for the offset
+        # (PTB confirms an update as soon as it has queued it, long before handling it).
+        self.processing_acks = processing_acks
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.problems: list[str] = []
         # callback_query_id -> {chat_id, message_id, data, answered, answer}
@@ -323,9 +322,11 @@ class BotApiEmulator:
         self._webhook_tasks: dict[int | None, asyncio.Task[None]] = {}
         self._webhook_last_error: tuple[int, str] | None = None
         self._session: aiohttp.ClientSession | None = None
-        # idleness bookkeeping
-        self._last_activity = 0.0
-        self._awaiting_reply: dict[int, float] = {}  # chat -> when the bot got its update
+        # idleness bookkeeping: wait_idle and wait_for_message wake on every change
+        self._changed = _Signal()
+        self._in_flight: dict[int | None, int] = {}  # chat -> Bot API requests under way
+        self._unprocessed: dict[int, int | None] = {}  # update_id -> chat, polled, not done
+        self._injected: dict[str, deque[dict[str, Any]]] = {}  # method -> errors (fail_next)
         handlers: dict[str, Handler] = {
             "getMe": self._m_get_me,
             "getUpdates": self._m_get_updates,
@@ -438,17 +439,11 @@ class BotApiEmulator:
         if len(self.problems) > MAX_PROBLEMS:
             del self.problems[: len(self.problems) - MAX_PROBLEMS]
 
-    def _touch(self) -> None:
-        self._last_activity = asyncio.get_running_loop().time()
-
-    def _bot_acted_in(self, chat_id: int | None) -> None:
-        if chat_id is not None:
-            self._awaiting_reply.pop(chat_id, None)
-
     def _bump(self, chat: _Chat) -> None:
         self._seq += 1
         chat.version = self._seq
         chat.signal.notify()
+        self._changed.notify()
 
     def _chat(self, chat_id: int) -> _Chat:
         chat = self._chats.get(chat_id)
@@ -510,6 +505,18 @@ class BotApiEmulator:
     def user_blocks_bot(self, chat_id: int, blocked: bool = True) -> None:
         """The user blocks (or unblocks) the bot; calls to this chat then get 403 as on Telegram."""
         self._chat(chat_id).blocked = blocked
+
+    def fail_next(
+        self, method: str, code: int, description: str, *, retry_after: int | None = None
+    ) -> None:
+        """The next call of ``method`` gets this Bot API error (429 with ``retry_after``, 5xx...).
+
+        For tests of what the bot does when Telegram refuses or fails; each call is one error.
+        """
+        body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+        if retry_after is not None:
+            body["parameters"] = {"retry_after": retry_after}
+        self._injected.setdefault(method, deque()).append(body)
 
     def _user_message(self, chat: _Chat, **content: Any) -> dict[str, Any]:
         return {
@@ -717,42 +724,72 @@ class BotApiEmulator:
 
     # ------------------------------------------------------------------ idleness
 
+    def update_processed(self, update_id: int) -> None:
+        """The bot finished handling a polled update (see ``processing_acks``)."""
+        if self._unprocessed.pop(update_id, 0) != 0:
+            self._changed.notify()
+
     def _busy_reason(self, chat_id: int | None) -> str | None:
-        now = asyncio.get_running_loop().time()
-        for queued in self._pending:
-            if not queued.fetched and (
-                chat_id is None or _update_chat_id(queued.update) == chat_id
-            ):
-                return f"update {queued.update_id} not fetched by the bot yet"
+        def mine(key: int | None) -> bool:
+            return chat_id is None or key == chat_id
+
+        for queued in self._pending:  # leaves only when a later offset confirms it
+            if mine(_update_chat_id(queued.update)):
+                state = "not confirmed" if queued.fetched else "not fetched"
+                return f"update {queued.update_id} {state} by the bot yet"
+        for update_id, key in self._unprocessed.items():
+            if mine(key):
+                return f"update {update_id} not processed by the bot yet"
         for key, queue in self._webhook_queues.items():
-            if queue and (chat_id is None or key == chat_id):
+            if queue and mine(key):  # the head leaves once the bot answered its POST
                 return f"{len(queue)} webhook deliveries under way"
-        for key, since in list(self._awaiting_reply.items()):
-            if now - since > self.reply_grace:
-                del self._awaiting_reply[key]
-            elif chat_id is None or key == chat_id:
-                return f"bot got an update for chat {key} and has not acted yet"
+        for key, count in self._in_flight.items():
+            if count and mine(key):
+                return f"{count} Bot API requests under way"
         return None
 
-    async def wait_idle(
-        self, chat_id: int | None = None, timeout: float = 5.0, *, quiet: float = IDLE_QUIET
-    ) -> None:
-        """Wait until the bot has taken every queued update and gone quiet for ``quiet`` s.
+    async def wait_until(self, condition: Callable[[], str | None], timeout: float = 30.0) -> None:
+        """Wait until ``condition()`` returns None (else it says what is still missing).
 
-        Why: tests send user input and then need the bot's complete reaction before asserting.
+        Why: it is re-checked on every change of the emulator's state (a Bot API call, a
+        delivery, a confirmation), never on a timer; ``timeout`` is only a failure deadline.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            busy = self._busy_reason(chat_id)
-            quiet_for = loop.time() - self._last_activity
-            if busy is None and quiet_for >= quiet:
-                return
-            if loop.time() >= deadline:
-                raise TimeoutError(
-                    f"emulator not idle after {timeout}s: {busy or 'bot still making calls'}"
-                )
-            await asyncio.sleep(0.01)
+        while (missing := condition()) is not None:
+            if not await self._changed.wait(deadline - loop.time()):
+                if (missing := condition()) is None:
+                    return
+                raise TimeoutError(f"emulator: still {missing} after {timeout}s")
+
+    async def wait_idle(self, chat_id: int | None = None, timeout: float = 30.0) -> None:
+        """Wait until the bot has handled every update delivered so far (in this chat).
+
+        Handled means: polled and confirmed by a later offset and, with ``processing_acks``,
+        reported by update_processed(); or, with a webhook, the bot answered the POST. And
+        no Bot API request is under way. Why: tests send user input and then need the bot's
+        complete reaction before asserting, however slow the machine.
+        """
+        await self.wait_until(lambda: self._busy_reason(chat_id), timeout)
+
+    async def wait_for_message(
+        self,
+        chat_id: int,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """Wait for a visible message in this chat that ``predicate`` accepts; return it.
+
+        For a bot that cannot report its work as done (another process, polling).
+        """
+        found: list[dict[str, Any]] = []
+
+        def missing() -> str | None:
+            found[:] = [m for m in self.visible_messages(chat_id) if predicate(m)]
+            return None if found else f"no matching message in chat {chat_id}"
+
+        await self.wait_until(missing, timeout)
+        return found[-1]
 
     # ------------------------------------------------------------------ Bot API dispatch
 
@@ -789,7 +826,21 @@ class BotApiEmulator:
             return _json_response(
                 {"ok": False, "error_code": 400, "description": "Bad Request: invalid body"}, 400
             )
-        return await self._call(requested, params, request)
+        chat_key = params.get("chat_id")
+        key = chat_key if isinstance(chat_key, int) else None
+        if isinstance(chat_key, str) and chat_key.lstrip("-").isdigit():
+            key = int(chat_key)
+        polling = requested.lower() == "getupdates"
+        if not polling:
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        try:
+            return await self._call(requested, params, request)
+        finally:
+            if not polling:
+                self._in_flight[key] -= 1
+                if not self._in_flight[key]:
+                    del self._in_flight[key]
+                self._changed.notify()
 
     async def _call(
         self, requested: str, params: Params, request: web.Request | None
@@ -800,11 +851,14 @@ class BotApiEmulator:
         self.calls.append((name, params))
         if len(self.calls) > MAX_CALLS:
             del self.calls[: len(self.calls) - MAX_CALLS]
+        self._changed.notify()  # wait_until may wait for a call
         if entry is None:
             self._problem(f"{requested}: method not supported by the emulator")
             return _json_response({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
-        if name != "getUpdates":
-            self._touch()
+        injected = self._injected.get(name)
+        if injected:  # a test asked for this error (fail_next)
+            refusal = injected.popleft()
+            return _json_response(refusal, refusal["error_code"])
         if self._validator is not None:
             try:
                 found = list(self._validator(name, params))
@@ -827,9 +881,6 @@ class BotApiEmulator:
                 "ok": False, "error_code": exc.code, "description": exc.description,
             }  # fmt: skip
             return _json_response(body, exc.code)
-        finally:
-            if name != "getUpdates":
-                self._touch()
         return _json_response({"ok": True, "result": result})
 
     # ------------------------------------------------------------------ parameter helpers
@@ -1003,6 +1054,7 @@ class BotApiEmulator:
 
     def _take_updates(self, offset: int | None, limit: int) -> list[_Queued]:
         """Forget confirmed updates (id < offset) and those the bot does not want."""
+        before = len(self._pending)
         if offset is not None:
             if offset < 0:
                 self._pending = self._pending[offset:]
@@ -1015,6 +1067,8 @@ class BotApiEmulator:
         self._pending = [
             q for q in self._pending if self._is_allowed(_update_type(q.update), self._allowed)
         ]
+        if len(self._pending) != before:
+            self._changed.notify()  # confirmed: wait_idle may be waiting for that
         return self._pending[:limit]
 
     async def _m_get_updates(self, params: Params, request: web.Request | None) -> Any:
@@ -1057,13 +1111,11 @@ class BotApiEmulator:
         transport = request.transport
         if not batch or transport is None or transport.is_closing():
             return []  # nobody is listening any more: the bot will fetch these again
-        now = loop.time()
         for queued in batch:
             queued.fetched = True
-            chat_id = _update_chat_id(queued.update)
-            if chat_id is not None:
-                self._awaiting_reply[chat_id] = now
-        self._touch()
+            if self.processing_acks:
+                self._unprocessed[queued.update_id] = _update_chat_id(queued.update)
+        self._changed.notify()
         return [copy.deepcopy(q.update) for q in batch]
 
     async def _m_set_webhook(self, params: Params, request: web.Request | None) -> Any:
@@ -1127,7 +1179,6 @@ class BotApiEmulator:
         stored = self._bot_message(chat, params)
         chat.typing_until = 0.0
         self._add_message(chat, stored)
-        self._bot_acted_in(chat.chat_id)
         return copy.deepcopy(stored.raw)
 
     async def _m_edit_message_text(self, params: Params, request: web.Request | None) -> Any:
@@ -1152,7 +1203,6 @@ class BotApiEmulator:
         raw["edit_date"] = int(time.time())
         stored.html, stored.parse_mode, stored.edited = source, parse_mode, True
         self._bump(chat)
-        self._bot_acted_in(chat.chat_id)
         return copy.deepcopy(raw)
 
     @staticmethod
@@ -1178,7 +1228,6 @@ class BotApiEmulator:
         stored.raw["edit_date"] = int(time.time())
         stored.edited = True
         self._bump(chat)
-        self._bot_acted_in(chat.chat_id)
         return copy.deepcopy(stored.raw)
 
     async def _m_delete_message(self, params: Params, request: web.Request | None) -> Any:
@@ -1187,7 +1236,6 @@ class BotApiEmulator:
         if chat.messages.pop(message_id, None) is None:
             raise _bad("message to delete not found")
         self._bump(chat)
-        self._bot_acted_in(chat.chat_id)
         return True
 
     async def _m_delete_messages(self, params: Params, request: web.Request | None) -> Any:
@@ -1198,7 +1246,6 @@ class BotApiEmulator:
         removed = [chat.messages.pop(i, None) for i in ids if isinstance(i, int)]
         if any(removed):
             self._bump(chat)
-        self._bot_acted_in(chat.chat_id)
         return True
 
     async def _m_answer_callback_query(self, params: Params, request: web.Request | None) -> Any:
@@ -1220,7 +1267,6 @@ class BotApiEmulator:
                 "show_alert": bool(params.get("show_alert")),
             }
             self._bump(chat)
-        self._bot_acted_in(query["chat_id"])
         return True
 
     @staticmethod
@@ -1320,9 +1366,7 @@ class BotApiEmulator:
                 await self._post_update(queue[0])
                 if queue and self._webhook_queues.get(key) is queue:
                     queue.popleft()
-                if key is not None:
-                    self._awaiting_reply[key] = asyncio.get_running_loop().time()
-                self._touch()
+                self._changed.notify()
         finally:
             self._webhook_tasks.pop(key, None)
             if not self._webhook_queues.get(key):
