@@ -85,16 +85,19 @@ class Telemetry:
             ["kind"],
             registry=self.registry,
         )
-        for kind in UPDATE_KINDS:  # every series exists from the start: rate() needs a zero
-            self.latency.labels(kind)
-            for outcome in OUTCOMES:
-                self.updates.labels(kind, outcome)
-        for error in BOT_API_ERROR_KINDS:
-            self.bot_api_errors.labels(error)
+        # Every series exists from the start (rate() needs its zero), and the children are
+        # looked up once: labels() per update would cost more than the counting itself.
+        self._handled = {
+            (kind, outcome == "ok"): self.updates.labels(kind, outcome)
+            for kind in UPDATE_KINDS
+            for outcome in OUTCOMES
+        }
+        self._latency = {kind: self.latency.labels(kind) for kind in UPDATE_KINDS}
+        self._errors = {kind: self.bot_api_errors.labels(kind) for kind in BOT_API_ERROR_KINDS}
 
     def update_handled(self, kind: UpdateKind, ok: bool, seconds: float) -> None:
-        self.updates.labels(kind, "ok" if ok else "error").inc()
-        self.latency.labels(kind).observe(seconds)
+        self._handled[kind, ok].inc()
+        self._latency[kind].observe(seconds)
 
     def bot_api_error(self, kind: BotApiErrorKind) -> None:
-        self.bot_api_errors.labels(kind).inc()
+        self._errors[kind].inc()
