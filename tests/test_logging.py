@@ -273,6 +273,10 @@ async def test_no_line_of_any_logger_holds_an_identifier_a_text_or_a_secret(
     ):
         assert response.status == 400
     await relative.says("/start")  # recovered
+    registry = server.telemetry.registry  # the webhook's updates are counted like polled ones
+    handled = "helpline_updates_handled_total"
+    assert registry.get_sample_value(handled, {"kind": "message", "outcome": "error"}) == 1
+    assert registry.get_sample_value(handled, {"kind": "callback_query", "outcome": "ok"}) == 10
 
     # The failures were real and their exceptions did carry the text...
     errors = [r for r in captured.records if r.exc_info and r.exc_info[1] is not None]
