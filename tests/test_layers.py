@@ -3,7 +3,7 @@
 The layers, lowest first (the README's architecture section draws them):
 
     base      bot.domain, bot.config, bot.i18n, bot.callbacks, bot.tghtml, bot.privacy,
-              bot.log_policy: the vocabulary and helpers every layer may use
+              bot.log_policy, bot.text_input: the vocabulary and helpers every layer may use
     storage   bot.storage: connections, tables, rows and SQL
     services  bot.services: the rules of cases, staff and statistics   } siblings: neither
     content   bot.content: load, check and render the guide's screens  } imports the other
@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
             "bot.tghtml",
             "bot.privacy",
             "bot.log_policy",
+            "bot.text_input",
         ),
     ),
     ("storage", 1, ("bot.storage",)),
