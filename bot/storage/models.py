@@ -162,6 +162,24 @@ class AuditEvent(SQLModel, table=True):
     staff: str = Field(max_length=64)  # username, or "system"
     action: str = Field(max_length=32)
     case_code: str | None = Field(default=None, max_length=7)
+    # sign-ins: a keyed digest of the client address (never the address; migration 0006)
+    address: str | None = Field(default=None, max_length=32)
+
+
+class AttemptCounter(SQLModel, table=True):
+    """Failures in a window, shared by all processes (the sign-in and case-lookup brakes).
+
+    Keyed by scope and keyed digests (``bot.services.signin``): no clear address or username.
+    """
+
+    __tablename__ = "attempt_counter"
+
+    scope: str = Field(primary_key=True, max_length=8)  # pair, addr, lookup
+    address_key: str = Field(default="", primary_key=True, max_length=64)
+    account_key: str = Field(default="", primary_key=True, max_length=64)
+    failures: int = Field(default=0)
+    window_start: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    blocked_until: datetime | None = Field(default=None, sa_column=_utc())
 
 
 class StaffAccount(SQLModel, table=True):
@@ -181,6 +199,61 @@ class StaffTeam(SQLModel, table=True):
 
     staff_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     team_id: str = Field(primary_key=True, max_length=32)
+
+
+class StaffSession(SQLModel, table=True):
+    """One signed-in browser or API token (migration 0007); only a keyed digest of its id.
+
+    No address and no full user-agent string: ``agent`` is a family ("Firefox", "other").
+    """
+
+    __tablename__ = "staff_session"
+
+    digest: str = Field(primary_key=True, max_length=64)  # HMAC-SHA256 of the random id
+    staff_id: int = Field(index=True)
+    kind: str = Field(max_length=8)  # cookie | token
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    last_active_at: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    expires_at: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    agent: str = Field(max_length=16)
+
+
+class StaffMfa(SQLModel, table=True):
+    """An account's TOTP second factor (migration 0008): the secret sealed, never in clear.
+
+    ``last_step`` is the last accepted 30-second step: a code is accepted once.
+    """
+
+    __tablename__ = "staff_mfa"
+
+    staff_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    secret_sealed: str = Field(max_length=400)
+    confirmed: bool = Field(default=False)
+    last_step: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    confirmed_at: datetime | None = Field(default=None, sa_column=_utc())
+
+
+class StaffRecoveryCode(SQLModel, table=True):
+    """One-time recovery codes (migration 0008): keyed digests only."""
+
+    __tablename__ = "staff_recovery_code"
+
+    staff_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    digest: str = Field(primary_key=True, max_length=64)
+    used_at: datetime | None = Field(default=None, sa_column=_utc())
+
+
+class StaffIdentity(SQLModel, table=True):
+    """An identity provider's issuer and subject linked to a staff account (migration 0008)."""
+
+    __tablename__ = "staff_identity"
+
+    issuer: str = Field(primary_key=True, max_length=255)
+    subject: str = Field(primary_key=True, max_length=255)
+    staff_id: int = Field(index=True)
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    last_login_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
 class StatsCounter(SQLModel, table=True):
