@@ -451,9 +451,56 @@ async def test_bot_html_renders_safely(chat: ChatPage, lang: str) -> None:
     assert await good.get_attribute("href") == "https://example.org/help"
     assert "noopener" in (await good.get_attribute("rel") or "").split()
 
-    await tab.wait_for_timeout(300)  # time for any onerror/script to have run
-    assert await tab.evaluate("window.__pwned") is None
+    # No element that could run anything exists (so no handler can fire later either), and
+    # nothing ran while the message was built: no wait for time is needed.
     assert await tab.locator("#messages script, #messages img, #messages iframe").count() == 0
     assert await tab.evaluate(_FOREIGN_ELEMENTS_JS) == []
     assert await tab.locator("#messages [onerror], #messages [onclick]").count() == 0
+    assert await tab.evaluate("window.__pwned") is None
+    await chat.assert_healthy()
+
+
+# -- 5. the page follows the conversation and says which language is which ------------------
+
+
+async def test_page_scrolls_to_the_newest_message(chat: ChatPage) -> None:
+    """Sent or answered, the newest message is on screen, also once the chat overflows."""
+    await chat.onboard("sv", "laholm")
+    log = chat.tab.locator("#log")
+    users = chat.tab.locator(USER_MESSAGES)
+    newest = chat.tab.locator('[data-testid="message"]').last
+    for i in range(8):
+        sent = await users.count()
+        await chat.type_and_send(f"Hej {i}")
+        await chat.expect(users).to_have_count(sent + 1)
+        await chat.expect(newest).to_be_in_viewport()  # the relative's, or already the answer
+        await chat.tab.wait_for_function(
+            "() => { const m = document.querySelectorAll('[data-testid=\"message\"]');"
+            " return m.length && m[m.length - 1].dataset.from === 'bot'"
+            " && m[m.length - 1].dataset.seenByTest !== '1'; }"
+        )  # the bot's answer arrived
+        await chat.expect(chat.last_bot()).to_be_in_viewport()
+    overflow = await log.evaluate("(e) => e.scrollHeight > e.clientHeight")
+    assert overflow, "the chat never overflowed: the test proves nothing"
+    page_scroll = await chat.tab.evaluate("document.scrollingElement.scrollTop")
+    assert page_scroll == 0  # the conversation scrolls, not the whole page
+    await chat.assert_healthy()
+
+
+async def test_language_controls_say_which_language_is_which(chat: ChatPage) -> None:
+    await chat.onboard("sv", "laholm")
+    tab = chat.tab
+    phone = tab.get_by_label("Phone language (Telegram)")
+    await chat.expect(phone).to_be_visible()
+    await chat.expect(phone).to_have_value("sv")
+    note = tab.get_by_test_id("lang-note")
+    await chat.expect(note).to_contain_text("The bot's language is chosen in the chat")
+    await chat.expect(note).to_contain_text("/language")
+    await phone.select_option("en")
+    await chat.expect(tab.locator("#status")).to_have_text(
+        "Phone language set to English. The bot's language stays as chosen in the chat."
+    )
+    chat_id = await chat.chat_id()
+    assert chat_id is not None
+    assert chat.emulator.snapshot(chat_id)["user"]["language_code"] == "en"
     await chat.assert_healthy()

@@ -38,6 +38,9 @@
   let pollAbort = null;
   let lastToastId = null;
   let typingTimer = null;
+  // Follow the conversation (keep the newest message on screen) unless the relative has
+  // scrolled up to read; sending, tapping or a new chat follows again.
+  let follow = true;
   let statusTimer = null;
   let defaultPlaceholder = el.composer.placeholder;
   const bubbles = new Map(); // message_id -> {node, sig}
@@ -304,13 +307,20 @@
     return node;
   }
 
+  function atBottom() {
+    return el.log.scrollHeight - el.log.scrollTop - el.log.clientHeight < 120;
+  }
+
+  function showNewest() {
+    el.log.scrollTop = el.log.scrollHeight;
+  }
+
   function renderMessages(messages) {
-    const nearBottom = el.log.scrollHeight - el.log.scrollTop - el.log.clientHeight < 120;
     const active = document.activeElement;
     let refocus = null;
     const seen = new Set();
     let previous = null;
-    let added = false;
+    let changed = false;
     for (const message of messages) {
       const id = message.message_id;
       seen.add(id);
@@ -322,9 +332,8 @@
           node.style.animation = "none"; // an edit replaces the bubble in place, quietly
           if (entry.node.contains(active)) refocus = { node, data: active.dataset.callbackData };
           entry.node.replaceWith(node);
-        } else {
-          added = true;
         }
+        changed = true; // new, or edited (an edit may grow the bubble)
         entry = { node, sig };
         bubbles.set(id, entry);
       }
@@ -349,7 +358,7 @@
       }
       (target || el.composer).focus({ preventScroll: true });
     }
-    if (added && nearBottom) el.log.scrollTop = el.log.scrollHeight;
+    return changed;
   }
 
   function renderReplyKeyboard(markup) {
@@ -414,7 +423,7 @@
     el.botInitial.textContent = (bot.first_name || "B").slice(0, 1).toUpperCase();
     document.title = `${bot.first_name || "Bot"} — offline preview`;
     const messages = Array.isArray(snapshot.messages) ? snapshot.messages : [];
-    renderMessages(messages);
+    const changed = renderMessages(messages);
     el.empty.hidden = messages.length > 0;
     el.description.textContent = snapshot.description || "";
     renderReplyKeyboard(snapshot.reply_keyboard);
@@ -436,7 +445,8 @@
       }
       lastToastId = toast.id;
     }
-    if (first) el.log.scrollTop = el.log.scrollHeight;
+    // Last, once the reply keyboard and status took their room from the log.
+    if (first || (changed && follow)) showNewest();
   }
 
   // ---------------------------------------------------------------- chat lifecycle
@@ -446,6 +456,7 @@
     el.messages.replaceChildren();
     seq = -1;
     lastToastId = null;
+    follow = true;
   }
 
   async function createChat() {
@@ -515,6 +526,7 @@
       showStatus(`Messages can be at most ${MAX_TEXT} characters.`);
       return false;
     }
+    follow = true;
     try {
       await api(`api/chats/${chatId}/text`, { method: "POST", body: { text } });
       return true;
@@ -529,6 +541,7 @@
     const buttons = keyboard ? [...keyboard.querySelectorAll("button")] : [button];
     buttons.forEach((b) => { b.disabled = true; });
     button.setAttribute("aria-busy", "true");
+    follow = true;
     try {
       await api(`api/chats/${chatId}/button`, {
         method: "POST", body: { message_id: messageId, callback_data: data },
@@ -546,6 +559,7 @@
   }
 
   async function sendKind(kind) {
+    follow = true;
     try {
       await api(`api/chats/${chatId}/send`, { method: "POST", body: { kind } });
     } catch (error) {
@@ -629,6 +643,7 @@
       closePopover(el.commandsMenu, el.commandsButton, false);
     }
   });
+  el.log.addEventListener("scroll", () => { follow = atBottom(); }, { passive: true });
   el.lang.addEventListener("change", async () => {
     storage(KEY_LANG, el.lang.value);
     if (!chatId) return;
@@ -636,7 +651,8 @@
       await api(`api/chats/${chatId}/language`, {
         method: "POST", body: { language_code: el.lang.value },
       });
-      showStatus(`Telegram language set to ${el.lang.value}`);
+      const name = el.lang.selectedOptions[0] ? el.lang.selectedOptions[0].textContent : el.lang.value;
+      showStatus(`Phone language set to ${name}. The bot's language stays as chosen in the chat.`);
     } catch (error) {
       showStatus(`Could not change language: ${error.message}`);
     }
