@@ -58,12 +58,22 @@ class BotProcess:
                 cwd=REPO, env=self.env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=log, stderr=log,
             )  # fmt: skip
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while sum(1 for name, _ in self.emulator.calls if name == "setWebhook") <= webhooks_before:
-            assert self.process.returncode is None, self.log.read_text()[-2000:]
-            assert loop.time() < deadline, "the bot did not start: " + self.log.read_text()[-2000:]
-            await asyncio.sleep(0.05)
+
+        # Started means: it registered its webhook (an emulator event), or it exited.
+        def webhook_set() -> str | None:
+            calls = sum(1 for name, _ in self.emulator.calls if name == "setWebhook")
+            return None if calls > webhooks_before else "no setWebhook yet"
+
+        registered = asyncio.ensure_future(self.emulator.wait_until(webhook_set, timeout=60))
+        exited = asyncio.ensure_future(self.process.wait())
+        _, pending = await asyncio.wait((registered, exited), return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        assert self.process.returncode is None, self.log.read_text()[-2000:]
+        try:
+            registered.result()
+        except TimeoutError:
+            raise AssertionError("the bot did not start: " + self.log.read_text()[-2000:]) from None
 
     def kill(self) -> None:
         assert self.process is not None

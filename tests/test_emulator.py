@@ -563,13 +563,16 @@ async def test_page_chat_flow(emu: BotApiEmulator, page: TestClient) -> None:
         assert update.message.from_user is not None
         assert update.message.from_user.language_code == "ar"
         seq = (await (await page.get(f"/preview/api/chats/{chat_id}")).json())["seq"]
-        waiting = asyncio.create_task(page.get(f"/preview/api/chats/{chat_id}/events?after={seq}"))
-        await asyncio.sleep(0.2)
-        assert not waiting.done()  # the events endpoint long-polls
+        events = f"/preview/api/chats/{chat_id}/events?after={seq}"
+        started = time.monotonic()
+        unchanged = await (await page.get(f"{events}&timeout=0.3")).json()
+        assert unchanged["seq"] == seq  # the events endpoint long-polls: nothing new...
+        assert time.monotonic() - started >= 0.3  # ...so it held the answer for its timeout
+        waiting = asyncio.create_task(page.get(events))
         sent = await bot.send_message(
             chat_id, "<b>Hej</b>", parse_mode="HTML", reply_markup=keyboard(("OK", "ok"))
         )
-        snapshot = await (await asyncio.wait_for(waiting, 5)).json()
+        snapshot = await (await asyncio.wait_for(waiting, 30)).json()
         assert snapshot["seq"] > seq
         bot_message = snapshot["messages"][-1]
         assert bot_message["from_bot"] and bot_message["html"] == "<b>Hej</b>"
