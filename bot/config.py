@@ -56,6 +56,15 @@ def default_data_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class OidcGroup:
+    """One OIDC_GROUP_MAP entry: members of ``group`` get ``role`` in ``teams``."""
+
+    group: str
+    role: Literal["staff", "coordinator", "admin"]
+    teams: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the process needs to know about its deployment."""
 
@@ -75,6 +84,11 @@ class Settings:
     case_link_grace_days: int = 7
     case_text_retention_days: int = 30
     case_auto_release_minutes: int = 30
+    # Floods (issue #11): a chat's updates at once and per minute after that; the relative's
+    # messages stored per request per hour (more are held back and counted).
+    flood_burst: int = 30
+    flood_per_minute: int = 30
+    case_messages_per_hour: int = 60
     staff_notify_chat_id: int | None = None
     staff_notify_language: str = "sv"
     public_url: str | None = None  # where the public pages are reached (the bot links to them)
@@ -93,6 +107,14 @@ class Settings:
     telegram_proxy: str | None = None  # outbound proxy for Bot API calls
     time_zone: str = "Europe/Stockholm"  # staff pages' times and statistics days
     audit_retention_days: int = 365
+    # Staff sign-in (issue #11): a second factor for everyone, and OpenID Connect.
+    require_2fa: bool = False
+    local_passwords: bool = True  # false: only single sign-on (needs OIDC_ISSUER)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_group_map: tuple[OidcGroup, ...] = ()
+    oidc_groups_claim: str = "groups"
 
     @property
     def all_secret_keys(self) -> tuple[bytes, ...]:
@@ -267,6 +289,68 @@ def _fallback_team(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+_GROUP_ROLES: tuple[Literal["staff", "coordinator", "admin"], ...] = (
+    "staff",
+    "coordinator",
+    "admin",
+)
+
+
+def _oidc_group_map(raw: str) -> tuple[OidcGroup, ...]:
+    """OIDC_GROUP_MAP: "group=role:team,team;group=admin" (admins need no team)."""
+    entries: list[OidcGroup] = []
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        group, sep, grant = part.partition("=")
+        role_name, _, team_list = grant.strip().partition(":")
+        teams = tuple(t.strip() for t in team_list.split(",") if t.strip())
+        role = next((r for r in _GROUP_ROLES if r == role_name.strip()), None)
+        if not sep or not group.strip() or role is None:
+            raise ConfigError(
+                f"OIDC_GROUP_MAP entries are group=role:team,team (role staff, coordinator "
+                f"or admin), got {part.strip()[:80]!r}"
+            )
+        if role != "admin" and not teams:
+            raise ConfigError(f"OIDC_GROUP_MAP: group {group.strip()!r} needs at least one team")
+        bad = [t for t in teams if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", t)]
+        if bad:
+            raise ConfigError(f"OIDC_GROUP_MAP: {bad[0]!r} is not a team id like laholm")
+        entries.append(OidcGroup(group.strip(), role, teams))
+    return tuple(entries)
+
+
+def _with_sign_in(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """REQUIRE_2FA, LOCAL_PASSWORDS and the OIDC_* settings, checked together."""
+    issuer = _url(env, "OIDC_ISSUER", schemes=("https", "http"))
+    client_id = env.get("OIDC_CLIENT_ID", "").strip() or None
+    client_secret = read_secret(env, "OIDC_CLIENT_SECRET") or None
+    group_map = _oidc_group_map(env.get("OIDC_GROUP_MAP", ""))
+    local_passwords = _bool(env, "LOCAL_PASSWORDS", True)
+    if issuer is not None:
+        if client_id is None or client_secret is None:
+            raise ConfigError("OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too")
+        if not group_map:
+            raise ConfigError("OIDC_ISSUER is set: OIDC_GROUP_MAP must map at least one group")
+    elif client_id or client_secret or group_map:
+        raise ConfigError("OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_GROUP_MAP need OIDC_ISSUER")
+    if not local_passwords and issuer is None:
+        raise ConfigError("LOCAL_PASSWORDS=false needs single sign-on (OIDC_ISSUER)")
+    claim = env.get("OIDC_GROUPS_CLAIM", "").strip() or "groups"
+    if not re.fullmatch(r"[A-Za-z0-9_.:/-]{1,100}", claim):
+        raise ConfigError(f"OIDC_GROUPS_CLAIM must be a claim name like groups, got {claim!r}")
+    return replace(
+        settings,
+        require_2fa=_bool(env, "REQUIRE_2FA", False),
+        local_passwords=local_passwords,
+        oidc_issuer=issuer,  # exactly as the provider's discovery document and tokens say it
+        oidc_client_id=client_id,
+        oidc_client_secret=client_secret,
+        oidc_group_map=group_map,
+        oidc_groups_claim=claim,
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: bool) -> Settings:
     """Read and check every setting; raise ConfigError with one clear line on the first problem.
 
@@ -307,7 +391,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
 
-    return Settings(
+    settings = Settings(
         telegram_bot_token=token,
         telegram_api_url=api_url,
         database_url=database_url,
@@ -324,6 +408,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         case_link_grace_days=_int(env, "CASE_LINK_GRACE_DAYS", 7, 0, 90),
         case_text_retention_days=_int(env, "CASE_TEXT_RETENTION_DAYS", 30, 1, 365),
         case_auto_release_minutes=_int(env, "CASE_AUTO_RELEASE_MINUTES", 30, 1, 24 * 60),
+        flood_burst=_int(env, "FLOOD_BURST", 30, 1, 1000),
+        flood_per_minute=_int(env, "FLOOD_PER_MINUTE", 30, 1, 1000),
+        case_messages_per_hour=_int(env, "CASE_MESSAGES_PER_HOUR", 60, 1, 10_000),
         staff_notify_chat_id=int(notify_raw) if notify_raw else None,
         staff_notify_language=notify_language,
         public_url=_url(env, "PUBLIC_URL", schemes=("https", "http")),
@@ -339,6 +426,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         time_zone=_time_zone(env),
         audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 365, 1, 3650),
     )
+    return _with_sign_in(settings, env)
 
 
 def normalise_database_url(url: str) -> str:

@@ -307,3 +307,90 @@ def test_data_dir_defaults_to_the_working_directory_outside_a_source_tree(
     assert load_settings(env(DATA_DIR="/srv/bot"), require_telegram=True).data_dir == Path(
         "/srv/bot"
     )
+
+
+def test_flood_limits_default_and_are_checked() -> None:
+    settings = load_settings(env(), require_telegram=True)
+    assert (settings.flood_burst, settings.flood_per_minute) == (30, 30)
+    assert settings.case_messages_per_hour == 60
+    tight = load_settings(
+        env(FLOOD_BURST="5", FLOOD_PER_MINUTE="10", CASE_MESSAGES_PER_HOUR="20"),
+        require_telegram=True,
+    )
+    assert (tight.flood_burst, tight.flood_per_minute, tight.case_messages_per_hour) == (5, 10, 20)
+    for name in ("FLOOD_BURST", "FLOOD_PER_MINUTE", "CASE_MESSAGES_PER_HOUR"):
+        with pytest.raises(ConfigError, match=name):
+            load_settings(env(**{name: "0"}), require_telegram=True)
+        with pytest.raises(ConfigError, match=name):
+            load_settings(env(**{name: "lots"}), require_telegram=True)
+
+
+OIDC = {
+    "OIDC_ISSUER": "https://login.example.org/tenant/v2.0",
+    "OIDC_CLIENT_ID": "helpline",
+    "OIDC_CLIENT_SECRET": "s3cret",
+    "OIDC_GROUP_MAP": (
+        "helpline-laholm=staff:laholm;helpline-coord=coordinator:laholm,botkyrka;"
+        "helpline-admin=admin"
+    ),
+}
+
+
+def test_sign_in_settings_default_to_local_passwords_without_2fa() -> None:
+    settings = load_settings(env(), require_telegram=True)
+    assert (settings.require_2fa, settings.local_passwords, settings.oidc_issuer) == (
+        False,
+        True,
+        None,
+    )
+    assert load_settings(env(REQUIRE_2FA="true"), require_telegram=True).require_2fa
+
+
+def test_oidc_settings_parse_the_group_map_and_read_the_secret_from_a_file(
+    tmp_path: Path,
+) -> None:
+    from bot.config import OidcGroup
+
+    secret = tmp_path / "oidc"
+    secret.write_text("from-a-file\n")
+    values = {k: v for k, v in OIDC.items() if k != "OIDC_CLIENT_SECRET"}
+    settings = load_settings(
+        env(**values, OIDC_CLIENT_SECRET_FILE=str(secret), LOCAL_PASSWORDS="false"),
+        require_telegram=True,
+    )
+    assert settings.oidc_issuer == "https://login.example.org/tenant/v2.0"  # exactly as given
+    assert settings.oidc_client_secret == "from-a-file"
+    assert settings.local_passwords is False
+    assert settings.oidc_groups_claim == "groups"
+    assert settings.oidc_group_map == (
+        OidcGroup("helpline-laholm", "staff", ("laholm",)),
+        OidcGroup("helpline-coord", "coordinator", ("laholm", "botkyrka")),
+        OidcGroup("helpline-admin", "admin", ()),
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"OIDC_CLIENT_SECRET": ""}, "OIDC_CLIENT_ID and OIDC_CLIENT_SECRET"),
+        ({"OIDC_GROUP_MAP": ""}, "OIDC_GROUP_MAP must map at least one group"),
+        ({"OIDC_GROUP_MAP": "g=boss:laholm"}, "role staff, coordinator or admin"),
+        ({"OIDC_GROUP_MAP": "g=staff"}, "needs at least one team"),
+        ({"OIDC_GROUP_MAP": "=staff:laholm"}, "OIDC_GROUP_MAP entries"),
+        ({"OIDC_GROUP_MAP": "g=staff:Laholm!"}, "not a team id"),
+        ({"OIDC_ISSUER": "ftp://x"}, "OIDC_ISSUER must be"),
+        ({"OIDC_GROUPS_CLAIM": "has space"}, "OIDC_GROUPS_CLAIM"),
+    ],
+)
+def test_oidc_settings_refuse_what_cannot_work(changes: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env(**{**OIDC, **changes}), require_telegram=True)
+
+
+def test_local_passwords_off_needs_single_sign_on_and_oidc_parts_need_an_issuer() -> None:
+    with pytest.raises(ConfigError, match="LOCAL_PASSWORDS=false needs single sign-on"):
+        load_settings(env(LOCAL_PASSWORDS="false"), require_telegram=True)
+    with pytest.raises(ConfigError, match="need OIDC_ISSUER"):
+        load_settings(env(OIDC_CLIENT_ID="helpline"), require_telegram=True)
+    with pytest.raises(ConfigError, match="REQUIRE_2FA must be true or false"):
+        load_settings(env(REQUIRE_2FA="sometimes"), require_telegram=True)

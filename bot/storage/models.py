@@ -101,6 +101,10 @@ class CaseRequest(SQLModel, table=True):
     # then, "sent" once told (or tried), "answered" after their one tap on "Did the contact
     # help?" (only that they answered, never what; the answer is only an anonymous count).
     close_notice: str | None = Field(default=None, max_length=8)
+    # (migration 0009) The relative's messages over the hourly cap: how many were held back
+    # (not stored; never their text) and when the last was, for the case page.
+    held_back: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    held_back_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
 class CaseContact(SQLModel, table=True):
