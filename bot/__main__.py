@@ -151,19 +151,21 @@ def _print_claims(report: Report) -> None:
         print(f"      source: {claim.source}")
 
 
-def cmd_purge(settings: Settings) -> int:
+def cmd_purge(settings: Settings, *, vacuum: bool = False) -> int:
     from bot.runtime import build_core
     from bot.services.cases import PurgeReport
+    from bot.storage.engine import Reclaimed
 
-    async def run() -> tuple[int, PurgeReport, int]:
+    async def run() -> tuple[int, PurgeReport, int, Reclaimed | None]:
         core = await build_core(settings)
         try:
             folded = await core.recorder.fold_finished_days() if core.recorder else 0
-            return await core.conversation.purge(), await core.cases.purge(), folded
+            removed, cases = await core.conversation.purge(), await core.cases.purge()
+            return removed, cases, folded, await core.database.reclaim(vacuum_any_size=vacuum)
         finally:
             await core.close()
 
-    removed, cases, folded = asyncio.run(run())
+    removed, cases, folded, reclaimed = asyncio.run(run())
     print(f"removed {removed} idle conversation(s)")
     print(f"counted and deleted {folded} finished day(s) of distinct-relative digests")
     print(
@@ -171,6 +173,12 @@ def cmd_purge(settings: Settings) -> int:
         f"and {cases.texts_deleted} text(s) past retention"
     )
     print(f"removed {cases.audit_deleted} audit row(s) older than AUDIT_RETENTION_DAYS")
+    if reclaimed is not None:
+        vacuumed = ", after a one-time VACUUM" if reclaimed.vacuumed else ""
+        wal = "truncated" if reclaimed.wal_truncated else "not truncated (a reader was busy)"
+        print(f"SQLite: {reclaimed.freed_pages} free page(s) given back{vacuumed}; WAL {wal}")
+        if reclaimed.needs_vacuum:
+            print("SQLite: no auto_vacuum yet; run `python -m bot purge --vacuum` once")
     return 0
 
 
@@ -189,7 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_migrate import add_parser as add_migrate_parser
 
     add_migrate_parser(sub)  # migrate, migrate status, migrate --sql
-    sub.add_parser("purge", help="delete data past its retention period")
+    purge = sub.add_parser("purge", help="delete data past its retention period")
+    purge.add_argument(
+        "--vacuum",
+        action="store_true",
+        help="SQLite: VACUUM a file made without auto_vacuum whatever its size (stop the bot)",
+    )
     from bot.cli_staff import add_parser as add_staff_parser
 
     add_staff_parser(sub)
@@ -227,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 return run_migrate(args, settings)
             case "purge", _:
-                return cmd_purge(settings)
+                return cmd_purge(settings, vacuum=args.vacuum)
             case "staff", _:
                 from bot.cli_staff import run as run_staff
 

@@ -30,6 +30,7 @@ from bot.content.model import Content
 from bot.content.render import Renderer
 from bot.i18n import Translator
 from bot.services.cases import CaseService, RetentionSettings
+from bot.services.flood import IncomingBudget
 from bot.services.health import HealthService
 from bot.services.jobs import JobFailed, JobTracker
 from bot.services.staff import StaffService
@@ -40,6 +41,7 @@ from bot.storage.locks import job_round
 from bot.storage.migrate import at_head, upgrade
 from bot.storage.sessions import SessionStore, open_session_store
 from bot.telegram.app import ALLOWED_UPDATES, TelegramApplication, build_application, build_bot
+from bot.telegram.flood_gate import FloodGate
 from bot.telegram.notify import TelegramStaffNotifier
 from bot.telegram.profile import publish_profile
 from bot.telegram.relay import TelegramRelay
@@ -157,6 +159,7 @@ async def build_core(settings: Settings, bot: Bot | None = None) -> Core:
         events=events,
         stats=recorder,
         old_secret_keys=settings.old_secret_keys,
+        messages_per_hour=settings.case_messages_per_hour,
     )
     staff = StaffService(database, frozenset(report.content.teams))
     report.renderer.set_case_retention(
@@ -266,7 +269,11 @@ class Server:
         if self.preview and not settings.public_url:
             core.renderer.set_public_url(self.origin)  # the bot links to this preview
         application = self.application = build_application(
-            core.conversation, bot, with_updater=not webhook, telemetry=self.telemetry
+            core.conversation,
+            bot,
+            with_updater=not webhook,
+            telemetry=self.telemetry,
+            budget=IncomingBudget(settings.flood_burst, settings.flood_per_minute),
         )
         if self.emulator is not None:
             report_processed(application, self.emulator.update_processed)
@@ -333,6 +340,16 @@ class Server:
             await core.cases.purge()
         except Exception as exc:
             log.error("case purge failed: %s", type(exc).__name__, exc_info=exc)
+            failed = True
+        try:
+            await core.staff.purge_sessions()  # staff sessions past their idle/absolute limit
+        except Exception as exc:
+            log.error("staff session purge failed: %s", type(exc).__name__, exc_info=exc)
+            failed = True
+        try:  # after the deletes: on SQLite, free pages and the WAL's old copies go too
+            await _reclaim(core)
+        except Exception as exc:
+            log.error("reclaim after purge failed: %s", type(exc).__name__, exc_info=exc)
             failed = True
         if core.recorder is not None:
             try:
@@ -444,6 +461,9 @@ def report_processed(application: TelegramApplication, done: Callable[[int], Non
         done(update.update_id)
 
     application.add_handler(TypeHandler(Update, handled), group=LAST_HANDLER_GROUP)
+    gate = getattr(application.update_processor, "gate", None)
+    if isinstance(gate, FloodGate):  # updates over a chat's budget never reach a handler
+        gate.after_drop = done
 
 
 @contextlib.asynccontextmanager
@@ -461,6 +481,24 @@ async def _polling(application: TelegramApplication, *, timeout: int) -> AsyncIt
     finally:
         if updater.running:
             await updater.stop()
+
+
+async def _reclaim(core: Core) -> None:
+    """The SQLite file's free pages and WAL after a purge (``Database.reclaim``), logged."""
+    done = await core.database.reclaim()
+    if done is None:
+        return
+    log.info(
+        "reclaimed %d free page(s)%s; WAL %s",
+        done.freed_pages,
+        " after the one-time VACUUM" if done.vacuumed else "",
+        "truncated" if done.wal_truncated else "not truncated (a reader was busy)",
+    )
+    if done.needs_vacuum:
+        log.warning(
+            "the SQLite file has no auto_vacuum and is too big to VACUUM in a purge round: "
+            "run `python -m bot purge --vacuum` once with the bot stopped (README: erasure)"
+        )
 
 
 async def _one_process(

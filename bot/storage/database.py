@@ -26,7 +26,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.config import Settings
-from bot.storage.engine import create_engine, pg_target_of, read_tx, sqlite_write_lock, write_tx
+from bot.storage.engine import (
+    SQLITE_ERASURE_PRAGMAS,
+    VACUUM_ONCE_MAX_BYTES,
+    Reclaimed,
+    create_engine,
+    pg_target_of,
+    prepare_sqlite_file,
+    read_tx,
+    reclaim_sqlite,
+    sqlite_write_lock,
+    write_tx,
+)
 from bot.storage.pg_connect import create_pool
 
 Conn = AsyncConnection  # what services hold between storage calls, named without SQLAlchemy
@@ -40,7 +51,10 @@ class HotConnection:
     """
 
     def __init__(self, path: str, observers: list[StatementObserver]) -> None:
+        prepare_sqlite_file(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        for pragma in SQLITE_ERASURE_PRAGMAS:
+            self._db.execute(pragma)
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._observers = observers
@@ -175,6 +189,23 @@ class Database:
                 )
             self._hot = HotConnection(path, self._observers)
         return self._hot
+
+    async def reclaim(self, *, vacuum_any_size: bool = False) -> Reclaimed | None:
+        """After a purge, on a SQLite file: free pages and the WAL's old copies go.
+
+        See ``engine.reclaim_sqlite``; it runs in a thread while this process's writers
+        queue on the write lock. ``vacuum_any_size``: the one-time VACUUM of a file made
+        without auto_vacuum runs whatever its size (`python -m bot purge --vacuum`). None on
+        PostgreSQL (its autovacuum does this: README) and for an in-memory database.
+        """
+        if not self.is_sqlite:
+            return None
+        path = make_url(str(self.engine.url)).database
+        if not path or path == ":memory:":
+            return None
+        async with self.write_lock():
+            limit = None if vacuum_any_size else VACUUM_ONCE_MAX_BYTES
+            return await asyncio.to_thread(reclaim_sqlite, path, vacuum_once_max_bytes=limit)
 
     def observe(self, observer: StatementObserver) -> Callable[[], None]:
         """Call ``observer`` with each driver-direct statement; returns its removal."""

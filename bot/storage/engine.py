@@ -9,9 +9,14 @@ sleeping (up to 100 ms a time), which under load cost more than the writes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import sqlite3
+import stat
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,42 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from bot.storage.pg_connect import PgTarget, pg_target
 
 _WRITE = "relatives_write"
+
+# Every SQLite connection (the engine's and the hot one), before anything else:
+# deleted rows are overwritten with zeros, not only unlinked; on a database with no
+# table yet (before the first migration), freed pages can be given back to the file
+# system by ``PRAGMA incremental_vacuum`` (on an older file this pragma changes nothing
+# until a VACUUM, which ``reclaim_sqlite`` does once, see there).
+SQLITE_ERASURE_PRAGMAS = ("PRAGMA secure_delete=ON", "PRAGMA auto_vacuum=INCREMENTAL")
+
+
+def prepare_sqlite_file(path: str) -> None:
+    """The database's folder (0700 if we make it) and file (0600), before SQLite opens it.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they are 0600 too.
+    Files already there that others can read are tightened to the owner only (the
+    database holds requests about relatives); one we may not change is left as it is.
+    """
+    file = Path(path)
+    folder = file.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not file.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for existing in (file, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        _owner_only(existing)
+
+
+def _owner_only(path: Path) -> None:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+    except OSError:  # not there, or not ours to change
+        pass
+
+
 _sqlite_writers: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
 _pg_targets: weakref.WeakKeyDictionary[AsyncEngine, PgTarget] = weakref.WeakKeyDictionary()
 
@@ -47,7 +88,7 @@ def create_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 
         return engine
 
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(url.database)
     engine = create_async_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -55,6 +96,8 @@ def create_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
+        for pragma in SQLITE_ERASURE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -104,3 +147,56 @@ def pg_target_of(engine: AsyncEngine) -> PgTarget:
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+# A database still without auto_vacuum (made before it was set) is converted by one
+# VACUUM in a purge round when it is at most this big (a VACUUM rewrites the whole file and
+# holds the write lock meanwhile: about a second per 100 MB on a small server's disk).
+VACUUM_ONCE_MAX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Reclaimed:
+    """What one round of ``reclaim_sqlite`` did to the file."""
+
+    freed_pages: int  # free pages given back to the file system by incremental_vacuum
+    vacuumed: bool  # the one-time VACUUM that turns auto_vacuum on ran now
+    needs_vacuum: bool  # auto_vacuum is still off: the file is too big for a round (README)
+    wal_truncated: bool  # every WAL frame was checkpointed and the WAL cut to zero bytes
+
+
+def reclaim_sqlite(
+    path: str, *, vacuum_once_max_bytes: int | None = VACUUM_ONCE_MAX_BYTES
+) -> Reclaimed:
+    """After a purge: free pages leave the file, and the WAL's copies of deleted rows go.
+
+    Blocking (run it in a thread). Deleted rows are already zeroed in place
+    (``secure_delete``); here the free pages are cut off the end of the file
+    (``incremental_vacuum``) and the WAL, which still holds the pages as they were before
+    the delete, is checkpointed and truncated (``wal_checkpoint(TRUNCATE)``), waiting up to
+    the busy timeout for readers of an older snapshot. ``vacuum_once_max_bytes`` None:
+    the one-time VACUUM runs whatever the file's size.
+    """
+    db = sqlite3.connect(path, isolation_level=None, timeout=30)
+    try:
+        for pragma in SQLITE_ERASURE_PRAGMAS:
+            db.execute(pragma)
+        mode = db.execute("PRAGMA auto_vacuum").fetchone()[0]
+        vacuumed = needs_vacuum = False
+        if mode != 2:  # 0 NONE, 1 FULL, 2 INCREMENTAL
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            size = db.execute("PRAGMA page_size").fetchone()[0]
+            if vacuum_once_max_bytes is None or pages * size <= vacuum_once_max_bytes:
+                db.execute("VACUUM")  # the pragma above takes effect with it
+                vacuumed = True
+            else:
+                needs_vacuum = True
+        free_before = db.execute("PRAGMA freelist_count").fetchone()[0]
+        # Each step frees one page, and sqlite3's execute steps a row-less statement only
+        # once: executescript runs it to the end.
+        db.executescript("PRAGMA incremental_vacuum;")
+        freed = free_before - db.execute("PRAGMA freelist_count").fetchone()[0]
+        busy, _frames, _done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return Reclaimed(freed, vacuumed, needs_vacuum, wal_truncated=busy == 0)
+    finally:
+        db.close()
