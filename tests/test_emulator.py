@@ -509,6 +509,18 @@ async def test_wait_idle_times_out_without_a_bot(emu: BotApiEmulator) -> None:
     await emu.wait_idle(emu.new_private_chat(), timeout=0.5)  # other chats are idle
 
 
+async def test_wait_for_message_wakes_on_the_message(emu: BotApiEmulator, bot: Bot) -> None:
+    chat_id = emu.new_private_chat()
+    waiting = asyncio.create_task(
+        emu.wait_for_message(chat_id, lambda m: m["from_bot"] and m["text"] == "Hej")
+    )
+    await bot.send_message(chat_id, "Annat")
+    await bot.send_message(chat_id, "Hej")
+    assert (await waiting)["text"] == "Hej"
+    with pytest.raises(TimeoutError, match="no matching message"):
+        await emu.wait_for_message(chat_id, lambda m: m["text"] == "never", timeout=0.1)
+
+
 async def test_memory_is_bounded(emu: BotApiEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(emulator_module, "MAX_MESSAGES_PER_CHAT", 3)
     monkeypatch.setattr(emulator_module, "MAX_CHATS", 2)

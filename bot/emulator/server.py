@@ -393,6 +393,11 @@ class BotApiEmulator:
         self._origin = origin.rstrip("/")
 
     @property
+    def token(self) -> str:
+        """The bot token this emulator answers to (the preview's is random per run)."""
+        return self._token
+
+    @property
     def base_url(self) -> str:
         """PTB's base_url (PTB appends the token)."""
         if self._origin is None:
@@ -726,7 +731,8 @@ class BotApiEmulator:
 
     def update_processed(self, update_id: int) -> None:
         """The bot finished handling a polled update (see ``processing_acks``)."""
-        if self._unprocessed.pop(update_id, 0) != 0:
+        if update_id in self._unprocessed:
+            del self._unprocessed[update_id]
             self._changed.notify()
 
     def _busy_reason(self, chat_id: int | None) -> str | None:
