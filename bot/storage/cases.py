@@ -83,6 +83,8 @@ class CaseRow:
     outcome: Outcome | None
     version: int
     close_notice: str | None
+    held_back: int = 0  # (0009) the relative's messages over the hourly cap, not stored
+    held_back_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,7 @@ class AuditRow:
     staff: str
     action: str
     case_code: str | None
+    address: str | None = None  # sign-ins: a keyed digest of the client address (0006)
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,15 +530,48 @@ async def insert_message(
     return int((await conn.execute(statement)).scalar_one())
 
 
+async def relative_messages_since(conn: AsyncConnection, case_id: int, since: datetime) -> int:
+    """The relative's messages stored in this case since ``since`` (the hourly cap)."""
+    m = messages.c
+    statement = select(func.count()).where(
+        m.case_id == case_id, m.author == "relative", m.created_at >= since
+    )
+    return int((await conn.execute(statement)).scalar_one())
+
+
+async def hold_back_if_active(
+    conn: AsyncConnection, case_id: int, now: datetime
+) -> tuple[bool, datetime | None]:
+    """Count one held-back message on an open or claimed case: (done, the previous time)."""
+    r = requests.c
+    previous = (
+        await conn.execute(select(r.held_back_at).where(r.id == case_id, _IS_ACTIVE))
+    ).first()
+    if previous is None:
+        return False, None
+    done = await _change(
+        conn, case_id, now, _IS_ACTIVE, held_back=r.held_back + 1, held_back_at=now
+    )
+    return done, previous[0]
+
+
 async def set_delivery(conn: AsyncConnection, message_id: int, delivery: str) -> None:
     await conn.execute(
         update(messages).where(messages.c.id == message_id).values(delivery=delivery)
     )
 
 
-async def case_messages(conn: AsyncConnection, case_id: int) -> list[MessageRow]:
+async def case_messages(
+    conn: AsyncConnection, case_id: int, limit: int | None = None, before: int | None = None
+) -> list[MessageRow]:
+    """The case's messages, oldest first; with ``limit`` only the newest ``limit`` (of those
+    with an id below ``before``): a page of a long case, read by the primary key index."""
     m = messages.c
-    return await _listed(conn, MessageRow, messages, [m.case_id == case_id], [m.created_at, m.id])
+    where = [m.case_id == case_id] if before is None else [m.case_id == case_id, m.id < before]
+    if limit is None:
+        return await _listed(conn, MessageRow, messages, where, [m.created_at, m.id])
+    newest = await _listed(conn, MessageRow, messages, where, [m.id.desc()], limit)
+    return sorted(newest, key=lambda row: (row.created_at, row.id))
 
 
 async def insert_note(
@@ -612,9 +648,19 @@ async def delete_canned(conn: AsyncConnection, reply_id: int, team_ids: list[str
 
 
 async def record(
-    conn: AsyncConnection, at: datetime, staff: str, action: str, case_code: str | None
+    conn: AsyncConnection,
+    at: datetime,
+    staff: str,
+    action: str,
+    case_code: str | None,
+    address: str | None = None,
 ) -> None:
-    await conn.execute(insert(audit).values(at=at, staff=staff, action=action, case_code=case_code))
+    """One audit row: who, what, which case, when; ``address`` only ever a keyed digest."""
+    await conn.execute(
+        insert(audit).values(
+            at=at, staff=staff, action=action, case_code=case_code, address=address
+        )
+    )
 
 
 async def delete_audit_before(conn: AsyncConnection, cutoff: datetime) -> int:

@@ -12,12 +12,15 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ExtBot, TypeHandler
+from telegram.ext import Application, BaseRateLimiter, ExtBot, TypeHandler
 
 from bot.chat.conversation import ConversationService
 from bot.log_policy import enforce_log_privacy
+from bot.services.flood import IncomingBudget
 from bot.services.telemetry import Telemetry
+from bot.telegram.flood_gate import FloodGate
 from bot.telegram.handlers import TelegramDoor
+from bot.telegram.limits import TelegramLimits
 from bot.telegram.processor import ChatOrderedUpdateProcessor
 from bot.telegram.transport import AiohttpRequest, ObservedRequest
 
@@ -29,18 +32,25 @@ TelegramApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 def build_bot(
-    token: str, base_url: str, *, proxy: str | None = None, telemetry: Telemetry | None = None
-) -> ExtBot[None]:
+    token: str,
+    base_url: str,
+    *,
+    proxy: str | None = None,
+    telemetry: Telemetry | None = None,
+    limits: BaseRateLimiter[Any] | None = None,
+) -> ExtBot[Any]:
     """The Bot API client: a wide pool for sending, a narrow one for long polls.
 
     ``proxy`` (TELEGRAM_PROXY / HTTPS_PROXY) carries both, so every Bot API call goes out
     through it. The log policy first: PTB logs the API URL, token included, at DEBUG as the
-    bot is made.
+    bot is made. Every call but getUpdates goes through ``limits`` (Telegram's rate limits,
+    429s waited out and retried; ``TelegramLimits()`` unless given).
     """
     enforce_log_privacy()
     return ExtBot(
         token,
         base_url=base_url,
+        rate_limiter=limits if limits is not None else TelegramLimits(),
         request=_request(telemetry, connection_pool_size=128, proxy=proxy),
         get_updates_request=_request(
             telemetry, connection_pool_size=2, read_timeout=40.0, proxy=proxy
@@ -59,10 +69,15 @@ def build_application(
     *,
     with_updater: bool,
     telemetry: Telemetry | None = None,
+    budget: IncomingBudget | None = None,
 ) -> TelegramApplication:
-    """The PTB Application; ``with_updater`` False for webhook mode (our aiohttp route feeds it)."""
+    """The PTB Application; ``with_updater`` False for webhook mode (our aiohttp route feeds it).
+
+    ``budget``: the per-chat budget for incoming updates, checked before anything else.
+    """
     enforce_log_privacy()
-    processor = ChatOrderedUpdateProcessor(256, telemetry)
+    gate = FloodGate(budget, conversation, bot) if budget is not None else None
+    processor = ChatOrderedUpdateProcessor(256, telemetry, gate)
     builder = Application.builder().bot(bot).concurrent_updates(processor)
     if not with_updater:
         builder = builder.updater(None)

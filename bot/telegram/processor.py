@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
@@ -48,16 +48,39 @@ def update_chat_key(update: object) -> int | None:
     return None
 
 
+class Gate(Protocol):
+    """The per-chat budget (``bot.telegram.flood_gate.FloodGate``)."""
+
+    def check(self, update: object) -> str: ...
+    async def notify(self, update: object) -> None: ...
+    def dropped(self, update: object) -> None: ...
+
+
 class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     def __init__(
-        self, max_concurrent_updates: int = 256, telemetry: Telemetry | None = None
+        self,
+        max_concurrent_updates: int = 256,
+        telemetry: Telemetry | None = None,
+        gate: Gate | None = None,
     ) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
         self.telemetry = telemetry
+        self.gate = gate  # the per-chat budget, checked before anything else
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if self.gate is not None:
+            verdict = self.gate.check(update)
+            if verdict != "admit":  # over budget: not handled at all (and not counted)
+                if isinstance(coroutine, Coroutine):
+                    coroutine.close()
+                try:
+                    if verdict == "notify":
+                        await self.gate.notify(update)
+                finally:
+                    self.gate.dropped(update)
+                return
         if self.telemetry is None:
             await self._in_chat_order(update, coroutine)
             return

@@ -1,0 +1,64 @@
+"""The per-chat budget at the door: an update over it is dropped before any work is done.
+
+Checked by the update processor before the chat's lock is taken and before any state is
+loaded, so a flooding chat neither queues behind itself nor holds a slot other chats need.
+The first update over the budget gets the one "please slow down" notice (in the chat's
+language: the one read of state in the whole flood), the rest nothing. The budget is keyed
+by the chat's pseudonym (``bot.services.flood``): no chat id is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from telegram import Bot, Update
+from telegram.constants import ChatType
+
+from bot.chat.conversation import ConversationService
+from bot.chat.flood_screens import slow_down
+from bot.services.flood import IncomingBudget, Verdict
+from bot.telegram.port import TelegramChatPort
+
+log = logging.getLogger(__name__)
+
+
+class FloodGate:
+    def __init__(
+        self, budget: IncomingBudget, conversation: ConversationService, bot: Bot
+    ) -> None:
+        self.budget = budget
+        self._conversation = conversation
+        self._bot = bot
+        self.after_drop: Callable[[int], None] | None = None  # preview: "handled" to the emulator
+
+    def check(self, update: object) -> Verdict:
+        """Private chats' updates take from their chat's bucket; others pass (ignored later)."""
+        if not isinstance(update, Update):
+            return "admit"
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE:
+            return "admit"
+        return self.budget.admit(self._conversation.memory.pseudonym(chat.id))
+
+    def dropped(self, update: object) -> None:
+        """An update the budget refused counts as handled (the preview's emulator waits on it)."""
+        if self.after_drop is not None and isinstance(update, Update):
+            self.after_drop(update.update_id)
+
+    async def notify(self, update: object) -> None:
+        """The calm notice; a failure to send it is logged by type and otherwise ignored."""
+        assert isinstance(update, Update)
+        chat = update.effective_chat
+        assert chat is not None
+        user = update.effective_user
+        log.info("a chat went over its update budget: muted until its budget refills")
+        try:
+            lang = await self._conversation.memory.language(chat.id)
+        except Exception as exc:  # the notice still goes out, in Telegram's language
+            log.warning("chat language unavailable: %s", type(exc).__name__)
+            lang = None
+        if lang is None:
+            lang = self._conversation.pick_language(user.language_code if user else None)
+        renderer = self._conversation.renderer
+        await TelegramChatPort(self._bot, chat.id).send(slow_down(renderer, lang))
