@@ -47,8 +47,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     teams = staff_sub.add_parser("teams", help="replace the teams of an account")
     teams.add_argument("username")
     teams.add_argument("--team", action="append", default=[], required=True)
-    deactivate = staff_sub.add_parser("deactivate", help="stop an account from signing in")
+    role = staff_sub.add_parser("role", help="change the role of an account (signs it out)")
+    role.add_argument("username")
+    role.add_argument("--role", choices=ROLES, required=True)
+    deactivate = staff_sub.add_parser(
+        "deactivate", help="stop an account from signing in (signs it out everywhere)"
+    )
     deactivate.add_argument("username")
+    reactivate = staff_sub.add_parser("reactivate", help="let a deactivated account sign in again")
+    reactivate.add_argument("username")
+    signout = staff_sub.add_parser(
+        "signout", help="end every session and API token of an account (sign out everywhere)"
+    )
+    signout.add_argument("username")
+    reset_2fa = staff_sub.add_parser(
+        "2fa-reset", help="remove the second factor of an account (lost phone; audited)"
+    )
+    reset_2fa.add_argument("username")
     staff_sub.add_parser("list", help="list accounts")
 
 
@@ -76,9 +91,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             teams = frozenset(args.team)
             _with_service(settings, known, lambda s: s.set_teams(args.username, teams))
             print(f"{args.username} now belongs to: {', '.join(sorted(teams))}")
+        elif args.staff_command == "role":
+            _with_service(settings, known, lambda s: s.set_role(args.username, args.role))
+            print(f"{args.username} is now {args.role} (signed out everywhere)")
         elif args.staff_command == "deactivate":
             _with_service(settings, known, lambda s: s.deactivate(args.username))
-            print(f"{args.username} can no longer sign in")
+            print(f"{args.username} can no longer sign in (signed out everywhere)")
+        elif args.staff_command == "reactivate":
+            _with_service(settings, known, lambda s: s.reactivate(args.username))
+            print(f"{args.username} can sign in again")
+        elif args.staff_command == "signout":
+            ended = _with_service(settings, known, lambda s: s.sign_out_everywhere(args.username))
+            print(f"{args.username} signed out everywhere ({ended} sessions and tokens ended)")
+        elif args.staff_command == "2fa-reset":
+            removed = _with_service(
+                settings, known, lambda s: _reset_2fa(s, settings, args.username)
+            )
+            print(
+                f"{args.username}: second factor removed (set up again at the next sign-in)"
+                if removed
+                else f"{args.username} had no second factor"
+            )
         elif args.staff_command == "list":
             accounts = _with_service(settings, known, lambda s: s.list())
             for a in accounts:
@@ -96,6 +129,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"known teams: {', '.join(sorted(known))}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _reset_2fa(staff: StaffService, settings: Settings, username: str) -> bool:
+    """The account's TOTP secret and recovery codes removed, audited as done by "cli"."""
+    from bot.services.totp import TotpError, TotpService
+
+    if settings.secret_key is None:
+        raise ConfigError("SECRET_KEY is not set")
+    totp = TotpService(staff.database, settings.secret_key, settings.old_secret_keys)
+    try:
+        return await totp.reset("cli", username)
+    except TotpError:
+        raise StaffError("not_found", username) from None
 
 
 def _password(prompt: str) -> str:

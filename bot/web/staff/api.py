@@ -9,7 +9,6 @@ the browser in; a request with the session cookie must send the session's
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -17,6 +16,9 @@ from typing import Any, cast
 from aiohttp import web
 
 from bot.domain import CaseError, Outcome, StaffUser
+from bot.text_input import JSONBadString, JSONRefused, loads_json
+from bot.web.limits import staff_text
+from bot.web.staff import sso
 from bot.web.staff.context import case_code, ctx_of, public, public_without_csrf
 from bot.web.staff.deps import door_of
 from bot.web.staff.openapi import openapi_document
@@ -57,10 +59,15 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     """A JSON object body; anything else is a clear 400 (raised as CaseError('invalid'))."""
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise CaseError("too_long", "body")
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise CaseError("invalid", "the body is not JSON") from None
+    raw = await request.read()
+    if len(raw) > MAX_JSON_BYTES:  # a chunked body has no Content-Length to check first
+        raise CaseError("too_long", "body")
+    try:  # depth checked before parsing: a deep body is a 400, never a RecursionError
+        body = loads_json(raw or b"{}")
+    except JSONBadString as exc:
+        raise CaseError("bad_character", str(exc)) from None
+    except JSONRefused as exc:
+        raise CaseError("invalid", str(exc)) from None
     if not isinstance(body, dict):
         raise CaseError("invalid", "the body must be a JSON object")
     return body
@@ -72,11 +79,12 @@ def _staff_and_code(request: web.Request) -> tuple[StaffUser, str]:
 
 
 def text_field(body: dict[str, Any], name: str = "text") -> str:
-    """A string field; its length and emptiness are the service's to refuse."""
+    """A string field, normalised; a control character is refused here (400), its length
+    and emptiness are the service's to refuse."""
     text = body.get(name)
     if not isinstance(text, str):
         raise CaseError("invalid", f"{name} is required")
-    return text
+    return staff_text(text)
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -94,6 +102,8 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise CaseError("invalid", "username and password are required")
+    if sso.passwords_off(request):
+        return api_error(403, "sso_only", "Password sign-in is switched off: use single sign-on.")
     result = await door.signin.sign_in(username, password, request.remote)
     if result.retry_after:
         wait = result.retry_after
@@ -107,8 +117,12 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         return response
     if result.user is None:
         return api_error(401, "unauthorized", "The username or password is not right.")
+    second = await sso.api_second_factor(request, result.user, body.get("code"))
+    if second is not None:  # an account with a second factor sends its code too
+        return second
     ctx.session.sign_in(result.user.id)
-    token, expires = door.codec.issue_token(result.user.id)
+    sid = await door.sessions.start(result.user.id, "token", request.headers.get("User-Agent"))
+    token, expires = door.codec.issue_token(result.user.id, sid)
     return to_json(
         {
             "token": token,
@@ -123,8 +137,22 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
 @routes.delete("/session")
 @public
 async def sign_out(request: web.Request) -> web.StreamResponse:
-    ctx_of(request).session.sign_out()
+    """The bearer token's session ends (with a token), else the cookie's."""
+    ctx = ctx_of(request)
+    if ctx.token_sid:
+        await door_of(request).sessions.end(ctx.token_sid)
+    else:
+        ctx.session.sign_out()
     return done()
+
+
+@routes.delete("/sessions")
+async def sign_out_elsewhere(request: web.Request) -> web.StreamResponse:
+    """Every other session and token of this account ends; the one asking stays."""
+    ctx = ctx_of(request)
+    current = ctx.token_sid or ctx.session.sid or ""
+    ended = await door_of(request).sessions.end_others(ctx.staff, current)
+    return to_json({"ended": ended})
 
 
 @routes.get("/me")
@@ -140,7 +168,11 @@ async def queue(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/cases/{code}")
 async def detail(request: web.Request) -> web.StreamResponse:
-    return to_json(await door_of(request).cases.detail(*_staff_and_code(request)))
+    staff, code = _staff_and_code(request)
+    door = door_of(request)
+    found = await door.cases.detail(staff, code)
+    await door.staff.audit_case_read(staff, code, phone_shown=found.phone is not None)
+    return to_json(found)
 
 
 @routes.post("/cases/{code}/claim")
@@ -212,4 +244,5 @@ async def audit(request: web.Request) -> web.StreamResponse:
         if exc.reason != "forbidden":
             raise
         return api_error(403, "forbidden", "Only administrators can read the audit log.")
+    await door_of(request).staff.audit(ctx_of(request).staff, "audit_read")
     return to_json({"entries": entries})

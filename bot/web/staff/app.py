@@ -21,14 +21,17 @@ from aiohttp import web
 
 from bot.config import ConfigError, Settings
 from bot.content.model import Content
-from bot.domain import CaseError
+from bot.domain import CaseError, StaffUser
 from bot.i18n import Translator
 from bot.services.canned import CannedReplies
 from bot.services.cases import CaseService
+from bot.services.oidc import OidcService
 from bot.services.signin import SignInService
 from bot.services.staff import StaffService
+from bot.services.staff_sessions import StaffSessions
 from bot.services.stats import StatsService
-from bot.web.staff import api, stats_views, views
+from bot.services.totp import TotpService
+from bot.web.staff import api, sso, stats_views, views
 from bot.web.staff.api import CSRF_HEADER, api_error
 from bot.web.staff.context import (
     CTX,
@@ -38,11 +41,14 @@ from bot.web.staff.context import (
     PageError,
     access_of,
     choose_language,
+    is_poll,
 )
 from bot.web.staff.deps import DOOR, StaffDoor, StatsDeps
+from bot.web.staff.lookups import lookup_brake
 from bot.web.staff.pages import PageRenderer
 from bot.web.staff.refusals import refusal
 from bot.web.staff.session import COOKIE_NAME, Session, SessionCodec
+from bot.web.staff.sso import PARTS, SignInParts
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -80,11 +86,18 @@ class StaffWeb:
         timezone: str = "Europe/Stockholm",
         poll_seconds: float = 3.0,
         stats: StatsDeps | None = None,
+        sign_in: SignInParts | None = None,  # second factor and single sign-on (sso.py)
     ) -> None:
+        self.sign_in = sign_in or SignInParts(
+            TotpService(staff.database, secret_key, old_secret_keys, now=lambda: staff.now()),
+            secret_key,
+            old_secret_keys,
+        )
+        self.sign_in.safe_next = views.safe_next
         self.door = StaffDoor(
             cases=cases,
             staff=staff,
-            signin=SignInService(staff),
+            signin=SignInService(staff, secret_key),
             canned=CannedReplies(cases),
             content=content,
             translators={code: translators[code] for code in STAFF_LANGUAGES},
@@ -95,6 +108,10 @@ class StaffWeb:
                 if lang.code in translators
             },
             codec=SessionCodec(secret_key, old_secret_keys),
+            # The staff service's clock (tests move it), read at each use.
+            sessions=StaffSessions(
+                staff.database, secret_key, old_secret_keys, now=lambda: staff.now()
+            ),
             pages=PageRenderer(content, timezone, poll_seconds),
             cookie_secure=cookie_secure,
             stats=stats,
@@ -129,6 +146,22 @@ class StaffWeb:
                 settings.case_text_retention_days,
                 today=stats.today,  # a period's default last day: today in TIME_ZONE
             ),
+            sign_in=SignInParts(
+                TotpService(
+                    core.staff.database,
+                    settings.secret_key,
+                    settings.old_secret_keys,
+                    now=lambda: core.staff.now(),
+                ),
+                settings.secret_key,
+                settings.old_secret_keys,
+                oidc=OidcService.from_settings(
+                    core.staff.database, settings, frozenset(core.content.teams)
+                ),
+                require_2fa=settings.require_2fa,
+                local_passwords=settings.local_passwords,
+                public_url=settings.public_url,
+            ),
         )
 
     def mount(self, app: web.Application) -> None:
@@ -139,14 +172,17 @@ class StaffWeb:
         app.router.add_get("/api/openapi.json", api.openapi)
         app.add_routes(stats_views.public_routes)
 
-        pages_app = web.Application(middlewares=[page_middleware])
+        pages_app = web.Application(middlewares=[page_middleware, lookup_brake(api=False)])
         pages_app[DOOR] = self.door
+        pages_app[PARTS] = self.sign_in
         pages_app.add_routes(views.routes)
+        pages_app.add_routes(sso.routes)
         pages_app.add_routes(stats_views.page_routes)
         app.add_subapp("/staff", pages_app)
 
-        api_app = web.Application(middlewares=[api_middleware])
+        api_app = web.Application(middlewares=[api_middleware, lookup_brake(api=True)])
         api_app[DOOR] = self.door
+        api_app[PARTS] = self.sign_in
         api_app.add_routes(api.routes)
         api_app.add_routes(stats_views.api_routes)
         app.add_subapp("/api/v1", api_app)
@@ -160,10 +196,40 @@ def _session(door: StaffDoor, request: web.Request) -> Session:
     return session if session is not None else Session(changed=True)
 
 
+async def _settle(door: StaffDoor, request: web.Request, session: Session) -> None:
+    """The table follows the handler: ended sessions' rows go, a sign-in's row is made."""
+    try:
+        for sid in session.ended:
+            await door.sessions.end(sid)
+        session.ended.clear()
+        if session.starting and session.staff_id is not None:
+            agent = request.headers.get("User-Agent")
+            session.sid = await door.sessions.start(session.staff_id, "cookie", agent)
+            session.starting = False
+    except Exception as exc:  # the database failed: nobody is signed in by this cookie
+        log.error("staff session not stored: %s", type(exc).__name__, exc_info=exc)
+        if session.starting:
+            session.forget()
+
+
+async def _signed_in(door: StaffDoor, request: web.Request, session: Session) -> StaffUser | None:
+    """The cookie's user while its session row lives, else None (and the cookie signed out)."""
+    if session.staff_id is None:
+        return None
+    user = None
+    if session.sid:
+        user = await door.sessions.resume(session.sid, "cookie", poll=is_poll(request))
+    if user is None or user.id != session.staff_id:
+        session.forget()
+        return None
+    return user
+
+
 def _store_session(
     door: StaffDoor, request: web.Request, response: web.StreamResponse, s: Session
 ) -> None:
-    s.seen = int(time.time())
+    if not is_poll(request):  # a live refresh keeps no session alive
+        s.seen = int(time.time())
     secure = door.cookie_secure
     if secure is None:
         # The scheme a trusted proxy forwarded (bot.web.forwarded), never a client's header.
@@ -181,17 +247,16 @@ async def page_middleware(request: web.Request, handler: Handler) -> web.StreamR
     lang = choose_language(session.lang, request.headers.get("Accept-Language", ""))
     ctx = request[CTX] = Ctx(request, session, None, door.translators[lang])
     response = await _run_page(door, ctx, handler)
-    _store_session(door, request, response, session)
+    await _settle(door, request, session)
+    if session.changed or not is_poll(request):
+        _store_session(door, request, response, session)
     return response
 
 
 async def _run_page(door: StaffDoor, ctx: Ctx, handler: Handler) -> web.StreamResponse:
     request, session, pages = ctx.request, ctx.session, door.pages
     try:
-        if session.staff_id is not None:
-            ctx.user = await door.staff.get(session.staff_id)
-            if ctx.user is None:
-                session.sign_out()
+        ctx.user = await _signed_in(door, request, session)
         if request.method in UNSAFE_METHODS:
             ctx.form = await _read_form(request)
             if not hmac.compare_digest(ctx.form.get("csrf", ""), session.csrf):
@@ -222,6 +287,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     session = _session(door, request)
     ctx = request[CTX] = Ctx(request, session, None, door.translators["en"])
     response = await _run_api(door, ctx, handler)
+    await _settle(door, request, session)
     if session.changed:
         _store_session(door, request, response, session)
     return response
@@ -233,12 +299,13 @@ async def _run_api(door: StaffDoor, ctx: Ctx, handler: Handler) -> web.StreamRes
     try:
         bearer = request.headers.get("Authorization", "")
         if bearer.startswith("Bearer "):
-            staff_id = door.codec.token_staff_id(bearer[7:].strip())
-            if staff_id is None:
+            opened, staff_id = door.codec.open_token(bearer[7:].strip()), None
+            if opened is not None and opened[1]:
+                staff_id, ctx.token_sid = opened
+                ctx.user = await door.sessions.resume(ctx.token_sid, "token", poll=is_poll(request))
+            if ctx.user is None or ctx.user.id != staff_id:
+                ctx.user = None
                 return api_error(401, "unauthorized", "The token is not valid or has expired.")
-            ctx.user = await door.staff.get(staff_id)
-            if ctx.user is None:
-                return api_error(401, "unauthorized", "The account is not active.")
         else:
             if (
                 rule.csrf
@@ -246,8 +313,7 @@ async def _run_api(door: StaffDoor, ctx: Ctx, handler: Handler) -> web.StreamRes
                 and not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), session.csrf)
             ):
                 return api_error(403, "csrf", f"Missing or wrong {CSRF_HEADER} header.")
-            if session.staff_id is not None:
-                ctx.user = await door.staff.get(session.staff_id)
+            ctx.user = await _signed_in(door, request, session)
         if rule.signed_in and ctx.user is None:
             return api_error(401, "unauthorized", "Sign in first (POST /api/v1/session).")
         return await handler(request)

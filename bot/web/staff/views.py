@@ -9,27 +9,39 @@ typed text kept, so bad input never loses what someone wrote. The services decid
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import cast
 from urllib.parse import quote
 
 from aiohttp import web
 
 from bot.domain import ACTIVE_STATUSES, MAX_STAFF_TEXT, OUTCOMES, CaseError, Outcome
-from bot.web.staff import texts
-from bot.web.staff.context import Ctx, case_code, ctx_of, only_for, public
+from bot.web.limits import shown_again, staff_text
+from bot.web.staff import sso, texts
+from bot.web.staff.context import Ctx, case_code, ctx_of, only_for, poll, public
 from bot.web.staff.deps import door_of
 from bot.web.staff.pages import QUEUE_ROWS_SHOWN
 from bot.web.staff.refusals import refusal
 from bot.web.staff.session import COOKIE_NAME
+
+# A case page shows its newest messages (a 2,000-message case stays light); "older" pages on.
+CASE_MESSAGES_SHOWN = 50
 
 routes = web.RouteTableDef()  # on the ``/staff`` sub-application: paths relative to it
 # Refusals a case action shows as its own page (the case is not there to go back to).
 NOT_THERE = frozenset({"not_found", "forbidden"})
 
 
+# A same-site path inside the staff pages, printable ASCII only (a control character in a
+# Location header would drop the connection; a browser URL-encodes the rest anyway).
+_SAFE_NEXT = re.compile(r"/staff/[\x21-\x5b\x5d-\x7e]*")
+
+
 def safe_next(value: str | None) -> str:
-    """Only a path inside the staff pages; never another site."""
-    if value and value.startswith("/staff/") and not value.startswith("//") and "\\" not in value:
+    """Only a path inside the staff pages, never another site: it starts with ``/staff/``
+    (so not ``//`` and no scheme), no backslash, no space or control character; else the
+    queue."""
+    if value and _SAFE_NEXT.fullmatch(value):
         return value
     return "/staff/queue"
 
@@ -63,7 +75,9 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     target = safe_next(request.query.get("next"))
     if ctx.user is not None:
         return redirect(target)
-    return door_of(request).pages.render(ctx, "staff/login.html", next=target, username="")
+    return door_of(request).pages.render(
+        ctx, "staff/login.html", next=target, username="", **sso.login_options(request, target)
+    )
 
 
 @routes.post("/login")
@@ -71,10 +85,20 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 async def login(request: web.Request) -> web.StreamResponse:
     ctx, door = ctx_of(request), door_of(request)
     target = safe_next(ctx.form.get("next"))
+    options = sso.login_options(request, target)
+    if not options["passwords"]:  # LOCAL_PASSWORDS=false: single sign-on only
+        message = ctx._("Sign-in with a password is switched off here. Use single sign-on.")
+        return door.pages.render(
+            ctx, "staff/login.html", status=403, next=target, username="", error=message, **options
+        )
     result = await door.signin.sign_in(
         ctx.form.get("username", ""), ctx.form.get("password", ""), request.remote
     )
     if result.user is not None:
+        # A second factor (or its enrolment under REQUIRE_2FA) comes before the session.
+        second = await sso.second_step(request, result.user, target)
+        if second is not None:
+            return second
         ctx.session.sign_in(result.user.id)
         return redirect(target)
     if result.retry_after:
@@ -94,6 +118,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         next=target,
         username=result.username,
         error=message,
+        **options,
     )
     if result.retry_after:
         response.headers["Retry-After"] = str(result.retry_after)
@@ -107,6 +132,15 @@ async def logout(request: web.Request) -> web.StreamResponse:
     ctx.session.sign_out()
     ctx.session.set_flash("info", ctx._("You have signed out."))
     return redirect("/staff/login")
+
+
+@routes.post("/signout-everywhere")
+async def sign_out_everywhere(request: web.Request) -> web.StreamResponse:
+    """Every other browser and API token of this account is signed out; this one stays."""
+    ctx, door = ctx_of(request), door_of(request)
+    await door.sessions.end_others(ctx.staff, ctx.session.sid or "")
+    ctx.session.set_flash("success", ctx._("You are now signed out everywhere else."))
+    return redirect("/staff/queue")
 
 
 @routes.post("/language")
@@ -129,6 +163,7 @@ async def queue(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/queue/live")
+@poll
 async def queue_live(request: web.Request) -> web.StreamResponse:
     """The queue's table as a fragment, or 204 when nothing changed since ``v``."""
     ctx, door = ctx_of(request), door_of(request)
@@ -140,13 +175,23 @@ async def queue_live(request: web.Request) -> web.StreamResponse:
 
 
 async def render_case(
-    request: web.Request, code: str, *, status: int = 200, error: str | None = None, **kept: str
+    request: web.Request,
+    code: str,
+    opened: bool = False,  # True: the case page opened (audited); False: shown again
+    /,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    **kept: str,
 ) -> web.Response:
     ctx, door = ctx_of(request), door_of(request)
     user = ctx.staff
-    detail = await door.cases.detail(user, code)
+    before = _before(request)
+    detail = await door.cases.detail(user, code, page=CASE_MESSAGES_SHOWN, before=before)
+    if opened:  # audited before anything of it is shown: who opened which case, and when
+        await door.staff.audit_case_read(user, code, phone_shown=detail.phone is not None)
     item = detail.item
-    messages_html = door.pages.fragment(ctx, "staff/_messages.html", detail=detail)
+    messages_html = door.pages.fragment(ctx, "staff/_messages.html", detail=detail, before=before)
     return door.pages.render(
         ctx,
         "staff/case.html",
@@ -160,6 +205,7 @@ async def render_case(
         outcomes=OUTCOMES,
         messages_html=messages_html,
         messages_tag=_tag(messages_html),
+        before=before,
         max_text=MAX_STAFF_TEXT,
         error=error,
         reply_text=kept.get("reply_text", ""),
@@ -169,15 +215,19 @@ async def render_case(
 
 @routes.get("/cases/{code}")
 async def case(request: web.Request) -> web.StreamResponse:
-    return await render_case(request, case_code(request))
+    return await render_case(request, case_code(request), True)
 
 
 @routes.get("/cases/{code}/live")
+@poll
 async def case_live(request: web.Request) -> web.StreamResponse:
     """The case's messages as a fragment, or 204 when they have not changed."""
     ctx, door = ctx_of(request), door_of(request)
-    detail = await door.cases.detail(ctx.staff, case_code(request))
-    html = door.pages.fragment(ctx, "staff/_messages.html", detail=detail)
+    before = _before(request)
+    detail = await door.cases.detail(
+        ctx.staff, case_code(request), page=CASE_MESSAGES_SHOWN, before=before
+    )
+    html = door.pages.fragment(ctx, "staff/_messages.html", detail=detail, before=before)
     tag = _tag(html)
     if request.query.get("v") == tag:
         return _unchanged()
@@ -227,7 +277,11 @@ async def release_or_reopen(request: web.Request) -> web.StreamResponse:
 @routes.post("/cases/{code}/reply")
 async def reply(request: web.Request) -> web.StreamResponse:
     ctx, code = ctx_of(request), case_code(request)
-    text = ctx.form.get("text", "").strip() or ctx.form.get("canned", "").strip()
+    raw = ctx.form.get("text", "")
+    try:
+        text = staff_text(raw) or staff_text(ctx.form.get("canned", ""))
+    except CaseError as exc:
+        return await _shown_again(request, code, exc, reply_text=shown_again(raw))
     if not text:
         return await render_case(
             request, code, status=400, error=ctx._("Write a reply before sending.")
@@ -246,7 +300,11 @@ async def reply(request: web.Request) -> web.StreamResponse:
 @routes.post("/cases/{code}/note")
 async def note(request: web.Request) -> web.StreamResponse:
     ctx, code = ctx_of(request), case_code(request)
-    text = ctx.form.get("text", "").strip()
+    raw = ctx.form.get("text", "")
+    try:
+        text = staff_text(raw)
+    except CaseError as exc:
+        return await _shown_again(request, code, exc, note_text=shown_again(raw))
     if not text:
         return await render_case(request, code, status=400, error=ctx._("Write a note first."))
     try:
@@ -290,6 +348,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
     ctx, door = ctx_of(request), door_of(request)
     with only_for("admin_only"):
         entries = await door.cases.audit_log(ctx.staff)
+    await door.staff.audit(ctx.staff, "audit_read")
     return door.pages.render(ctx, "staff/audit.html", entries=entries)
 
 
@@ -318,8 +377,8 @@ async def canned_add(request: web.Request) -> web.StreamResponse:
             ctx.staff,
             form.get("team", ""),
             form.get("language", ""),
-            form.get("title", ""),
-            form.get("body", ""),
+            staff_text(form.get("title", "")),
+            staff_text(form.get("body", "")),
         )
     except CaseError as exc:
         if exc.reason == "forbidden":
@@ -375,6 +434,12 @@ async def _shown_again(
 def _back_to_canned(ctx: Ctx, kind: str, message: str) -> web.StreamResponse:
     ctx.session.set_flash(kind, message)
     return redirect("/staff/canned")
+
+
+def _before(request: web.Request) -> int | None:
+    """``?before=`` (a page of older messages): a message id, else the newest page."""
+    raw = request.query.get("before", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 18 else None
 
 
 def _unchanged() -> web.Response:
