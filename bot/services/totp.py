@@ -196,7 +196,9 @@ class TotpService:
             if account is None:
                 raise TotpError("not_found")
             removed = await db.delete_second_factor(conn, account.id)
+            # Who reset, and (a row of its own, same time) whose factor went.
             await audit_db.record(conn, self.now(), by[:64], "2fa_reset", None)
+            await audit_db.record(conn, self.now(), account.username, "2fa_removed", None)
         return removed
 
     def _open(self, row: db.MfaRow) -> str | None:

@@ -75,6 +75,16 @@ ACTION_LABELS = {
     "reopen": N_("Reopened"),
     "canned_reply_add": N_("Added a canned reply"),
     "canned_reply_remove": N_("Removed a canned reply"),
+    # the second factor and single sign-on (bot.services.totp, bot.services.oidc)
+    "2fa_enrolled": N_("Turned on the second factor"),
+    "2fa_signin": N_("Signed in with a code"),
+    "2fa_failed": N_("Typed a wrong code"),
+    "2fa_throttled": N_("Too many wrong codes: made to wait"),
+    "2fa_recovery_used": N_("Signed in with a recovery code"),
+    "2fa_reset": N_("Removed someone's second factor"),
+    "2fa_removed": N_("Second factor removed by an administrator"),
+    "sso_signin": N_("Signed in by single sign-on"),
+    "sso_refused": N_("Single sign-on refused (no mapped group)"),
 }
 DONE = {
     "claim": N_("You have claimed the request."),
