@@ -21,8 +21,10 @@ Base layer: imports nothing of the project, so every door and the scrubber may u
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 Refusal = Literal["surrogate", "nul", "control"]
 
@@ -99,3 +101,83 @@ def clean_text(text: str) -> tuple[str, Refusal | None]:
     """``normalise_text`` then ``refuse_reason``: the text to use and why it is refused."""
     normalised = normalise_text(text)
     return normalised, refuse_reason(normalised)
+
+
+# --- JSON bodies -----------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 32  # nested arrays/objects; no route's document goes deeper than 4
+
+
+class JSONRefused(ValueError):
+    """A body refused before or while parsing: not UTF-8 JSON, too deep, or a string in it
+    that cannot be stored (a lone surrogate or NUL, in a key or a value)."""
+
+
+# A JSON string (escapes included; an unterminated one runs to the end) or one bracket.
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
+
+
+class JSONBadString(JSONRefused):
+    """A string in the body (a key or a value) holds a lone surrogate or NUL."""
+
+
+def _depth_within(text: str, max_depth: int) -> bool:
+    """Whether brackets outside strings nest at most ``max_depth`` deep (one pass, no stack)."""
+    depth = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > max_depth:
+                return False
+        elif token in "]}":
+            depth -= 1
+    return True
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JSONRefused(f"{name} is not JSON")
+
+
+def _checked(value: Any) -> Any:
+    """Every string in the parsed document (keys too) free of lone surrogates and NUL."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or _SURROGATE.search(item):
+                raise JSONBadString("a string holds a character that cannot be stored")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loads_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH, check_strings: bool = True) -> Any:
+    """``json.loads`` that cannot recurse out of the stack: UTF-8 only, the nesting checked
+    over the raw text first, NaN/Infinity refused, strings checked (unless ``check_strings``
+    is false: the webhook's texts are the chat's to judge); ``JSONRefused`` else.
+
+    The size limit is the caller's (before reading the body); ``int`` digits are bounded by
+    Python's own limit (a ``ValueError``, re-raised as ``JSONRefused``).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise JSONRefused("the body is not UTF-8") from None
+    if not _depth_within(text, max_depth):
+        raise JSONRefused(f"the body nests deeper than {max_depth}")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:  # not reachable after the depth check; never a crash anyway
+        raise JSONRefused("the body nests too deep") from None
+    except ValueError as exc:
+        if isinstance(exc, JSONRefused):
+            raise
+        raise JSONRefused("the body is not JSON") from None
+    return _checked(value) if check_strings else value

@@ -1,8 +1,10 @@
 """One table from a service's refusal (``CaseError.reason``) to an HTTP status and words.
 
 The pages and the JSON API both answer from it, so a refusal has the same status on
-either door: bad input is 400, someone else's team 403, an unknown case 404, and a
-request whose state does not allow the step 409.
+either door: bad input is 400, an unknown case 404, and a request whose state does not
+allow the step 409. Another team's case is the same 404 with the same words as an unknown
+one (``lookups`` answers both as "not_found"): a refusal must not say that a code exists.
+Too many missed case codes is 429.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ class Refusal(NamedTuple):
 
 REFUSALS: dict[str, Refusal] = {
     "not_found": Refusal(404, N_("There is no request with that case code.")),
-    "forbidden": Refusal(403, N_("This request belongs to a team you are not part of.")),
+    # The same as "not_found": no existence oracle for other teams' codes.
+    "forbidden": Refusal(404, N_("There is no request with that case code.")),
+    "too_many_lookups": Refusal(
+        429, N_("Too many case codes that do not exist. Wait a few minutes and try again.")
+    ),
     "not_open": Refusal(409, N_("This request is not open any more.")),
     "not_claimed_by_you": Refusal(409, N_("Claim the request before you do this.")),
     "already_claimed": Refusal(409, N_("Someone else has already claimed this request.")),
@@ -33,6 +39,13 @@ REFUSALS: dict[str, Refusal] = {
     ),
     "unknown_team": Refusal(400, N_("There is no such team.")),
     "too_long": Refusal(400, N_("The text is too long. Nothing was sent.")),
+    "bad_character": Refusal(
+        400,
+        N_(
+            "The text contains a character that cannot be stored (a control character or "
+            "a broken one). Nothing was changed."
+        ),
+    ),
 }
 # A reason a newer service may raise before this table knows it: a conflict, said plainly.
 UNKNOWN = Refusal(409, REFUSALS["invalid"].message)
