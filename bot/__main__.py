@@ -50,15 +50,17 @@ def cmd_serve(settings: Settings) -> int:
     return 0
 
 
-def cmd_preview(settings: Settings) -> int:
+def cmd_preview(settings: Settings, *, public: bool = False) -> int:
     from bot.emulator.spec import BotApiSpec, default_spec_path
-    from bot.runtime import Server
+    from bot.runtime import Server, is_loopback_host
 
     # Each preview starts empty in a database of its own, removed when it stops: a second
     # preview (or one refused for a taken port) never touches a running one's data.
     scratch = tempfile.TemporaryDirectory(prefix="bot-preview-")
     db = Path(scratch.name) / "preview.db"
     settings = settings.with_overrides(database_url=f"sqlite+aiosqlite:///{db}")
+    if public:  # `--public`: said on the command line, as PREVIEW_ALLOW_PUBLIC=true would
+        settings = settings.with_overrides(preview_allow_public=True)
     spec_path = default_spec_path()
     validator = BotApiSpec.load(spec_path).validate_call if spec_path else None
     server = Server(settings, preview=True, spec_validator=validator)
@@ -71,7 +73,13 @@ def cmd_preview(settings: Settings) -> int:
         await server.start()
         print(
             "\nOffline preview is running. Nothing leaves this computer.\n"
-            f"  Chat with the bot as a relative: {server.origin}/preview/\n"
+            + (
+                f"  WARNING: HOST={settings.host} is not loopback; anyone who reaches it "
+                "can use this preview.\n"
+                if not is_loopback_host(settings.host)
+                else ""
+            )
+            + f"  Chat with the bot as a relative: {server.origin}/preview/\n"
             f"  Bot API calls are checked against the official spec: "
             f"{'yes' if validator else 'no (spec file not found)'}\n"
             f"  Staff pages (the helpline team's queue): {server.origin}/staff/\n"
@@ -187,7 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {bot.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the bot and the web app (webhook if WEBHOOK_URL is set)")
-    sub.add_parser("preview", help="offline preview: local Telegram emulator and a chat page")
+    preview = sub.add_parser(
+        "preview", help="offline preview: local Telegram emulator and a chat page"
+    )
+    preview.add_argument(
+        "--public",
+        action="store_true",
+        help="allow a non-loopback HOST (anyone reaching it can use the preview)",
+    )
     content = sub.add_parser("content", help="guidance content tools")
     content_sub = content.add_subparsers(dest="content_command", required=True)
     content_sub.add_parser("check", help="validate content/ and locales/, print coverage")
@@ -228,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             case "serve", _:
                 return cmd_serve(settings)
             case "preview", _:
-                return cmd_preview(settings)
+                return cmd_preview(settings, public=args.public)
             case "content", "check":
                 return cmd_content_check(settings)
             case "content", _:

@@ -94,6 +94,7 @@ class Settings:
     public_url: str | None = None  # where the public pages are reached (the bot links to them)
     fallback_team: str | None = None  # team whose queue takes other municipalities' requests
     migrate_on_start: bool = True  # false: refuse to start unless `python -m bot migrate` ran
+    preview_allow_public: bool = False  # preview on a non-loopback HOST (or `preview --public`)
     # Older keys, newest first, kept only to open what they sealed (SECRET_KEYS rotation);
     # secret_key is always the newest and the only one that seals or pseudonymises.
     old_secret_keys: tuple[bytes, ...] = ()
@@ -416,6 +417,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         public_url=_url(env, "PUBLIC_URL", schemes=("https", "http")),
         fallback_team=_fallback_team(env),
         migrate_on_start=_bool(env, "MIGRATE_ON_START", True),
+        preview_allow_public=_bool(env, "PREVIEW_ALLOW_PUBLIC", False),
         old_secret_keys=old_secret_keys,
         trusted_proxies=_trusted_proxies(env),
         db_pool_size=_int(env, "DB_POOL_SIZE", 5, 1, 100),

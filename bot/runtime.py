@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import secrets
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
     from bot.emulator.server import BotApiEmulator, Validator
 
 log = logging.getLogger(__name__)
-PREVIEW_TOKEN = "100000001:PREVIEW-offline-token-not-for-telegram"
 PURGE_EVERY_SECONDS = 6 * 3600
 AUTO_RELEASE_EVERY_SECONDS = 60
 LAST_HANDLER_GROUP = 1_000_000  # after the door's handlers (group 0)
@@ -222,6 +222,7 @@ class Server:
         self._stack: contextlib.AsyncExitStack | None = None
         self.port = settings.port
         self.demo_accounts: list[DemoAccount] = []  # preview only: printed with the staff URL
+        self.preview_token = new_preview_token()  # preview only: the emulator's Bot API token
         self.telemetry = Telemetry()  # updates, latency, Bot API errors: for /metrics
 
     @property
@@ -232,7 +233,9 @@ class Server:
         settings = self.settings
         if self.preview and settings.secret_key is None:
             settings = self.settings = settings.with_overrides(secret_key=secrets.token_bytes(32))
-        token = PREVIEW_TOKEN if self.preview else settings.telegram_bot_token
+        if self.preview:
+            refuse_public_preview(settings)
+        token = self.preview_token if self.preview else settings.telegram_bot_token
         if token is None:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
         stack = self._stack = contextlib.AsyncExitStack()
@@ -481,6 +484,39 @@ async def _polling(application: TelegramApplication, *, timeout: int) -> AsyncIt
     finally:
         if updater.running:
             await updater.stop()
+
+
+def new_preview_token() -> str:
+    """A Bot API token for one preview run: the emulator's Bot API shares the preview's
+    port, so whoever knows the token could drive the bot; nobody outside this process does."""
+    return f"{100_000_000 + secrets.randbelow(900_000_000)}:{secrets.token_urlsafe(32)}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether HOST binds only this machine (127.0.0.0/8, ::1, or a name that is only those)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    return bool(infos) and all(
+        ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos
+    )
+
+
+def refuse_public_preview(settings: Settings) -> None:
+    """The preview has no Telegram between it and a visitor: loopback only unless told."""
+    if settings.preview_allow_public or is_loopback_host(settings.host):
+        return
+    raise ConfigError(
+        f"preview refuses HOST={settings.host}, which is not a loopback address (anyone who "
+        "reaches it can chat as a relative and read the demo staff pages); use "
+        "HOST=127.0.0.1, or `python -m bot preview --public` (PREVIEW_ALLOW_PUBLIC=true) "
+        "to expose it on purpose"
+    )
 
 
 async def _reclaim(core: Core) -> None:

@@ -394,3 +394,11 @@ def test_local_passwords_off_needs_single_sign_on_and_oidc_parts_need_an_issuer(
         load_settings(env(OIDC_CLIENT_ID="helpline"), require_telegram=True)
     with pytest.raises(ConfigError, match="REQUIRE_2FA must be true or false"):
         load_settings(env(REQUIRE_2FA="sometimes"), require_telegram=True)
+
+
+def test_preview_allow_public_is_off_unless_said_and_must_be_a_boolean() -> None:
+    assert load_settings(env(), require_telegram=True).preview_allow_public is False
+    on = load_settings(env(PREVIEW_ALLOW_PUBLIC="true"), require_telegram=True)
+    assert on.preview_allow_public is True
+    with pytest.raises(ConfigError, match="PREVIEW_ALLOW_PUBLIC must be true or false"):
+        load_settings(env(PREVIEW_ALLOW_PUBLIC="maybe"), require_telegram=True)

@@ -23,7 +23,7 @@ from bot import callbacks
 from bot.content.loader import load_content
 from bot.content.render import Screen
 from bot.emulator.server import html_to_text
-from bot.runtime import PREVIEW_TOKEN, Server
+from bot.runtime import Server
 from tests.browser import (
     BOT_MESSAGES,
     MARK_LAST_BOT_JS,
@@ -438,7 +438,7 @@ async def test_bot_html_renders_safely(chat: ChatPage, lang: str) -> None:
         f'&lt;img src=x onerror="{html.escape(trap)}"&gt;'
     )
     before = await tab.locator(BOT_MESSAGES).count()
-    async with Bot(PREVIEW_TOKEN, base_url=chat.emulator.base_url) as bot:
+    async with Bot(chat.emulator.token, base_url=chat.emulator.base_url) as bot:
         await bot.send_message(chat_id, hostile, parse_mode="HTML")
     await chat.expect(tab.locator(BOT_MESSAGES)).to_have_count(before + 1)
     text = chat.last_bot().locator(".text")

@@ -30,7 +30,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from bot import callbacks
 from bot.emulator.server import html_to_text
 from bot.emulator.spec import BotApiSpec
-from bot.runtime import PREVIEW_TOKEN, Server
+from bot.runtime import Server
 from tests.browser import (
     BOT_MESSAGES,
     MARK_LAST_BOT_JS,
@@ -306,7 +306,7 @@ async def test_arabic_conversation_in_the_preview_reads_right_to_left(
     bots = tab.locator(BOT_MESSAGES)
     await _wait_for_screen(tab, [b.data for b in screen.buttons()])  # the bot's answer
     count = await bots.count()
-    async with Bot(PREVIEW_TOKEN, base_url=server.emulator.base_url) as bot:
+    async with Bot(server.emulator.token, base_url=server.emulator.base_url) as bot:
         await bot.send_message(
             chat_id,
             "<b>Hej</b> och välkommen, العربية finns också.",

@@ -12,6 +12,8 @@ from bot.config import IpNetwork
 from bot.services.health import HealthService
 from bot.services.telemetry import Telemetry
 from bot.web.forwarded import forwarded_middleware
+from bot.web.headers import add_security_headers
+from bot.web.limits import quiet_malformed_requests
 from bot.web.metrics import QueueMetrics
 from bot.web.staff import StaffWeb
 
@@ -46,8 +48,10 @@ def create_web_app(
     The forwarded-headers middleware sits on the root, so it runs for every route and
     every sub-app (aiohttp applies a parent's middlewares to its sub-apps' handlers).
     """
+    quiet_malformed_requests()  # a malformed HTTP request is the client's 400, not an ERROR
     middlewares = [forwarded_middleware(trusted_proxies)] if trusted_proxies else []
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
+    add_security_headers(app, tuple(trusted_proxies))  # CSP, nosniff, HSTS: every response
     app.router.add_get("/health", health)
     app.router.add_get("/health/live", health)
     if health_service is not None:
