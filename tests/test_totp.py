@@ -260,3 +260,24 @@ async def test_the_cli_resets_a_second_factor_with_an_audit_row(
         }
     finally:
         await database.close()
+
+
+async def test_a_secret_sealed_under_an_old_key_opens_and_moves_to_the_new_one(
+    database: Database, clock: Clock
+) -> None:
+    from bot.domain import StaffUser
+    from bot.services.totp import TotpService
+
+    old, new = b"o" * 32, b"n" * 32
+    user = StaffUser(id=7, username="dana", role="staff", teams=frozenset({"laholm"}))
+    before = TotpService(database, old, now=clock)
+    enrolment = await before.start(user)
+    assert await before.confirm(user, pyotp.TOTP(enrolment.secret).at(clock())) is not None
+
+    rotated = TotpService(database, new, (old,), now=clock)  # SECRET_KEYS="new old"
+    clock.next_step()
+    assert await rotated.verify(user, pyotp.TOTP(enrolment.secret).at(clock()))
+    only_new = TotpService(database, new, now=clock)  # the old key dropped afterwards
+    clock.next_step()
+    assert await only_new.verify(user, pyotp.TOTP(enrolment.secret).at(clock()))
+    assert not await before.verify(user, pyotp.TOTP(enrolment.secret).at(clock()))

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 import pyotp
 import segno
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import StaffUser
 from bot.services.link_crypto import LinkCipher, LinkError
@@ -137,7 +138,10 @@ class TotpService:
                 return False
             step = self._matching_step(row, code)
             if step is not None:
-                return await db.use_step(conn, user.id, step)
+                used = await db.use_step(conn, user.id, step)
+                if used:
+                    await self._reseal(conn, row)
+                return used
             normalised = _normalise_recovery(code)
             if len(normalised) != 10:
                 return False
@@ -200,6 +204,15 @@ class TotpService:
             await audit_db.record(conn, self.now(), by[:64], "2fa_reset", None)
             await audit_db.record(conn, self.now(), account.username, "2fa_removed", None)
         return removed
+
+    async def _reseal(self, conn: AsyncConnection, row: db.MfaRow) -> None:
+        """A secret an older key of SECRET_KEYS sealed moves to the newest at its next use."""
+        try:
+            resealed = self._cipher.reseal(row.secret_sealed, row.staff_id, _PURPOSE)
+        except LinkError:
+            return
+        if resealed is not None:
+            await db.reseal(conn, row.staff_id, row.secret_sealed, resealed)
 
     def _open(self, row: db.MfaRow) -> str | None:
         try:

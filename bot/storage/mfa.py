@@ -78,6 +78,15 @@ async def use_step(conn: AsyncConnection, staff_id: int, step: int) -> bool:
     return int((await conn.execute(statement)).rowcount) == 1
 
 
+async def reseal(conn: AsyncConnection, staff_id: int, old: str, new: str) -> None:
+    """The secret sealed anew (key rotation), only if it is still the one that was read."""
+    await conn.execute(
+        update(mfa)
+        .where(mfa.c.staff_id == staff_id, mfa.c.secret_sealed == old)
+        .values(secret_sealed=new)
+    )
+
+
 async def replace_recovery_codes(
     conn: AsyncConnection, staff_id: int, digests: Iterable[str]
 ) -> None:
