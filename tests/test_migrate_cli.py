@@ -158,6 +158,8 @@ def test_a_database_behind_shows_what_is_pending_and_its_sql(
     assert "Running upgrade 0006 -> 0007" in sql and "staff_session" in sql
     assert "ix_stats_counter_kind_day" in sql and "close_notice" in sql
     assert "CREATE TABLE chat_session" not in sql  # only what is pending
+    assert "Running upgrade 0007 -> 0008" in sql and "staff_mfa" in sql
+    assert "staff_recovery_code" in sql and "staff_identity" in sql
     assert "Running upgrade 0008 -> 0009" in sql and "held_back" in sql
     assert "UPDATE alembic_version SET version_num='0009'" in sql
     assert _revision(empty_url) == "0003"  # --sql changed nothing
