@@ -11,14 +11,19 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import ROLES, Role, StaffUser
+from bot.services.staff_sessions import purge_expired
+from bot.storage import cases as audit_db
 from bot.storage import staff as db
+from bot.storage import staff_sessions as sessions_db
 from bot.storage.database import Database
 
 MIN_PASSWORD_LENGTH = 12
@@ -58,6 +63,25 @@ class StaffService:
 
     def __post_init__(self) -> None:
         self._dummy_hash: str | None = None
+        self._threads: ThreadPoolExecutor | None = None  # None: asyncio's default pool
+
+    def limit_threads(self, workers: int) -> None:
+        """argon2 in a pool of its own, ``workers`` threads (``SignInService`` sizes it)."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+
+    async def audit(self, staff: StaffUser, action: str, case_code: str | None = None) -> None:
+        """Record that ``staff`` did or read something (which case; never what it says)."""
+        async with self.database.write_tx() as conn:
+            await audit_db.record(conn, self.now(), staff.username, action, case_code)
+
+    async def audit_case_read(self, staff: StaffUser, code: str, *, phone_shown: bool) -> None:
+        """A case opened (page or API), and its call-back number when it was shown with it."""
+        async with self.database.write_tx() as conn:
+            now = self.now()
+            await audit_db.record(conn, now, staff.username, "case_open", code)
+            if phone_shown:
+                await audit_db.record(conn, now, staff.username, "phone_view", code)
 
     async def create(
         self,
@@ -83,13 +107,25 @@ class StaffService:
         return StaffAccountView(staff_id, name, role, frozenset(teams), True, shown)
 
     async def set_password(self, username: str, password: str) -> None:
+        """A new password; every session and token of the account ends with the old one."""
         self._check_password(password)
         password_hash = await self._hash(password)
         async with self.database.write_tx() as conn:
-            if not await db.update_account(
-                conn, normalise_username(username), password_hash=password_hash
-            ):
-                raise StaffError("not_found", username)
+            row = await self._row(conn, username)
+            await db.update_account(conn, row.username, password_hash=password_hash)
+            await sessions_db.delete_for_account(conn, row.id)
+            await audit_db.record(conn, self.now(), row.username, "password_changed", None)
+
+    async def set_role(self, username: str, role: Role) -> None:
+        """A new role; the account's sessions and tokens end (rights change at next sign-in)."""
+        if role not in ROLES:
+            raise StaffError("invalid_role", str(role))
+        async with self.database.write_tx() as conn:
+            row = await self._row(conn, username)
+            self._check_teams(await db.teams_of(conn, row.id), role)
+            await db.update_account(conn, row.username, role=role)
+            await sessions_db.delete_for_account(conn, row.id)
+            await audit_db.record(conn, self.now(), row.username, "role_changed", None)
 
     async def set_teams(self, username: str, teams: frozenset[str]) -> None:
         async with self.database.write_tx() as conn:
@@ -98,11 +134,41 @@ class StaffService:
                 raise StaffError("not_found", username)
             self._check_teams(teams, row.role)
             await db.replace_teams(conn, row.id, teams)
+            await sessions_db.delete_for_account(conn, row.id)
+            await audit_db.record(conn, self.now(), row.username, "teams_changed", None)
 
     async def deactivate(self, username: str) -> None:
+        """The account can no longer sign in; its sessions and tokens end at once."""
         async with self.database.write_tx() as conn:
-            if not await db.update_account(conn, normalise_username(username), active=False):
-                raise StaffError("not_found", username)
+            row = await self._row(conn, username)
+            await db.update_account(conn, row.username, active=False)
+            await sessions_db.delete_for_account(conn, row.id)
+            await audit_db.record(conn, self.now(), row.username, "account_deactivated", None)
+
+    async def reactivate(self, username: str) -> None:
+        """A deactivated account may sign in again (its old sessions stay ended); audited."""
+        async with self.database.write_tx() as conn:
+            row = await self._row(conn, username)
+            await db.update_account(conn, row.username, active=True)
+            await audit_db.record(conn, self.now(), row.username, "account_reactivated", None)
+
+    async def sign_out_everywhere(self, username: str) -> int:
+        """Every session and token of the account ends; how many there were. Audited."""
+        async with self.database.write_tx() as conn:
+            row = await self._row(conn, username)
+            ended = await sessions_db.delete_for_account(conn, row.id)
+            await audit_db.record(conn, self.now(), row.username, "signed_out_everywhere", None)
+        return ended
+
+    async def purge_sessions(self) -> int:
+        """Sessions past their idle or absolute limit deleted (the purge job)."""
+        return await purge_expired(self.database, self.now())
+
+    async def _row(self, conn: AsyncConnection, username: str) -> db.AccountRow:
+        row = await db.by_username(conn, normalise_username(username))
+        if row is None:
+            raise StaffError("not_found", username)
+        return row
 
     async def list(self) -> list[StaffAccountView]:
         async with self.database.read_tx() as conn:
@@ -163,11 +229,15 @@ class StaffService:
 
     async def _hash(self, password: str) -> str:
         # argon2 takes tens of milliseconds of CPU by design: keep it off the event loop.
-        return await asyncio.to_thread(self.hasher.hash, password)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self.hasher.hash, password)
 
     async def _verify(self, password_hash: str, password: str) -> bool:
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.to_thread(self.hasher.verify, password_hash, password)
+            return await loop.run_in_executor(
+                self._threads, self.hasher.verify, password_hash, password
+            )
         except (VerificationError, InvalidHashError):
             return False
 

@@ -86,9 +86,12 @@ async def find(conn: AsyncConnection, digests: Sequence[str], kind: str) -> Sess
     return SessionRow(**found) if found is not None else None
 
 
-async def touch(conn: AsyncConnection, digest: str, now: datetime) -> None:
+async def touch(conn: AsyncConnection, digest: str, new_digest: str, active: datetime) -> None:
+    """The idle clock set to ``active``, and the row under the newest key's digest."""
     await conn.execute(
-        update(sessions).where(sessions.c.digest == digest).values(last_active_at=now)
+        update(sessions)
+        .where(sessions.c.digest == digest)
+        .values(digest=new_digest, last_active_at=active)
     )
 
 
@@ -97,9 +100,7 @@ async def delete_one(conn: AsyncConnection, digests: Sequence[str]) -> int:
     return int(result.rowcount)
 
 
-async def delete_for_account(
-    conn: AsyncConnection, staff_id: int, keep: Sequence[str] = ()
-) -> int:
+async def delete_for_account(conn: AsyncConnection, staff_id: int, keep: Sequence[str] = ()) -> int:
     """Every session of the account, except those under ``keep`` digests."""
     statement = delete(sessions).where(sessions.c.staff_id == staff_id)
     if keep:

@@ -35,6 +35,7 @@ class Ctx:
     user: StaffUser | None
     tr: Translator
     form: dict[str, str] = field(default_factory=dict)
+    token_sid: str | None = None  # the session id of the request's bearer token, if any
 
     @property
     def lang(self) -> str:
@@ -83,6 +84,24 @@ def public_without_csrf(handler: H) -> H:
     """Served without sign-in or CSRF token: only the API's JSON sign-in."""
     _ACCESS[handler] = Access(signed_in=False, csrf=False)
     return handler
+
+
+_POLLS: set[object] = set()
+POLL_HEADER = "X-Staff-Poll"  # "1": an API client's refresh, which keeps no session alive
+
+
+def poll(handler: H) -> H:
+    """A live refresh (queue or case fragment): it does not move the session's idle clock."""
+    _POLLS.add(handler)
+    return handler
+
+
+def is_poll(request: web.Request) -> bool:
+    """Whether the request only refreshes what is on screen (``poll`` or the poll header)."""
+    if request.headers.get(POLL_HEADER) == "1":
+        return True
+    match = request.match_info
+    return match.http_exception is None and match.handler in _POLLS
 
 
 def access_of(request: web.Request) -> Access:

@@ -25,6 +25,7 @@ from bot.services.canned import CannedReplies
 from bot.services.cases import CaseService
 from bot.services.signin import SignInService
 from bot.services.staff import StaffService
+from bot.services.staff_sessions import StaffSessions
 from bot.services.stats import StatsService
 from bot.web.staff.pages import PageRenderer
 from bot.web.staff.session import SessionCodec
@@ -75,6 +76,7 @@ class StaffDoor:
     translators: dict[str, Translator]  # the staff pages' languages
     public_translators: dict[str, Translator]  # every relatives' language, for public pages
     codec: SessionCodec
+    sessions: StaffSessions  # the staff_session rows a cookie or token must name
     pages: PageRenderer
     cookie_secure: bool | None  # None: Secure whenever the request came over https
     stats: StatsDeps | None = None

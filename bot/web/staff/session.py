@@ -1,14 +1,16 @@
 """Encrypted, authenticated cookie sessions and API bearer tokens (AES-GCM, keys via HKDF).
 
-Nothing is kept on the server, so several processes behind one PostgreSQL share
-sessions without a table. The cookie holds only the staff id, a CSRF token, the
-page language, times and one flash message; it is encrypted, so nobody can read
-or forge it without SECRET_KEY. Cookies and bearer tokens use different keys, so
-one cannot stand in for the other. Rights are re-read from the database on every
-request (``StaffService.get``): a deactivated account is signed out at once.
+The cookie holds the staff id, the session's random id, a CSRF token, the page
+language, times and one flash message; it is encrypted, so nobody can read or forge
+it without SECRET_KEY. A bearer token holds the staff id, its random id and its
+expiry. Cookies and bearer tokens use different keys, so one cannot stand in for the
+other. Neither signs anyone in alone: the random id must name a live row of the
+``staff_session`` table (``bot.services.staff_sessions``), re-read with the account's
+rights on every request, so sign-out, a password change or deactivation ends a copied
+cookie or token at once.
 
 SECRET_KEYS rotation: everything is sealed under the newest key and opened under any.
-A cookie sealed under an older key keeps its session until its own limits end, and is
+A cookie sealed under an older key keeps its session while its row lives, and is
 sealed anew under the newest key in that request's response (``Session.changed``). A
 bearer token cannot be re-issued that way: it works until it expires (TOKEN_SECONDS).
 """
@@ -28,10 +30,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+# The limits are the session service's; named here too for the door and `rekey`'s advice.
+from bot.services.staff_sessions import ABSOLUTE_SECONDS as ABSOLUTE_SECONDS
+from bot.services.staff_sessions import IDLE_SECONDS as IDLE_SECONDS
+from bot.services.staff_sessions import TOKEN_SECONDS as TOKEN_SECONDS
+
 COOKIE_NAME = "staff_session"
-IDLE_SECONDS = 2 * 3600  # signed out after two hours without a request
-ABSOLUTE_SECONDS = 12 * 3600  # and after twelve hours in any case
-TOKEN_SECONDS = 8 * 3600  # API bearer tokens
 MAX_COOKIE_CHARS = 3000
 
 
@@ -87,7 +91,11 @@ class Session:
     seen: int = field(default_factory=lambda: int(time.time()))
     lang: str | None = None
     flash: tuple[str, str] | None = None  # (kind, already translated text)
+    sid: str | None = None  # the random id of this sign-in's staff_session row
     changed: bool = False
+    # Not sealed: what the middleware does with the table after the handler.
+    starting: bool = False  # signed in during this request: a row is made
+    ended: list[str] = field(default_factory=list)  # ids whose rows are deleted
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -97,6 +105,7 @@ class Session:
             "t": self.seen,
             "l": self.lang,
             "f": list(self.flash) if self.flash else None,
+            "k": self.sid,
         }
 
     @classmethod
@@ -110,6 +119,7 @@ class Session:
                 seen=int(payload["t"]),
                 lang=payload.get("l") if isinstance(payload.get("l"), str) else None,
                 flash=tuple(payload["f"]) if payload.get("f") else None,
+                sid=payload["k"] if isinstance(payload.get("k"), str) else None,
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -119,13 +129,21 @@ class Session:
 
     def sign_in(self, staff_id: int) -> None:
         """A new CSRF token and a new clock at sign-in (no session fixation)."""
+        self.sign_out()
         self.staff_id = staff_id
-        self.csrf = secrets.token_urlsafe(24)
         self.issued = self.seen = int(time.time())
-        self.changed = True
+        self.starting = True
 
     def sign_out(self) -> None:
-        self.staff_id = None
+        """Signed out here; the middleware deletes the session's row."""
+        if self.sid:
+            self.ended.append(self.sid)
+        self.forget()
+
+    def forget(self) -> None:
+        """Signed out without touching the table (its row is gone already)."""
+        self.staff_id = self.sid = None
+        self.starting = False
         self.csrf = secrets.token_urlsafe(24)
         self.changed = True
 
@@ -159,16 +177,24 @@ class SessionCodec:
     def dump(self, session: Session) -> str:
         return self._cookies.seal(session.to_payload())
 
-    def issue_token(self, staff_id: int) -> tuple[str, int]:
+    def issue_token(self, staff_id: int, sid: str = "") -> tuple[str, int]:
+        """A bearer token for the session row ``sid`` names, and when it expires."""
         expires = int(time.time()) + TOKEN_SECONDS
-        return self._tokens.seal({"s": staff_id, "e": expires}), expires
+        return self._tokens.seal({"s": staff_id, "e": expires, "k": sid}), expires
 
     def token_staff_id(self, token: str) -> int | None:
+        opened = self.open_token(token)
+        return opened[0] if opened else None
+
+    def open_token(self, token: str) -> tuple[int, str] | None:
+        """The staff id and session id of an unexpired token, else None."""
         payload = self._tokens.open(token)
         if not payload:
             return None
         try:
-            staff_id, expires = int(payload["s"]), int(payload["e"])
+            staff_id, expires, sid = int(payload["s"]), int(payload["e"]), payload.get("k")
         except (KeyError, TypeError, ValueError):
             return None
-        return staff_id if expires > time.time() else None
+        if expires <= time.time():
+            return None
+        return staff_id, sid if isinstance(sid, str) else ""
