@@ -8,19 +8,29 @@ flight, started again on the same database, and the relatives carry on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
+import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.domain import CODE_ALPHABET
 from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec
+from bot.services.cases import RELAY_UNFINISHED_AFTER
+from bot.storage.database import Database
+from bot.storage.engine import create_engine
+from tests.case_helpers import case_service
 from tests.conftest import REPO, TEST_SECRET, _reset_postgres, emulator_on_own_port, free_port
 from tests.helpers import Relative, button_data
 
@@ -153,3 +163,186 @@ async def test_sigkill_loses_at_most_an_unconfirmed_draft(
     # Updates posted while the process was down are reported by the emulator; nothing else.
     unexpected = [p for p in emulator.problems if "webhook delivery" not in p]
     assert unexpected == [], unexpected
+
+
+# --- kill -9 between a commit and its answer ------------------------------------------------
+
+
+class Hang:
+    """The next ``method`` call for one chat never answers while the test looks: the bot
+    is then between its commit and the answer, and the test kills it there."""
+
+    def __init__(self, emulator: BotApiEmulator, method: str, chat_id: int) -> None:
+        self.started = asyncio.Event()
+        self._release = asyncio.Event()
+        self._emulator, self._key = emulator, method.lower()
+        self._name, self._handler = emulator._methods[self._key]
+
+        async def hanging(params: dict[str, Any], request: Any) -> Any:
+            if params.get("chat_id") == chat_id and not self.started.is_set():
+                self.started.set()
+                await self._release.wait()
+                return True  # to a bot that is gone: nothing reaches the chat
+            return await self._handler(params, request)
+
+        emulator._methods[self._key] = (self._name, hanging)
+
+    def undo(self) -> None:
+        self._emulator._methods[self._key] = (self._name, self._handler)
+        self._release.set()
+
+
+async def _scalar(database_url: str, sql: str) -> int:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        with sqlite3.connect(url.database) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+    conn = await asyncpg.connect(
+        f"postgresql://{url.username}@{url.host}:{url.port}/{url.database}", timeout=10
+    )
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+async def _killed_at(bot: BotProcess, hang: Hang, update: Awaitable[dict[str, Any]]) -> dict:
+    """Send the update, wait until the bot is stuck on its answer, kill it, start it again."""
+    sent = await update
+    await asyncio.wait_for(hang.started.wait(), 60)
+    bot.kill()
+    await bot.wait()
+    hang.undo()
+    await bot.start()
+    return sent
+
+
+async def _staff_api(
+    session: aiohttp.ClientSession, bot: BotProcess, method: str, path: str, **kwargs: Any
+) -> tuple[int, Any]:
+    async with session.request(method, f"http://127.0.0.1:{bot.port}{path}", **kwargs) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def test_sigkill_between_commit_and_answer_repeats_nothing_and_hides_nothing(
+    emulator: BotApiEmulator, database_url: str, tmp_path: Path
+) -> None:
+    """A follow-up is stored once; a redelivered confirm shows the case it made; a staff
+    reply cut off mid-relay ends as "delivery unknown" on the case, never silent."""
+    if database_url.startswith("postgresql"):
+        await asyncio.to_thread(_reset_postgres, database_url)
+    bot = BotProcess(emulator, database_url, tmp_path)
+    await bot.start()
+    try:
+        # 1. A confirm whose answer (the code) never left: the redelivery shows the case.
+        relative = Relative(emulator)
+        preview = await _to_preview(relative)
+        hang = Hang(emulator, "editMessageText", relative.chat_id)
+        cases_before = await _scalar(database_url, "SELECT count(*) FROM case_request")
+        confirm = await _killed_at(
+            bot,
+            hang,
+            emulator.user_presses_button(relative.chat_id, preview["message_id"], "k:ok"),
+        )
+        assert await _scalar(database_url, "SELECT count(*) FROM case_request") == cases_before + 1
+        await emulator.deliver(confirm)  # Telegram delivers the unacknowledged update again
+        await emulator.wait_idle(relative.chat_id)
+        shown = CODE_RE.search(relative.last()["text"])
+        assert shown, relative.last()["text"]
+        assert await _scalar(database_url, "SELECT count(*) FROM case_request") == cases_before + 1
+        code = await _scalar_code(database_url)
+        assert shown.group() == code
+
+        # 2. A follow-up stored, its "sent" never shown: stored once, answered on redelivery.
+        body = "Ett meddelande till teamet"
+        hang = Hang(emulator, "sendMessage", relative.chat_id)
+        follow_up = await _killed_at(bot, hang, emulator.user_sends_text(relative.chat_id, body))
+        stored = f"SELECT count(*) FROM case_message WHERE body = '{body}'"
+        assert await _scalar(database_url, stored) == 1
+        answers_before = len(relative.bot_messages())
+        await emulator.deliver(follow_up)
+        await emulator.wait_idle(relative.chat_id)
+        assert await _scalar(database_url, stored) == 1
+        assert len(relative.bot_messages()) == answers_before + 1
+        assert "Skickat till teamet" in relative.last()["text"]
+        await emulator.deliver(follow_up)  # answered now: a further redelivery gets nothing
+        await emulator.wait_idle(relative.chat_id)
+        assert len(relative.bot_messages()) == answers_before + 1
+
+        # 3. A staff reply relayed while the process dies: "delivery unknown" on the case.
+        env = {**bot.env, "STAFF_PASSWORD": "kill-test-password-1234"}
+        added = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "staff", "add", "anna", "--team", "laholm",
+            cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await added.communicate()
+        assert added.returncode == 0, out
+        async with aiohttp.ClientSession() as session:
+            credentials = {"username": "anna", "password": env["STAFF_PASSWORD"]}
+            status, signed = await _staff_api(
+                session, bot, "POST", "/api/v1/session", json=credentials
+            )
+            assert status == 200, signed
+            auth = {"Authorization": f"Bearer {signed['token']}"}
+            path = f"/api/v1/cases/{code}"
+            status, _ = await _staff_api(session, bot, "POST", f"{path}/claim", headers=auth)
+            assert status == 200
+            hang = Hang(emulator, "sendMessage", relative.chat_id)
+            reply = asyncio.create_task(
+                _staff_api(
+                    session, bot, "POST", f"{path}/reply", headers=auth, json={"text": "Hej!"}
+                )
+            )
+            await _killed_at(bot, hang, asyncio.sleep(0, {}))
+            with contextlib.suppress(aiohttp.ClientError):
+                await reply  # the connection died with the process
+            assert not any(m["text"].endswith("Hej!") for m in relative.bot_messages())
+            started = "SELECT count(*) FROM case_message WHERE delivery = 'sending'"
+            assert await _scalar(database_url, started) == 1
+            await _sweep_later(database_url)  # the auto-release round, minutes later
+            status, signed = await _staff_api(
+                session, bot, "POST", "/api/v1/session", json=credentials
+            )
+            auth = {"Authorization": f"Bearer {signed['token']}"}
+            status, detail = await _staff_api(session, bot, "GET", path, headers=auth)
+            assert status == 200, detail
+            [staff_reply] = [m for m in detail["messages"] if m["author"] == "staff"]
+            assert staff_reply["delivery"] == "failed: delivery_unknown"
+    finally:
+        if bot.process is not None and bot.process.returncode is None:
+            bot.process.terminate()
+            await bot.wait()
+    unexpected = [p for p in emulator.problems if "webhook delivery" not in p]
+    assert unexpected == [], unexpected
+
+
+async def _scalar_code(database_url: str) -> str:
+    url = make_url(database_url)
+    sql = "SELECT code FROM case_request ORDER BY id DESC LIMIT 1"
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        with sqlite3.connect(url.database) as conn:
+            return str(conn.execute(sql).fetchone()[0])
+    conn = await asyncpg.connect(
+        f"postgresql://{url.username}@{url.host}:{url.port}/{url.database}", timeout=10
+    )
+    try:
+        return str(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+async def _sweep_later(database_url: str) -> None:
+    """The sweeper as the auto-release round runs it, on a clock past RELAY_UNFINISHED_AFTER."""
+    engine = create_engine(database_url)
+    database = Database(engine)
+    try:
+        later = datetime.now(UTC) + RELAY_UNFINISHED_AFTER + timedelta(minutes=1)
+        async with case_service(
+            database, b"sweeper-key-0123456789abcdef", now=lambda: later
+        ) as cases:
+            await cases.auto_release()
+    finally:
+        await database.close()
+        await engine.dispose()

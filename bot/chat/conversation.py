@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -19,17 +21,22 @@ from typing import Literal, Protocol
 from bot import callbacks
 from bot.chat import contact_flow as flow
 from bot.chat.contact_screens import ContactScreens, with_notice
+from bot.chat.flood_screens import held_back_again, held_back_first
 from bot.chat.memory import ChatMemory
 from bot.content.model import NO_TEAM, Content
 from bot.content.render import UTILITY_NODES, Renderer, Screen
 from bot.domain import ACTIVE_STATUSES, FEEDBACK, MAX_TEXT, CaseError, RelativeView
-from bot.services.cases import CaseService
+from bot.services.cases import CaseService, ChatMark, MessageFate
 from bot.services.link_crypto import DRAFT_PHONE, LinkCipher, LinkError
 from bot.services.scrub import scrub
 from bot.services.stats import StatsRecorder
 from bot.storage.sessions import SessionState
 
 log = logging.getLogger(__name__)
+
+# The language of the update being handled in this task, once known: the door's error
+# handler answers in it (the state may be what could not be read).
+turn_language: ContextVar[str | None] = ContextVar("turn_language", default=None)
 
 COMMANDS = (
     "start",
@@ -128,7 +135,20 @@ class ConversationService:
         return "en" if "en" in self.enabled else self.content.base_language
 
     async def handle(self, chat_id: int, event: Event, port: ChatPort) -> Outcome:
-        """Apply one event: at most one read and one write of state."""
+        """Apply one event: at most one read and one write of state.
+
+        Order, chosen for a process that can die at any point (kill -9) and a Telegram that
+        delivers an unacknowledged update again:
+
+        * An effect someone else sees (a message to the team, a new request) is committed
+          in one transaction with the chat's state marking the update *pending*. A
+          redelivery stores nothing again; it answers again (the code of the case made).
+        * The answer is sent before the state is saved with the update id: dying between
+          the two repeats an answer on redelivery, never loses one. A lost answer is worse
+          for a relative than a repeated screen; a repeated request is worse than either,
+          and the pending mark rules that out.
+        """
+        turn_language.set(None)
         pseudonym, stored = await self.memory.load(chat_id)  # moved here from an older key's
         if stored is not None and stored.seen(event.update_id):
             return Outcome(duplicate=True)
@@ -138,17 +158,20 @@ class ConversationService:
         if state.language not in self.enabled:
             state.language = None
         lang = state.language or self.pick_language(event.language_code)
+        turn_language.set(lang)
         if event.kind != "button":
             state.track(event.message_id)
 
         turn = _Turn(chat_id, pseudonym, event.update_id)
         match event.kind:
+            case _ if state.pending(event.update_id):
+                reply = await self._answer_again(event, state, lang)
             case "command":
                 reply = await self._command(event.command or "", state, lang)
             case "button":
                 reply = await self._button(event, state, lang, port, turn)
             case "text":
-                reply = await self._text(event.text or "", state, lang)
+                reply = await self._text(event.text or "", state, lang, turn)
             case _:
                 reply = self._not_text(state, lang)
 
@@ -169,6 +192,27 @@ class ConversationService:
             self._seen(pseudonym, state)
         log.debug("handled a %s update", event.kind)
         return Outcome(toast=reply.toast)
+
+    async def _answer_again(self, event: Event, state: SessionState, lang: str) -> _Reply:
+        """A redelivered update whose effect was committed: the answer it had, nothing
+        stored again (a confirm shows the case it made, with its code)."""
+        if event.kind == "text":
+            return _Reply(self.contact.message_sent(lang), edit=False)
+        return await self._status(state, lang)
+
+    def error_text(self, language_code: str | None) -> str:
+        """The calm "something went wrong" in the relative's language (this turn's, else
+        Telegram's language_code if enabled), else in Swedish and English."""
+        lang = turn_language.get()
+        if lang is None and language_code:
+            primary = language_code.lower().replace("_", "-").split("-")[0]
+            lang = primary if primary in self.enabled else None
+        texts = [_error_text(self.renderer.t(code).gettext) for code in ("sv", "en")]
+        if lang is not None:
+            text = _error_text(self.renderer.t(lang).gettext)
+            if lang == "en" or text != texts[1]:  # translated (else: not in its catalog)
+                return text
+        return "\n".join(dict.fromkeys(texts))
 
     def _not_text(self, state: SessionState, lang: str) -> _Reply:
         """A picture, voice message, sticker or file: say it was neither read nor kept."""
@@ -585,8 +629,9 @@ class ConversationService:
             return self._flow_screen(
                 state, lang, _("Please answer this first; then you can send your request.")
             )
-        try:
-            created = await self.cases.create_request(request, turn.chat_id)
+        mark = ChatMark(turn.pseudonym, state, turn.update_id, self.today())
+        try:  # the chat's state (case remembered, update pending) commits with the case
+            created = await self.cases.create_request(request, turn.chat_id, mark)
         except CaseError as exc:
             log.warning("contact request refused: %s", exc.reason)
             return self._flow_screen(
@@ -594,11 +639,6 @@ class ConversationService:
                 lang,
                 _("Sorry, the request could not be sent. Nothing was lost; please try again."),
             )
-        state.case_id, state.draft = created.case_id, None
-        # Remember the case before anything else can fail: a redelivered update is then a
-        # duplicate, never a second request.
-        if not await self.store.save(turn.pseudonym, state, turn.update_id, self.today()):
-            log.warning("case created but the chat state was written meanwhile by another process")
         state.node, state.page = "contact", 0
         return _Reply(
             self.contact.created(lang, team, created.code, request.reply_via, self._now()),
@@ -628,7 +668,7 @@ class ConversationService:
             state.version = fresh.version
         return _Reply(self.contact.withdrawn(lang))
 
-    async def _text(self, text: str, state: SessionState, lang: str) -> _Reply:
+    async def _text(self, text: str, state: SessionState, lang: str, turn: _Turn) -> _Reply:
         """Typed text: an answer the flow asked for, a message to an open case, or a hint."""
         _ = self.renderer.t(lang).gettext
         step = self._draft_step(state)
@@ -653,9 +693,14 @@ class ConversationService:
         if state.case_id is not None and self.cases is not None:
             if flow.too_long(text):
                 return self._with_notice(state, lang, self._too_long(lang, text))
-            if await self.cases.relative_message(
-                state.case_id, scrub(text.strip(), self.renderer.t(lang).gettext).text
-            ):
+            mark = ChatMark(turn.pseudonym, state, turn.update_id, self.today())
+            fate = await self.cases.relative_message(
+                state.case_id, scrub(text.strip(), self.renderer.t(lang).gettext).text, mark
+            )
+            if fate in (MessageFate.HELD_FIRST, MessageFate.HELD):  # over the hourly cap
+                held = held_back_first if fate == MessageFate.HELD_FIRST else held_back_again
+                return self._with_notice(state, lang, held(self.renderer, lang))
+            if fate:
                 return _Reply(self.contact.message_sent(lang), edit=False)
             return self._with_notice(
                 state,
@@ -717,3 +762,10 @@ class ConversationService:
         removed = await self.store.purge_idle(cutoff)
         log.info("purged %d idle conversation(s)", removed)
         return removed
+
+
+def _error_text(gettext: Callable[[str], str]) -> str:
+    return gettext(
+        "⚠️ Something went wrong on our side and what you just sent may not have arrived. "
+        "Please try again in a few minutes: /start"
+    )

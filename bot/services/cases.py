@@ -25,7 +25,8 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from enum import IntEnum
 from typing import Literal, Protocol
 
 from bot.domain import (
@@ -55,11 +56,32 @@ from bot.services.scrub import scrub
 from bot.services.stats import StatsRecorder
 from bot.services.stats_model import time_bucket
 from bot.storage import cases as db
+from bot.storage import relays
 from bot.storage.cases import CaseRow, ContactRow, MessageRow
 from bot.storage.database import Conn, Database
+from bot.storage.faults import ChatWrittenMeanwhile
+from bot.storage.sessions import SessionState, save_pending_in
 
 log = logging.getLogger(__name__)
 NOTIFY_TIMEOUT_SECONDS = 5.0
+# A staff reply whose relay started this long ago and never reported back was cut off (the
+# process died mid-relay): the sweeper (the auto-release round) marks it delivery unknown.
+RELAY_UNFINISHED_AFTER = timedelta(minutes=5)
+
+
+@dataclass
+class ChatMark:
+    """The chat's state, written in the same transaction as a relative's message or new
+    case with the update marked pending: a redelivered update then stores nothing again."""
+
+    pseudonym: str
+    state: SessionState
+    update_id: int
+    today: date
+
+    async def write(self, conn: Conn) -> None:
+        if not await save_pending_in(conn, self.pseudonym, self.state, self.update_id, self.today):
+            raise ChatWrittenMeanwhile("the chat's state changed since it was read")
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,12 @@ class CaseDetail:
     notes: list[NoteView]
     phone: str | None  # decrypted call-back number, only while the case is not closed
     can_reopen: bool
+    # (added) A page of a long case: older messages exist below this message id (the
+    # "older" link's ``before``); None: the page starts at the first message.
+    older_before: int | None = None
+    # (added) The relative's messages over the hourly cap: how many, the last one when.
+    held_back: int = 0
+    held_back_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +214,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class MessageFate(IntEnum):
+    """What became of the relative's message to their case (false: the case is not open)."""
+
+    CLOSED = 0
+    STORED = 1
+    HELD_FIRST = 2  # over the hourly cap, the first of this episode: the relative is told
+    HELD = 3  # over the cap again: counted, not stored
+
+
 @dataclass
 class CaseService:
     database: Database
@@ -202,6 +239,9 @@ class CaseService:
     close_notice_teams: frozenset[str] | None = None
     # (added) SECRET_KEYS rotation: older keys, newest first, that only open contact links.
     old_secret_keys: tuple[bytes, ...] = ()
+    # (added) The relative's messages stored per case per hour (CASE_MESSAGES_PER_HOUR);
+    # more are held back: counted on the case, not stored. None: no cap.
+    messages_per_hour: int | None = None
 
     def __post_init__(self) -> None:
         self._cipher = LinkCipher(self.secret_key, self.old_secret_keys)
@@ -228,8 +268,15 @@ class CaseService:
 
     # -- relative side (the bot flow) -----------------------------------------------------
 
-    async def create_request(self, draft: RequestDraft, chat_id: int) -> CreatedCase:
-        """Validate, store the case and its encrypted contact link, commit, then notify."""
+    async def create_request(
+        self, draft: RequestDraft, chat_id: int, mark: ChatMark | None = None
+    ) -> CreatedCase:
+        """Validate, store the case and its encrypted contact link, commit, then notify.
+
+        With ``mark``, the chat's state (now pointing to the case, the draft gone) is
+        written in the same transaction: a confirm redelivered after the commit finds the
+        case, never makes a second one.
+        """
         text, phone = self._validate_draft(draft)
         now = self._clock()
         values = {
@@ -252,6 +299,9 @@ class CaseService:
             )
             if text:
                 await db.insert_message(conn, case_id, "relative", text, now)
+            if mark is not None:
+                mark.state.case_id, mark.state.draft = case_id, None
+                await mark.write(conn)
         log.info("contact request created (urgency %s)", draft.urgency)
         team, lang = draft.team_id, draft.language
         self._count("request_created", team, lang)
@@ -321,17 +371,37 @@ class CaseService:
             self._count("case_outcome", row.team_id, row.language, "withdrew")
         log.info("contact request withdrawn")
 
-    async def relative_message(self, case_id: int, text: str) -> bool:
-        """Add the relative's (scrubbed) message to an open case; False if it is not open."""
+    async def relative_message(
+        self, case_id: int, text: str, mark: ChatMark | None = None
+    ) -> MessageFate:
+        """Add the relative's (scrubbed) message to an open case; CLOSED (false) if it is not
+        open. Over the hourly cap (``messages_per_hour``) it is held back: counted on the
+        case, not stored: HELD_FIRST for the first of an episode (tell the relative), HELD.
+
+        With ``mark``, the chat's state is written in the same transaction with the update
+        marked pending: the message is stored once per update id.
+        """
         body = _clean_text(text, MAX_TEXT, from_relative=True)
         if body is None:
             raise CaseError("invalid", "empty message")
         now = self._clock()
+        hour_ago = now - timedelta(hours=1)
+        cap = self.messages_per_hour
         async with self.database.write_tx() as conn:
-            if not await db.touch_if_active(conn, case_id, now):
-                return False
-            await db.insert_message(conn, case_id, "relative", body, now)
-        return True
+            if cap is not None and await db.relative_messages_since(conn, case_id, hour_ago) >= cap:
+                held, previous = await db.hold_back_if_active(conn, case_id, now)
+                if not held:
+                    return MessageFate.CLOSED
+                again = previous is not None and previous >= hour_ago
+                fate = MessageFate.HELD if again else MessageFate.HELD_FIRST
+            else:
+                if not await db.touch_if_active(conn, case_id, now):
+                    return MessageFate.CLOSED
+                await db.insert_message(conn, case_id, "relative", body, now)
+                fate = MessageFate.STORED
+            if mark is not None:
+                await mark.write(conn)
+        return fate
 
     # -- staff side -------------------------------------------------------------------------
 
@@ -356,11 +426,19 @@ class CaseService:
         async with self.database.read_tx() as conn:
             return (await db.queue_summary(conn, _teams(staff))).fingerprint
 
-    async def detail(self, staff: StaffUser, code: str) -> CaseDetail:
+    async def detail(
+        self, staff: StaffUser, code: str, *, page: int | None = None, before: int | None = None
+    ) -> CaseDetail:
+        """The case; with ``page`` only its newest ``page`` messages (below ``before``)."""
         now = self._clock()
         async with self.database.read_tx() as conn:
             row = await self._visible_case(conn, staff, code)
-            messages = await db.case_messages(conn, row.id)
+            limit = None if page is None else page + 1  # one more: are there older ones?
+            messages = await db.case_messages(conn, row.id, limit, before)
+            older = page is not None and len(messages) > page
+            if older:  # drop the one fetched to tell: the lowest id
+                lowest = min(m.id for m in messages)
+                messages = [m for m in messages if m.id != lowest]
             notes = await db.case_notes(conn, row.id)
             link = await db.contact(conn, row.id)
         phone = None
@@ -374,6 +452,9 @@ class CaseService:
             notes=[NoteView(author=n.author, body=n.body, created_at=n.created_at) for n in notes],
             phone=phone,
             can_reopen=self._reopenable(row, link, now),
+            older_before=min(m.id for m in messages) if older else None,
+            held_back=row.held_back,
+            held_back_at=row.held_back_at,
         )
 
     async def claim(self, staff: StaffUser, code: str) -> ClaimResult:
@@ -436,6 +517,8 @@ class CaseService:
             if not await db.note_reply_if_holder(conn, row.id, now, staff.id):
                 raise CaseError("not_claimed_by_you")
             message_id = await db.insert_message(conn, row.id, "staff", body, now, signature)
+            # Started: a process dying mid-relay leaves this, and the sweeper says so.
+            await db.set_delivery(conn, message_id, relays.RELAY_STARTED)
             link = await db.contact(conn, row.id)
             await db.record(conn, now, staff.username, "reply", row.code)
         if row.first_reply_at is None:
@@ -649,7 +732,9 @@ class CaseService:
     # -- jobs -------------------------------------------------------------------------------
 
     async def auto_release(self) -> int:
-        """Release claims with no staff reply for ``auto_release_minutes``."""
+        """Release claims with no staff reply for ``auto_release_minutes``; staff replies
+        whose relay started ``RELAY_UNFINISHED_AFTER`` ago and never finished become
+        "delivery unknown" (the process died mid-relay)."""
         now = self._clock()
         cutoff = now - timedelta(minutes=self.retention.auto_release_minutes)
         released = 0
@@ -658,8 +743,11 @@ class CaseService:
                 if await db.release_if_still_stale(conn, case_id, now, cutoff):
                     await db.record(conn, now, "system", "auto_release", case_code)
                     released += 1
+            unfinished = await relays.mark_unfinished(conn, now - RELAY_UNFINISHED_AFTER)
         if released:
             log.info("released %d idle claim(s)", released)
+        if unfinished:
+            log.warning("%d staff repl(ies) cut off mid-relay: delivery unknown", unfinished)
         return released
 
     async def purge(self) -> PurgeReport:

@@ -24,6 +24,8 @@ from datetime import date
 from typing import Any, Protocol
 
 from asyncpg import Record, UniqueViolationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.database import CountedPool, Database
 
@@ -52,7 +54,14 @@ class SessionState:
         return self.language is not None and self.team_id is not None
 
     def seen(self, update_id: int) -> bool:
+        """This update was handled and answered: a redelivery gets nothing."""
         return update_id in self.recent_update_ids
+
+    def pending(self, update_id: int) -> bool:
+        """This update's effect (a stored message, a created case) was committed together
+        with this mark, but its answer may not have reached the relative: a redelivery
+        answers again and stores nothing. Kept as the negative id (update ids are > 0)."""
+        return -update_id in self.recent_update_ids
 
     def track(self, *message_ids: int | None) -> None:
         """Remember message ids for "clear this chat", newest last, at most 100."""
@@ -169,12 +178,38 @@ def _row_values(
     )
 
 
-def _recent(state: SessionState, update_id: int | None) -> list[int]:
-    """The remembered update ids after this write (None: a write outside any update)."""
+def _recent(state: SessionState, update_id: int | None, *, pending: bool = False) -> list[int]:
+    """The remembered update ids after this write (None: a write outside any update).
+
+    ``pending``: remember the update as committed but not yet answered (its negative id);
+    the write after the answer replaces it with the positive id.
+    """
     if update_id is None:
         return state.recent_update_ids[-RECENT_UPDATES:]
-    recent = [*[i for i in state.recent_update_ids if i != update_id], update_id]
-    return recent[-RECENT_UPDATES:]
+    mark = -update_id if pending else update_id
+    kept = [i for i in state.recent_update_ids if i not in (update_id, -update_id)]
+    return [*kept, mark][-RECENT_UPDATES:]
+
+
+_TX_SAVE = _upsert([f":v{i}" for i in range(12)], ":version")
+
+
+async def save_pending_in(
+    conn: AsyncConnection, pseudonym: str, state: SessionState, update_id: int, today: date
+) -> bool:
+    """Write the chat's state on ``conn`` (inside the caller's transaction), marking the
+    update pending: the effect committed with it is never repeated by a redelivery.
+
+    The same compare-and-set on ``version`` as ``SessionStore.save``; False: another
+    process wrote the chat meanwhile (the caller rolls back).
+    """
+    recent = _recent(state, update_id, pending=True)
+    day: date | str = today.isoformat() if conn.dialect.name == "sqlite" else today
+    values = _row_values(pseudonym, state, recent, day)
+    params: dict[str, Any] = {f"v{i}": value for i, value in enumerate(values)}
+    params["version"] = state.version
+    result = await conn.execute(text(_TX_SAVE), params)
+    return _saved(state, recent, result.rowcount > 0)
 
 
 class SessionStore(Protocol):

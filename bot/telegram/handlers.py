@@ -15,6 +15,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.chat.conversation import ConversationService, Event
+from bot.storage.faults import is_transient
 from bot.telegram.port import TelegramChatPort
 from bot.telegram.processor import mark_update_failed
 from bot.telegram.webhook_reply import current_webhook_reply
@@ -86,22 +87,33 @@ class TelegramDoor:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log where it failed (type and frames: the log formatter prints no message, no
-        values), count the update as failed, then tell the relative calmly."""
+        values), count the update as failed, then tell the relative calmly.
+
+        A transient failure (database unreachable, disk full, a lock or pool wait run out)
+        in webhook mode says nothing to the relative: the webhook answers 503, Telegram
+        delivers the update again and the relative gets one answer once it is handled. In
+        polling mode PTB has already confirmed the update (at its next getUpdates), so the
+        relative is asked to send it again in a few minutes, in their language.
+        """
         exc = context.error
         mark_update_failed()
-        log.error("update failed: %s", type(exc).__name__, exc_info=exc)
+        transient = exc is not None and is_transient(exc)
+        kind = "transient" if transient else "permanent"
+        log.error("update failed: %s (%s)", type(exc).__name__, kind, exc_info=exc)
+        slot = current_webhook_reply.get()
+        if transient and slot is not None:
+            slot.retry = True
+            return
         if (
             isinstance(update, Update)
             and update.effective_chat is not None
             and update.effective_chat.type == ChatType.PRIVATE
         ):
+            user = update.effective_user
+            text = self.conversation.error_text(user.language_code if user is not None else None)
             try:
                 if update.callback_query is not None:
                     await update.callback_query.answer()
-                await context.bot.send_message(
-                    update.effective_chat.id,
-                    "⚠️ Something went wrong on our side. Please try again: /start\n"
-                    "Något gick fel hos oss. Försök igen: /start",
-                )
+                await context.bot.send_message(update.effective_chat.id, text)
             except TelegramError:
                 pass

@@ -18,6 +18,9 @@ class WebhookReply:
 
     def __init__(self) -> None:
         self.call: dict[str, Any] | None = None
+        # Set by the error handler: the update met a transient failure, so the webhook
+        # answers 503 and Telegram delivers it again (nothing of it was kept).
+        self.retry = False
 
     def offer(self, method: str, **params: Any) -> bool:
         """Take the call if the slot is free; False means: call the API yourself."""
