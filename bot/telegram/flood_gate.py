@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
 
 from telegram import Bot, Update
 from telegram.constants import ChatType
@@ -22,6 +24,29 @@ from bot.telegram.port import TelegramChatPort
 
 log = logging.getLogger(__name__)
 
+# The webhook route checks the budget on the raw update, before python-telegram-bot builds
+# its objects (most of a dropped update's cost); the processor then uses that verdict.
+flood_verdict: ContextVar[Verdict | None] = ContextVar("flood_verdict", default=None)
+
+
+def payload_verdict(processor: object, payload: dict[str, Any]) -> Verdict | None:
+    """The budget's verdict on a raw update (None: no budget), for the webhook route."""
+    gate = getattr(processor, "gate", None)
+    return gate.check_payload(payload) if isinstance(gate, FloodGate) else None
+
+
+def _private_chat_id(payload: dict[str, Any]) -> int | None:
+    """The private chat of a message or of a button's message (what effective_chat is)."""
+    message = payload.get("message")
+    if message is None:
+        query = payload.get("callback_query")
+        message = query.get("message") if isinstance(query, dict) else None
+    chat = message.get("chat") if isinstance(message, dict) else None
+    if not isinstance(chat, dict) or chat.get("type") != ChatType.PRIVATE:
+        return None
+    chat_id = chat.get("id")
+    return chat_id if isinstance(chat_id, int) and not isinstance(chat_id, bool) else None
+
 
 class FloodGate:
     def __init__(
@@ -32,8 +57,18 @@ class FloodGate:
         self._bot = bot
         self.after_drop: Callable[[int], None] | None = None  # preview: "handled" to the emulator
 
+    def check_payload(self, payload: dict[str, Any]) -> Verdict:
+        """``check`` on the update's JSON, as the webhook received it."""
+        chat_id = _private_chat_id(payload)
+        if chat_id is None:
+            return "admit"
+        return self.budget.admit(self._conversation.memory.pseudonym(chat_id))
+
     def check(self, update: object) -> Verdict:
         """Private chats' updates take from their chat's bucket; others pass (ignored later)."""
+        decided = flood_verdict.get()
+        if decided is not None:  # the webhook route checked this update already
+            return decided
         if not isinstance(update, Update):
             return "admit"
         chat = update.effective_chat

@@ -7,7 +7,6 @@ imports python-telegram-bot; the runtime mounts it on the app it builds.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from aiohttp import web
@@ -15,7 +14,9 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.telegram.app import TelegramApplication
+from bot.telegram.flood_gate import flood_verdict, payload_verdict
 from bot.telegram.webhook_reply import WebhookReply, current_webhook_reply
+from bot.text_input import loads_json
 
 log = logging.getLogger(__name__)
 TELEGRAM_APP = web.AppKey("telegram_app", Application)
@@ -27,7 +28,9 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     """Accept an update only with the right secret header; process it before saying 200.
 
     Answering 200 only after the update is handled (and its state written) means a
-    crash makes Telegram deliver it again: at least once, deduplicated by update_id.
+    crash makes Telegram deliver it again: at least once, deduplicated by update_id. A
+    transient failure (database unreachable, disk full, a lock timeout) answers 503 for
+    the same reason; a handler's permanent failure is acknowledged (retrying repeats it).
     """
     secret = request.app[WEBHOOK_SECRET]
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
@@ -36,10 +39,14 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
         return web.json_response({"error": "too large"}, status=413)
     application = request.app[TELEGRAM_APP]
-    try:
-        payload = json.loads(await request.read())
+    raw = await request.read()
+    try:  # a malformed (or too deeply nested) update is permanent: 400, never a 500
+        payload = loads_json(raw, check_strings=False)  # nesting checked before parsing
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             raise ValueError("not an update object")
+        verdict = payload_verdict(application.update_processor, payload)
+        if verdict == "drop":  # over its chat's budget: acknowledged, nothing else done
+            return web.json_response({"ok": True})
         update = Update.de_json(payload, application.bot)
     except (ValueError, TypeError, KeyError, UnicodeDecodeError):
         log.info("webhook: ignored a body that is not a Telegram update")
@@ -48,11 +55,15 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": "not an update"}, status=400)
     reply = WebhookReply()
     token = current_webhook_reply.set(reply)
+    decided = flood_verdict.set(verdict)
     try:
         processor = application.update_processor
         await processor.process_update(update, application.process_update(update))
     finally:
+        flood_verdict.reset(decided)
         current_webhook_reply.reset(token)
+    if reply.retry:  # transient: not acknowledged, so Telegram delivers it again
+        return web.json_response({"error": "temporarily unavailable"}, status=503)
     return web.json_response(reply.call or {"ok": True})
 
 
