@@ -1,6 +1,7 @@
 """schemathesis against the served OpenAPI document (#11): every /api/v1 operation, signed in
 with a bearer token (no CSRF header needed with one), with the generated valid and invalid
-requests; no 5xx and no answer outside the document is the bar.
+requests (not the two DELETEs: they sign out, the token with them); no 5xx and no answer
+outside the document is the bar.
 
 It runs schemathesis's own command line as a child process against the real product (preview
 mode, PostgreSQL: the stricter database, where a NUL byte reaches the server's own check) with a
@@ -52,13 +53,14 @@ async def test_the_api_answers_every_generated_request_as_documented(
     server: Server, client: StaffClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR)
-    # Cases in both teams: half the generated case codes are real ones (a dictionary in
-    # schemathesis's config), so the case routes get past "not found" to their own rules.
+    # Cases in both teams, and every generated case code one of them (a dictionary in
+    # schemathesis's config): the case routes get past "not found" to their own rules, and
+    # the account's case-code brake (30 misses, then 429) never stands in front of them.
     codes = [(await new_request(server, team=team)).code for team in ("laholm", "botkyrka") * 3]
     config = tmp_path / "schemathesis.toml"
     config.write_text(
         f"[dictionaries.codes]\nvalues = {json.dumps(codes)}\n\n"
-        '[parameters]\n"path.code" = { dictionary = "codes", probability = 0.5 }\n'
+        '[parameters]\n"path.code" = { dictionary = "codes", probability = 1.0 }\n'
     )
     status, body = await client.api(
         "POST", "/api/v1/session", json={"username": "root", "password": PASSWORD}
@@ -79,8 +81,14 @@ async def test_the_api_answers_every_generated_request_as_documented(
         "--seed",
         str(SEED),
         "--generation-deterministic",
+        # Not the coverage phase: its boundary values for the case code are unknown codes,
+        # and after 30 of them the account's case-code brake answers 429 for ten minutes,
+        # so the fuzzing behind it would test the brake only.
         "--phases",
-        "examples,coverage,fuzzing",
+        "examples,fuzzing",
+        # The DELETEs are sign-outs: one would end the token halfway through the run.
+        "--exclude-method",
+        "DELETE",
         "--workers",
         "1",
         "--no-color",
