@@ -204,3 +204,26 @@ def test_transient_is_decided_by_the_exception_types() -> None:
             raise RuntimeError("wrapped") from inner
     except RuntimeError as outer:
         assert is_transient(outer)
+
+
+async def test_the_error_reply_is_in_the_relatives_language_else_swedish_and_english(
+    preview_server: Server,
+) -> None:
+    """A permanent failure (the chat's table gone) is answered, in polling mode too: in the
+    language Telegram gives when the guide offers it, else in Swedish and English."""
+    assert preview_server.emulator is not None and preview_server.core is not None
+    emulator = preview_server.emulator
+    turkish = Relative(emulator, language_code="tr")
+    german = Relative(emulator, language_code="de")
+    async with preview_server.core.database.write_tx() as conn:
+        await conn.exec_driver_sql("ALTER TABLE chat_session RENAME TO chat_session_away")
+    try:
+        said_tr = await turkish.says("/start")
+        said_de = await german.says("/start")
+    finally:
+        async with preview_server.core.database.write_tx() as conn:
+            await conn.exec_driver_sql("ALTER TABLE chat_session_away RENAME TO chat_session")
+    assert "Bizim tarafımızda bir sorun oluştu" in said_tr["text"], said_tr["text"]
+    assert "Något gick fel" not in said_tr["text"]
+    assert "Något gick fel hos oss" in said_de["text"]
+    assert "Something went wrong on our side" in said_de["text"]
