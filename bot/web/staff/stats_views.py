@@ -203,6 +203,7 @@ async def export(request: web.Request) -> web.StreamResponse:
         body, content_type = service.to_csv(report), "text/csv"
     else:
         body, content_type = _dumps(service.to_json(report)), "application/json"
+    await door_of(request).staff.audit(ctx.staff, f"stats_export_{ext}")
     return web.Response(text=body, content_type=content_type, charset="utf-8", headers=headers)
 
 
@@ -212,6 +213,7 @@ async def stats_api(request: web.Request) -> web.StreamResponse:
         _, report = await report_for(request)
     except _Problem as exc:
         return api_error(exc.status, exc.reason, exc.message)
+    await door_of(request).staff.audit(ctx_of(request).staff, "stats_export_api")
     return web.json_response(
         stats_of(request).service.to_json(report),
         headers={"Cache-Control": "no-store"},
