@@ -14,7 +14,7 @@ import re
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -168,54 +168,52 @@ async def test_sigkill_loses_at_most_an_unconfirmed_draft(
 # --- kill -9 between a commit and its answer ------------------------------------------------
 
 
-class Hang:
-    """The next ``method`` call for one chat never answers while the test looks: the bot
-    is then between its commit and the answer, and the test kills it there."""
+class Hangs:
+    """Chosen Bot API calls for chosen chats never answer while the test looks: the bot is
+    then between its commit and the answer, and the test kills it there."""
 
-    def __init__(self, emulator: BotApiEmulator, method: str, chat_id: int) -> None:
-        self.started = asyncio.Event()
+    def __init__(self, emulator: BotApiEmulator, *stuck: tuple[str, int]) -> None:
+        self.started = {key: asyncio.Event() for key in stuck}
         self._release = asyncio.Event()
-        self._emulator, self._key = emulator, method.lower()
-        self._name, self._handler = emulator._methods[self._key]
+        self._emulator = emulator
+        self._saved: dict[str, Any] = {}
+        for method in {method.lower() for method, _ in stuck}:
+            name, handler = emulator._methods[method]
+            self._saved[method] = (name, handler)
+            emulator._methods[method] = (name, self._wrap(name, handler))
 
+    def _wrap(self, name: str, handler: Any) -> Any:
         async def hanging(params: dict[str, Any], request: Any) -> Any:
-            if params.get("chat_id") == chat_id and not self.started.is_set():
-                self.started.set()
+            started = self.started.get((name, params.get("chat_id")))  # type: ignore[arg-type]
+            if started is not None and not started.is_set():
+                started.set()
                 await self._release.wait()
                 return True  # to a bot that is gone: nothing reaches the chat
-            return await self._handler(params, request)
+            return await handler(params, request)
 
-        emulator._methods[self._key] = (self._name, hanging)
+        return hanging
+
+    async def all_stuck(self) -> None:
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self.started.values())), 60)
 
     def undo(self) -> None:
-        self._emulator._methods[self._key] = (self._name, self._handler)
+        self._emulator._methods.update(self._saved)
         self._release.set()
 
 
-async def _scalar(database_url: str, sql: str) -> int:
+async def _scalar(database_url: str, sql: str) -> Any:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         assert url.database is not None
         with sqlite3.connect(url.database) as conn:
-            return int(conn.execute(sql).fetchone()[0])
+            return conn.execute(sql).fetchone()[0]
     conn = await asyncpg.connect(
         f"postgresql://{url.username}@{url.host}:{url.port}/{url.database}", timeout=10
     )
     try:
-        return int(await conn.fetchval(sql))
+        return await conn.fetchval(sql)
     finally:
         await conn.close()
-
-
-async def _killed_at(bot: BotProcess, hang: Hang, update: Awaitable[dict[str, Any]]) -> dict:
-    """Send the update, wait until the bot is stuck on its answer, kill it, start it again."""
-    sent = await update
-    await asyncio.wait_for(hang.started.wait(), 60)
-    bot.kill()
-    await bot.wait()
-    hang.undo()
-    await bot.start()
-    return sent
 
 
 async def _staff_api(
@@ -225,79 +223,100 @@ async def _staff_api(
         return response.status, await response.json(content_type=None)
 
 
+async def _confirmed(relative: Relative) -> str:
+    await _to_preview(relative)
+    found = CODE_RE.search((await relative.taps("k:ok"))["text"])
+    assert found
+    return found.group()
+
+
 async def test_sigkill_between_commit_and_answer_repeats_nothing_and_hides_nothing(
     emulator: BotApiEmulator, database_url: str, tmp_path: Path
 ) -> None:
-    """A follow-up is stored once; a redelivered confirm shows the case it made; a staff
-    reply cut off mid-relay ends as "delivery unknown" on the case, never silent."""
+    """Killed once with three things between their commit and their answer: a confirm is
+    redelivered and shows the case it made (no second case); a follow-up is stored once and
+    answered on redelivery; a staff reply cut off mid-relay ends as "delivery unknown" on
+    the case, never silent."""
     if database_url.startswith("postgresql"):
         await asyncio.to_thread(_reset_postgres, database_url)
     bot = BotProcess(emulator, database_url, tmp_path)
     await bot.start()
+    password = "kill-test-password-1234"
     try:
-        # 1. A confirm whose answer (the code) never left: the redelivery shows the case.
-        relative = Relative(emulator)
-        preview = await _to_preview(relative)
-        hang = Hang(emulator, "editMessageText", relative.chat_id)
-        cases_before = await _scalar(database_url, "SELECT count(*) FROM case_request")
-        confirm = await _killed_at(
-            bot,
-            hang,
-            emulator.user_presses_button(relative.chat_id, preview["message_id"], "k:ok"),
-        )
-        assert await _scalar(database_url, "SELECT count(*) FROM case_request") == cases_before + 1
-        await emulator.deliver(confirm)  # Telegram delivers the unacknowledged update again
-        await emulator.wait_idle(relative.chat_id)
-        shown = CODE_RE.search(relative.last()["text"])
-        assert shown, relative.last()["text"]
-        assert await _scalar(database_url, "SELECT count(*) FROM case_request") == cases_before + 1
-        code = await _scalar_code(database_url)
-        assert shown.group() == code
-
-        # 2. A follow-up stored, its "sent" never shown: stored once, answered on redelivery.
-        body = "Ett meddelande till teamet"
-        hang = Hang(emulator, "sendMessage", relative.chat_id)
-        follow_up = await _killed_at(bot, hang, emulator.user_sends_text(relative.chat_id, body))
-        stored = f"SELECT count(*) FROM case_message WHERE body = '{body}'"
-        assert await _scalar(database_url, stored) == 1
-        answers_before = len(relative.bot_messages())
-        await emulator.deliver(follow_up)
-        await emulator.wait_idle(relative.chat_id)
-        assert await _scalar(database_url, stored) == 1
-        assert len(relative.bot_messages()) == answers_before + 1
-        assert "Skickat till teamet" in relative.last()["text"]
-        await emulator.deliver(follow_up)  # answered now: a further redelivery gets nothing
-        await emulator.wait_idle(relative.chat_id)
-        assert len(relative.bot_messages()) == answers_before + 1
-
-        # 3. A staff reply relayed while the process dies: "delivery unknown" on the case.
-        env = {**bot.env, "STAFF_PASSWORD": "kill-test-password-1234"}
+        confirming, writing, replied_to = Relative(emulator), Relative(emulator), Relative(emulator)
+        preview = await _to_preview(confirming)
+        await _confirmed(writing)
+        code = await _confirmed(replied_to)
         added = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "staff", "add", "anna", "--team", "laholm",
-            cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            cwd=REPO, env={**bot.env, "STAFF_PASSWORD": password},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         out, _ = await added.communicate()
         assert added.returncode == 0, out
+        credentials = {"username": "anna", "password": password}
+        path = f"/api/v1/cases/{code}"
+        body = "Ett meddelande till teamet"
+        stored = f"SELECT count(*) FROM case_message WHERE body = '{body}'"
+        cases_before = await _scalar(database_url, "SELECT count(*) FROM case_request")
         async with aiohttp.ClientSession() as session:
-            credentials = {"username": "anna", "password": env["STAFF_PASSWORD"]}
             status, signed = await _staff_api(
                 session, bot, "POST", "/api/v1/session", json=credentials
             )
             assert status == 200, signed
             auth = {"Authorization": f"Bearer {signed['token']}"}
-            path = f"/api/v1/cases/{code}"
-            status, _ = await _staff_api(session, bot, "POST", f"{path}/claim", headers=auth)
-            assert status == 200
-            hang = Hang(emulator, "sendMessage", relative.chat_id)
+            assert (await _staff_api(session, bot, "POST", f"{path}/claim", headers=auth))[0] == 200
+
+            hangs = Hangs(
+                emulator,
+                ("editMessageText", confirming.chat_id),
+                ("sendMessage", writing.chat_id),
+                ("sendMessage", replied_to.chat_id),
+            )
+            confirm = await emulator.user_presses_button(
+                confirming.chat_id, preview["message_id"], "k:ok"
+            )
+            follow_up = await emulator.user_sends_text(writing.chat_id, body)
             reply = asyncio.create_task(
                 _staff_api(
                     session, bot, "POST", f"{path}/reply", headers=auth, json={"text": "Hej!"}
                 )
             )
-            await _killed_at(bot, hang, asyncio.sleep(0, {}))
+            await hangs.all_stuck()
+            bot.kill()
+            await bot.wait()
+            hangs.undo()
             with contextlib.suppress(aiohttp.ClientError):
                 await reply  # the connection died with the process
-            assert not any(m["text"].endswith("Hej!") for m in relative.bot_messages())
+            await bot.start()
+
+            # The confirm: its case exists once; the redelivery shows its code.
+            assert (
+                await _scalar(database_url, "SELECT count(*) FROM case_request") == cases_before + 1
+            )
+            await emulator.deliver(confirm)  # Telegram delivers the unacknowledged update again
+            await emulator.wait_idle(confirming.chat_id)
+            shown = CODE_RE.search(confirming.last()["text"])
+            newest = "SELECT code FROM case_request ORDER BY id DESC LIMIT 1"
+            assert shown and shown.group() == await _scalar(database_url, newest)
+            assert (
+                await _scalar(database_url, "SELECT count(*) FROM case_request") == cases_before + 1
+            )
+
+            # The follow-up: stored once, answered on redelivery, then nothing more.
+            assert await _scalar(database_url, stored) == 1
+            answers_before = len(writing.bot_messages())
+            await emulator.deliver(follow_up)
+            await emulator.wait_idle(writing.chat_id)
+            assert await _scalar(database_url, stored) == 1
+            assert len(writing.bot_messages()) == answers_before + 1
+            assert "Skickat till teamet" in writing.last()["text"]
+            await emulator.deliver(follow_up)
+            await emulator.wait_idle(writing.chat_id)
+            assert len(writing.bot_messages()) == answers_before + 1
+
+            # The staff reply: started, never finished; the sweeper says delivery unknown.
+            assert not any("Hej!" in m["text"] for m in replied_to.bot_messages())
             started = "SELECT count(*) FROM case_message WHERE delivery = 'sending'"
             assert await _scalar(database_url, started) == 1
             await _sweep_later(database_url)  # the auto-release round, minutes later
@@ -315,22 +334,6 @@ async def test_sigkill_between_commit_and_answer_repeats_nothing_and_hides_nothi
             await bot.wait()
     unexpected = [p for p in emulator.problems if "webhook delivery" not in p]
     assert unexpected == [], unexpected
-
-
-async def _scalar_code(database_url: str) -> str:
-    url = make_url(database_url)
-    sql = "SELECT code FROM case_request ORDER BY id DESC LIMIT 1"
-    if url.get_backend_name() == "sqlite":
-        assert url.database is not None
-        with sqlite3.connect(url.database) as conn:
-            return str(conn.execute(sql).fetchone()[0])
-    conn = await asyncpg.connect(
-        f"postgresql://{url.username}@{url.host}:{url.port}/{url.database}", timeout=10
-    )
-    try:
-        return str(await conn.fetchval(sql))
-    finally:
-        await conn.close()
 
 
 async def _sweep_later(database_url: str) -> None:
