@@ -97,6 +97,16 @@ def refuse_reason(text: str) -> Refusal | None:
     return reason
 
 
+def without_unstorable(text: str) -> str:
+    """``text`` with what ``refuse_reason`` names removed: for the relative's messages, where
+    dropping a stray control character is calmer than refusing the message."""
+    if refuse_reason(text) is None:
+        return text
+    return "".join(
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
+    )
+
+
 def clean_text(text: str) -> tuple[str, Refusal | None]:
     """``normalise_text`` then ``refuse_reason``: the text to use and why it is refused."""
     normalised = normalise_text(text)

@@ -18,6 +18,7 @@ from bot.text_input import JSONRefused, clean_text, loads_json, normalise_text, 
 from bot.web.staff.openapi import openapi_document
 from tests.helpers import Relative
 from tests.staff_helpers import PASSWORD, StaffClient, check_response, new_request, signed_in
+from tests.test_contact_flow import _send_request, _staff
 from tests.test_staff_api import token_for
 from tests.test_webhook import SECRET, telegram, webhook_server  # noqa: F401 (fixtures)
 
@@ -305,3 +306,18 @@ async def test_the_webhook_answers_deep_json_400_and_goes_on(
 
 def _admin() -> StaffUser:
     return StaffUser(id=0, username="test", role="admin", teams=frozenset())
+
+
+async def test_the_relatives_text_is_normalised_and_stray_control_characters_dropped(
+    preview_server: Server,
+) -> None:
+    assert preview_server.emulator is not None and preview_server.core is not None
+    relative = Relative(preview_server.emulator)
+    await relative.onboard("sv", "laholm")
+    code = await _send_request(relative, "Min bror\u200b\x00 är ｏｒｏｌｉｇ.")
+    sent = await relative.says("En sak\x07 till\x1b[0m: han sover dåligt.")
+    assert "Skickat till teamet" in sent["text"]
+    staff = await _staff(preview_server)
+    detail = await preview_server.core.cases.detail(staff, code)
+    bodies = [m.body for m in detail.messages if m.author == "relative"]
+    assert bodies == ["Min bror är orolig.", "En sak till[0m: han sover dåligt."], bodies

@@ -31,6 +31,7 @@ from bot.services.link_crypto import DRAFT_PHONE, LinkCipher, LinkError
 from bot.services.scrub import scrub
 from bot.services.stats import StatsRecorder
 from bot.storage.sessions import SessionState
+from bot.text_input import normalise_text, without_unstorable
 
 log = logging.getLogger(__name__)
 
@@ -670,6 +671,9 @@ class ConversationService:
 
     async def _text(self, text: str, state: SessionState, lang: str, turn: _Turn) -> _Reply:
         """Typed text: an answer the flow asked for, a message to an open case, or a hint."""
+        # NFKC, invisible characters gone, control characters, NUL and lone surrogates
+        # dropped (bot.text_input): what is scrubbed, counted and stored is what a reader sees.
+        text = without_unstorable(normalise_text(text))
         _ = self.renderer.t(lang).gettext
         step = self._draft_step(state)
         if step is not None and state.node == "contact" and step in flow.TEXT_STEPS:
