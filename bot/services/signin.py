@@ -104,11 +104,13 @@ class SignInService:
         username = username.strip()[:MAX_USERNAME]
         password = password[:MAX_PASSWORD_LENGTH]
         pair, spray, where = self._keys(username, address)
-        wait = BUSY if self._queued >= self.max_waiting else await self._reserve(pair, spray)
-        if wait:
-            busy = wait == BUSY
-            await self._audit(username, "signin_busy" if busy else "signin_throttled", where)
-            return SignInResult(None, 1 if busy else wait, username, busy=busy)
+        full = self._queued >= self.max_waiting
+        wait = BUSY if full else await self._reserve(username, pair, spray, where)
+        if wait == BUSY:
+            await self._audit(username, "signin_busy", where)
+            return SignInResult(None, 1, username, busy=True)
+        if wait:  # audited in the reservation's own transaction
+            return SignInResult(None, wait, username)
         try:  # ``_reserve`` took a place in the queue for argon2
             async with self._checks:
                 user = (
@@ -130,7 +132,7 @@ class SignInService:
             await audit_db.record(conn, now, user.username, "signin", None, where)
         return SignInResult(user, 0, username)
 
-    async def _reserve(self, pair: Key, spray: Key) -> int:
+    async def _reserve(self, username: str, pair: Key, spray: Key, where: str) -> int:
         """0: both counters took the attempt and it has a place in the queue for argon2;
         ``BUSY``: the queue is full (nothing counted); else the seconds to wait."""
         now = self._now()
@@ -147,6 +149,8 @@ class SignInService:
                 if counted == {pair, spray}:
                     return BUSY
                 until = await db.blocked_until(conn, (pair, spray))
+                who = await _account(conn, username)
+                await audit_db.record(conn, now, who, "signin_throttled", None, where)
                 return max(1, _seconds(until, now))  # refused: always a wait, however short
         except BaseException:
             if placed:  # the reservation did not commit: give the place back
