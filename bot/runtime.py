@@ -15,6 +15,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
@@ -34,6 +35,7 @@ from bot.services.cases import CaseService, RetentionSettings
 from bot.services.flood import IncomingBudget
 from bot.services.health import HealthService
 from bot.services.jobs import JobFailed, JobTracker
+from bot.services.signin import forget_old_counters
 from bot.services.staff import StaffService
 from bot.services.stats import FLUSH_SECONDS, StatsRecorder, StatsService
 from bot.services.telemetry import Telemetry
@@ -348,6 +350,11 @@ class Server:
             await core.staff.purge_sessions()  # staff sessions past their idle/absolute limit
         except Exception as exc:
             log.error("staff session purge failed: %s", type(exc).__name__, exc_info=exc)
+            failed = True
+        try:  # sign-in and case-lookup brakes' counters past their memory
+            await forget_old_counters(core.database, datetime.now(UTC))
+        except Exception as exc:
+            log.error("brake counter purge failed: %s", type(exc).__name__, exc_info=exc)
             failed = True
         try:  # after the deletes: on SQLite, free pages and the WAL's old copies go too
             await _reclaim(core)

@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import StaffUser
-from bot.services.signin import ADDRESS, LOOKUP, PAIR, SignInService
+from bot.services.signin import ADDRESS, LOOKUP, PAIR, SignInService, forget_old_counters
 from bot.services.staff import StaffService
 from bot.storage.database import Database
 from bot.storage.engine import create_engine
@@ -240,3 +240,21 @@ async def test_two_instances_on_one_postgresql_share_the_counter(
             await database.close()
         for engine in engines:
             await engine.dispose()
+
+
+async def test_the_purge_forgets_counters_past_every_brakes_memory(
+    signin: SignInService, engine: AsyncEngine, clock: Clock
+) -> None:
+    await signin.sign_in("anna", "wrong", ATTACKER)
+
+    async def rows() -> int:
+        async with engine.connect() as conn:
+            return len((await conn.execute(select(table_of(AttemptCounter)))).all())
+
+    assert await rows() == 2
+    clock.advance(1800)  # within the brakes' hour: kept
+    assert await forget_old_counters(signin.staff.database, clock()) == 0
+    assert await rows() == 2
+    clock.advance(1801)  # past it: the purge round's call deletes them
+    assert await forget_old_counters(signin.staff.database, clock()) == 2
+    assert await rows() == 0

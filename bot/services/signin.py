@@ -38,7 +38,7 @@ from bot.services.staff import MAX_PASSWORD_LENGTH, StaffError, StaffService, no
 from bot.storage import cases as audit_db
 from bot.storage import signin as db
 from bot.storage import staff as staff_db
-from bot.storage.database import Conn
+from bot.storage.database import Conn, Database
 from bot.storage.signin import Brake, Key
 
 MAX_USERNAME = 100  # longer input is cut before it is looked up or counted
@@ -180,10 +180,15 @@ class SignInService:
             await db.reserve(conn, (LOOKUP,), (self._lookup_key(staff),), self._now())
 
     async def forget_old(self) -> int:
-        """Delete counters nobody needs any more (a job may call it; rows are tiny)."""
-        horizon = max(PAIR.forget, ADDRESS.forget, LOOKUP.forget)
-        async with self.staff.database.write_tx() as conn:
-            return await db.delete_forgotten(conn, self._now() - timedelta(seconds=horizon))
+        """Delete counters nobody needs any more (the purge round calls it; rows are tiny)."""
+        return await forget_old_counters(self.staff.database, self._now())
+
+
+async def forget_old_counters(database: Database, now: datetime) -> int:
+    """Delete sign-in and lookup counters past every brake's memory; the purge runs it."""
+    horizon = max(PAIR.forget, ADDRESS.forget, LOOKUP.forget)
+    async with database.write_tx() as conn:
+        return await db.delete_forgotten(conn, now - timedelta(seconds=horizon))
 
 
 async def _account(conn: Conn, username: str) -> str:

@@ -40,7 +40,10 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": "too large"}, status=413)
     application = request.app[TELEGRAM_APP]
     raw = await request.read()
-    try:  # a malformed (or too deeply nested) update is permanent: 400, never a 500
+    # A body that is not an update (malformed, too deeply nested) is permanently
+    # unprocessable: acknowledged with 200, since any other status makes Telegram deliver
+    # it again and again; logged without its content. Never a 500.
+    try:
         payload = loads_json(raw, check_strings=False)  # nesting checked before parsing
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             raise ValueError("not an update object")
@@ -50,9 +53,10 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         update = Update.de_json(payload, application.bot)
     except (ValueError, TypeError, KeyError, UnicodeDecodeError):
         log.info("webhook: ignored a body that is not a Telegram update")
-        return web.json_response({"error": "not an update"}, status=400)
+        return web.json_response({"ok": True, "ignored": "not an update"})
     if update is None:
-        return web.json_response({"error": "not an update"}, status=400)
+        log.info("webhook: ignored a body that is not a Telegram update")
+        return web.json_response({"ok": True, "ignored": "not an update"})
     reply = WebhookReply()
     token = current_webhook_reply.set(reply)
     decided = flood_verdict.set(verdict)
