@@ -228,3 +228,28 @@ async def test_session_cookie_is_httponly_and_strict(server: Server, client: Sta
         cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert "Secure" not in cookie  # the preview runs over plain http on loopback
+
+
+async def test_a_reply_in_flight_and_one_of_unknown_delivery_say_so(server: Server) -> None:
+    """'sending' (relay under way) and the sweeper's 'delivery unknown' are not 'not delivered'."""
+    from sqlalchemy import text
+
+    case = await new_request(server)
+    async with signed_in(server, "anna") as anna:
+        await anna.post(f"/staff/cases/{case.code}/claim", {})
+        await anna.post(f"/staff/cases/{case.code}/reply", {"text": "Hej, vi hör av oss."})
+        assert "Levererat" in anna.page
+        for delivery, shown, testid in [
+            ("sending", "Skickas …", "delivery-sending"),
+            ("failed: delivery_unknown", "Okänt om det kom fram", "delivery-unknown"),
+        ]:
+            assert server.core is not None
+            async with server.core.database.write_tx() as conn:
+                await conn.execute(
+                    text("UPDATE case_message SET delivery = :d WHERE author = 'staff'"),
+                    {"d": delivery},
+                )
+            await anna.get(f"/staff/cases/{case.code}")
+            assert shown in text_of(anna.page), text_of(anna.page)
+            assert f'data-testid="{testid}"' in anna.page
+            assert "Inte levererat" not in anna.page
