@@ -13,6 +13,7 @@ def test_bad_input_is_400_unknown_or_another_team_404_and_state_409() -> None:
         "invalid",
         "too_long",
         "unknown_team",
+        "bad_character",
     }
     # another team's case is the same 404, in the same words, as one that is not there
     assert refusal("forbidden") == refusal("not_found") and refusal("not_found").status == 404
