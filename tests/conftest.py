@@ -175,8 +175,14 @@ async def running_preview(
 async def preview_server(
     database_url: str, tmp_path: Path, spec: BotApiSpec
 ) -> AsyncIterator[Server]:
-    """The real product in preview mode: PTB polls the spec-checking emulator."""
-    async with running_preview(database_url, tmp_path, spec) as server:
+    """The real product in preview mode: PTB polls the spec-checking emulator.
+
+    Walks through every screen tap faster than any person, so the per-chat flood budget
+    is set out of their way here; tests/test_flood.py tests the budget itself.
+    """
+    async with running_preview(
+        database_url, tmp_path, spec, FLOOD_BURST="1000", FLOOD_PER_MINUTE="1000"
+    ) as server:
         yield server
 
 
