@@ -256,7 +256,7 @@ async def _wrong_sign_in(http: aiohttp.ClientSession, url: str, n: int, forged: 
     headers = {"X-Forwarded-For": f"198.51.100.{n % 250}"} if forged else {}
     async with http.post(
         f"{url}/api/v1/session",
-        json={"username": f"nobody-{n}", "password": "wrong"},
+        json={"username": "nobody", "password": "wrong"},
         headers=headers,
     ) as response:
         await response.read()
@@ -264,9 +264,9 @@ async def _wrong_sign_in(http: aiohttp.ClientSession, url: str, n: int, forged: 
 
 
 async def _until_locked(http: aiohttp.ClientSession, url: str, *, forged: bool) -> int:
-    """Wrong sign-ins, each under a new name (only the address repeats, each with a new
-    forged X-Forwarded-For) until every process says wait: two 429s in a row behind
-    nginx's round robin. Returns how many attempts that took."""
+    """Wrong sign-ins for one username (each with a new forged X-Forwarded-For) until every
+    process says wait: two 429s in a row behind nginx's round robin. The brake counts per
+    (address, username) in the shared database. Returns how many attempts that took."""
     row = 0
     for n in range(40):
         status = await _wrong_sign_in(http, url, n, forged)
@@ -413,7 +413,7 @@ async def _checks_through_nginx(
     # X-Forwarded-For on every attempt changes nothing), 127.0.0.3 is not.
     async with _from("127.0.0.2", tls) as two:
         attempts = await _until_locked(two, url, forged=True)
-        assert attempts >= 6  # five free failures per process before any wait
+        assert attempts >= 6  # five free failures before any wait
     async with _from("127.0.0.3", tls) as three:
         statuses = [await _wrong_sign_in(three, url, 1000 + n, False) for n in range(2)]
         assert statuses == [401, 401]  # both processes: this address has not failed before
