@@ -150,6 +150,7 @@ def test_a_database_behind_shows_what_is_pending_and_its_sql(
         "0007",
         "0008",
         "0009",
+        "0010",
     ]
     assert main(["migrate", "--sql"]) == 0
     sql = capsys.readouterr().out
@@ -161,7 +162,8 @@ def test_a_database_behind_shows_what_is_pending_and_its_sql(
     assert "Running upgrade 0007 -> 0008" in sql and "staff_mfa" in sql
     assert "staff_recovery_code" in sql and "staff_identity" in sql
     assert "Running upgrade 0008 -> 0009" in sql and "held_back" in sql
-    assert "UPDATE alembic_version SET version_num='0009'" in sql
+    assert "Running upgrade 0009 -> 0010" in sql and "staff_invite" in sql
+    assert f"UPDATE alembic_version SET version_num='{migrations_head()}'" in sql
     assert _revision(empty_url) == "0003"  # --sql changed nothing
 
 

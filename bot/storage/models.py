@@ -260,6 +260,19 @@ class StaffIdentity(SQLModel, table=True):
     last_login_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
+class StaffInvite(SQLModel, table=True):
+    """A one-time set-password link (migration 0010): only a keyed digest of its token."""
+
+    __tablename__ = "staff_invite"
+
+    digest: str = Field(primary_key=True, max_length=64)  # HMAC-SHA256 of the random token
+    staff_id: int = Field(index=True)
+    created_by: str = Field(max_length=64)  # the admin's username
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    expires_at: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    used_at: datetime | None = Field(default=None, sa_column=_utc())
+
+
 class StatsCounter(SQLModel, table=True):
     """An anonymous daily count: no user key, no time finer than the day (see services.stats)."""
 
