@@ -151,6 +151,7 @@ def test_a_database_behind_shows_what_is_pending_and_its_sql(
         "0008",
         "0009",
         "0010",
+        "0011",
     ]
     assert main(["migrate", "--sql"]) == 0
     sql = capsys.readouterr().out
@@ -163,6 +164,7 @@ def test_a_database_behind_shows_what_is_pending_and_its_sql(
     assert "staff_recovery_code" in sql and "staff_identity" in sql
     assert "Running upgrade 0008 -> 0009" in sql and "held_back" in sql
     assert "Running upgrade 0009 -> 0010" in sql and "staff_invite" in sql
+    assert "Running upgrade 0010 -> 0011" in sql and "team_setting" in sql
     assert f"UPDATE alembic_version SET version_num='{migrations_head()}'" in sql
     assert _revision(empty_url) == "0003"  # --sql changed nothing
 

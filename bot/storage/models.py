@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Dialect, Index, Table
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, Index, Table, Text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -168,6 +168,8 @@ class AuditEvent(SQLModel, table=True):
     case_code: str | None = Field(default=None, max_length=7)
     # sign-ins: a keyed digest of the client address (never the address; migration 0006)
     address: str | None = Field(default=None, max_length=32)
+    # a team-setting change (migration 0011): which team, never the values' source text
+    team_id: str | None = Field(default=None, max_length=32)
 
 
 class AttemptCounter(SQLModel, table=True):
@@ -271,6 +273,20 @@ class StaffInvite(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc(nullable=False))
     expires_at: datetime = Field(sa_column=_utc(nullable=False, index=True))
     used_at: datetime | None = Field(default=None, sa_column=_utc())
+
+
+class TeamSetting(SQLModel, table=True):
+    """An admin's languages served and opening hours over a team's file (migration 0011).
+
+    ``overrides`` is JSON with only the overridden groups; no row: the file's values.
+    """
+
+    __tablename__ = "team_setting"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    overrides: str = Field(sa_column=Column(Text, nullable=False))
+    changed_by: str = Field(max_length=64)  # the admin's username
+    changed_at: datetime = Field(sa_column=_utc(nullable=False))
 
 
 class StatsCounter(SQLModel, table=True):
