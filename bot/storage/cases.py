@@ -132,6 +132,7 @@ class AuditRow:
     action: str
     case_code: str | None
     address: str | None = None  # sign-ins: a keyed digest of the client address (0006)
+    team_id: str | None = None  # a team-setting change: which team (0011)
 
 
 @dataclass(frozen=True, slots=True)
