@@ -28,10 +28,11 @@ from bot.services.cases import CaseService
 from bot.services.oidc import OidcService
 from bot.services.signin import SignInService
 from bot.services.staff import StaffService
+from bot.services.staff_admin import AdminService
 from bot.services.staff_sessions import StaffSessions
 from bot.services.stats import StatsService
 from bot.services.totp import TotpService
-from bot.web.staff import api, sso, stats_views, views
+from bot.web.staff import admin, admin_api, api, sso, stats_views, views
 from bot.web.staff.api import CSRF_HEADER, api_error
 from bot.web.staff.context import (
     CTX,
@@ -94,6 +95,7 @@ class StaffWeb:
             old_secret_keys,
         )
         self.sign_in.safe_next = views.safe_next
+        self.admin = AdminService(staff, self.sign_in.totp, secret_key, old_secret_keys)
         self.door = StaffDoor(
             cases=cases,
             staff=staff,
@@ -175,7 +177,9 @@ class StaffWeb:
         pages_app = web.Application(middlewares=[page_middleware, lookup_brake(api=False)])
         pages_app[DOOR] = self.door
         pages_app[PARTS] = self.sign_in
+        pages_app[admin.ADMIN] = self.admin
         pages_app.add_routes(views.routes)
+        pages_app.add_routes(admin.routes)
         pages_app.add_routes(sso.routes)
         pages_app.add_routes(stats_views.page_routes)
         app.add_subapp("/staff", pages_app)
@@ -183,7 +187,9 @@ class StaffWeb:
         api_app = web.Application(middlewares=[api_middleware, lookup_brake(api=True)])
         api_app[DOOR] = self.door
         api_app[PARTS] = self.sign_in
+        api_app[admin.ADMIN] = self.admin
         api_app.add_routes(api.routes)
+        api_app.add_routes(admin_api.routes)
         api_app.add_routes(stats_views.api_routes)
         app.add_subapp("/api/v1", api_app)
 

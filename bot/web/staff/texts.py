@@ -85,6 +85,21 @@ ACTION_LABELS = {
     "2fa_removed": N_("Second factor removed by an administrator"),
     "sso_signin": N_("Signed in by single sign-on"),
     "sso_refused": N_("Single sign-on refused (no mapped group)"),
+    # staff accounts in the admin section (bot.services.staff_admin): the admin's row and
+    # the account's row of each change
+    "account_add": N_("Added a staff account"),
+    "account_created": N_("Account added by an administrator"),
+    "account_link": N_("Made a set-password link"),
+    "account_link_made": N_("Set-password link made by an administrator"),
+    "password_set": N_("Chose a password with a set-password link"),
+    "account_role": N_("Changed someone's role"),
+    "role_changed": N_("Role changed"),
+    "account_teams": N_("Changed someone's teams"),
+    "teams_changed": N_("Teams changed"),
+    "account_deactivate": N_("Deactivated an account"),
+    "account_deactivated": N_("Account deactivated"),
+    "account_reactivate": N_("Reactivated an account"),
+    "account_reactivated": N_("Account reactivated"),
 }
 DONE = {
     "claim": N_("You have claimed the request."),
