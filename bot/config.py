@@ -86,7 +86,7 @@ class Settings:
     case_auto_release_minutes: int = 30
     # Floods (issue #11): a chat's updates at once and per minute after that; the relative's
     # messages stored per request per hour (more are held back and counted).
-    flood_burst: int = 60
+    flood_burst: int = 20
     flood_per_minute: int = 60
     case_messages_per_hour: int = 60
     staff_notify_chat_id: int | None = None
@@ -409,7 +409,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         case_link_grace_days=_int(env, "CASE_LINK_GRACE_DAYS", 7, 0, 90),
         case_text_retention_days=_int(env, "CASE_TEXT_RETENTION_DAYS", 30, 1, 365),
         case_auto_release_minutes=_int(env, "CASE_AUTO_RELEASE_MINUTES", 30, 1, 24 * 60),
-        flood_burst=_int(env, "FLOOD_BURST", 60, 1, 1000),
+        flood_burst=_int(env, "FLOOD_BURST", 20, 1, 1000),
         flood_per_minute=_int(env, "FLOOD_PER_MINUTE", 60, 1, 1000),
         case_messages_per_hour=_int(env, "CASE_MESSAGES_PER_HOUR", 60, 1, 10_000),
         staff_notify_chat_id=int(notify_raw) if notify_raw else None,

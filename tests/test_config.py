@@ -311,7 +311,7 @@ def test_data_dir_defaults_to_the_working_directory_outside_a_source_tree(
 
 def test_flood_limits_default_and_are_checked() -> None:
     settings = load_settings(env(), require_telegram=True)
-    assert (settings.flood_burst, settings.flood_per_minute) == (60, 60)
+    assert (settings.flood_burst, settings.flood_per_minute) == (20, 60)
     assert settings.case_messages_per_hour == 60
     tight = load_settings(
         env(FLOOD_BURST="5", FLOOD_PER_MINUTE="10", CASE_MESSAGES_PER_HOUR="20"),
