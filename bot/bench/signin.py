@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
 import secrets
 import sys
@@ -38,29 +36,16 @@ from bot.bench.webhook import (
     BenchError,
     Driver,
     FakeBotApi,
-    Sut,
     _free_port,
     _full_bot_argv_env,
     _process_cpu,
+    _start_sut,
     _stop_sut,
     _wait_ready,
+    bench_main,
 )
 
 ATTEMPTS = 200
-
-
-async def _start(repo: Path, argv: list[str], env: dict[str, str], port: int, log: Path) -> Sut:
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            env=env,
-            cwd=repo,  # ``python -m bot`` imports the product from the working directory
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Sut(FULL, process, port, log)
 
 
 async def _sign_ins(
@@ -102,7 +87,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             env["PYTHONPATH"] = str(args.repo)
             connector = aiohttp.TCPConnector(limit=ATTEMPTS + 64)
             async with aiohttp.ClientSession(connector=connector) as session:
-                sut = await _start(args.repo, argv, env, port, tmp / "serve.log")
+                sut = await _start_sut(FULL, argv, env, port, tmp / "serve.log", cwd=args.repo)
                 try:
                     await _wait_ready(sut, fake, session, health=True)
                     origin = f"http://{HOST}:{port}"
@@ -164,14 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.repo / "bot" / "__main__.py").is_file():
         print(f"--repo {args.repo} is not a checkout of this product", file=sys.stderr)
         return 2
-    try:
-        report = asyncio.run(run(args))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    with contextlib.suppress(BrokenPipeError):
-        print(json.dumps(report, indent=2))
-    return 0
+    return bench_main(run, args, None, stopped="the bot was stopped")
 
 
 if __name__ == "__main__":

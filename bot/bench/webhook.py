@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -559,14 +559,19 @@ class Sut:
 
 
 async def _start_sut(
-    label: str, argv: list[str], env: dict[str, str], port: int, log_path: Path
+    label: str,
+    argv: list[str],
+    env: dict[str, str],
+    port: int,
+    log_path: Path,
+    cwd: Path = REPO_ROOT,  # ``python -m bot`` imports the product from the working directory
 ) -> Sut:
     with log_path.open("wb") as log:
         # A new session: Ctrl+C reaches only the driver, which then stops the child itself.
         process = await asyncio.create_subprocess_exec(
             *argv,
             env=env,
-            cwd=REPO_ROOT,
+            cwd=cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
@@ -1048,6 +1053,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def bench_main(
+    bench: Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+    args: argparse.Namespace,
+    print_report: Callable[[dict[str, Any]], None] | None,
+    *,
+    stopped: str,
+) -> int:
+    """A benchmark's command: run it, print its report (JSON with ``--json`` or without a
+    table printer), a failure as one line; the exit code (1 failed, 130 interrupted)."""
+    try:
+        report = asyncio.run(bench(args))
+    except BenchError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print(f"interrupted; {stopped}", file=sys.stderr)
+        return 130
+    with contextlib.suppress(BrokenPipeError):  # piped into head
+        if print_report is None or getattr(args, "json", False):
+            print(json.dumps(report, indent=2))
+        else:
+            print_report(report)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.echo_bot:
@@ -1056,19 +1086,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         run_echo_bot(args.port, args.api_url, args.token, args.secret)
         return 0
-    try:
-        report = asyncio.run(run(args))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted; the bots were stopped", file=sys.stderr)
-        return 130
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print_table(report)
-    return 0
+    return bench_main(run, args, print_table, stopped="the bots were stopped")
 
 
 if __name__ == "__main__":
