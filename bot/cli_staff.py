@@ -42,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add.add_argument("--role", choices=ROLES, default="staff")
     add.add_argument("--team", action="append", default=[], help="a team id; repeat for more")
     add.add_argument("--name", help="first name staff may sign replies with")
+    add.add_argument(
+        "--link",
+        action="store_true",
+        help="print a one-time set-password link (72 h) instead of asking for a password",
+    )
     passwd = staff_sub.add_parser("passwd", help="set a new password")
     passwd.add_argument("username")
     teams = staff_sub.add_parser("teams", help="replace the teams of an account")
@@ -73,7 +78,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"cannot read the teams in {settings.content_dir}")
     known = frozenset(content.teams)
     try:
-        if args.staff_command == "add":
+        if args.staff_command == "add" and args.link:
+            print(_with_service(settings, known, lambda s: _add_with_link(s, settings, args)))
+        elif args.staff_command == "add":
             password = _password(f"Password for {args.username}: ")
             view = _with_service(
                 settings,
@@ -142,6 +149,31 @@ async def _reset_2fa(staff: StaffService, settings: Settings, username: str) -> 
         return await totp.reset("cli", username)
     except TotpError:
         raise StaffError("not_found", username) from None
+
+
+async def _add_with_link(staff: StaffService, settings: Settings, args: argparse.Namespace) -> str:
+    """The account made as the admin section makes it (audited as done by "cli"), and the
+    set-password link to pass on: printed once, only a keyed digest of it is stored."""
+    from bot.domain import StaffUser
+    from bot.services.staff_admin import AdminError, AdminService
+    from bot.services.totp import TotpService
+
+    if settings.secret_key is None:
+        raise ConfigError("SECRET_KEY is not set")
+    totp = TotpService(staff.database, settings.secret_key, settings.old_secret_keys)
+    admin = AdminService(staff, totp, settings.secret_key, settings.old_secret_keys)
+    cli = StaffUser(id=0, username="cli", role="admin", teams=frozenset())
+    try:
+        issued = await admin.create(cli, args.username, args.role, frozenset(args.team), args.name)
+    except AdminError as exc:
+        raise StaffError(exc.reason, ", ".join(args.team)) from None
+    base = (settings.public_url or "").rstrip("/")
+    expires = issued.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"created {issued.username} ({args.role}); give this link to the person, it works "
+        f"once, until {expires}:\n{base}/staff/set-password/{issued.token}"
+        + ("" if base else "\n(PUBLIC_URL is not set: put the staff pages' address in front)")
+    )
 
 
 def _password(prompt: str) -> str:

@@ -38,6 +38,7 @@ from bot.services.jobs import JobFailed, JobTracker
 from bot.services.signin import forget_old_counters
 from bot.services.staff import StaffService
 from bot.services.stats import FLUSH_SECONDS, StatsRecorder, StatsService
+from bot.services.teams import TeamFacts, TeamSettings
 from bot.services.telemetry import Telemetry
 from bot.storage.database import Database
 from bot.storage.locks import job_round
@@ -76,6 +77,8 @@ class Core:
     cases: CaseService
     staff: StaffService
     recorder: StatsRecorder | None = None  # anonymous daily counts, flushed in the background
+    # Teams' languages served and opening hours as an admin set them over the files.
+    teams: TeamSettings | None = None
     jobs: JobTracker = field(default_factory=JobTracker)  # background rounds' last outcomes
 
     async def close(self) -> None:
@@ -164,6 +167,14 @@ async def build_core(settings: Settings, bot: Bot | None = None) -> Core:
         messages_per_hour=settings.case_messages_per_hour,
     )
     staff = StaffService(database, frozenset(report.content.teams))
+    teams = TeamSettings(database, team_facts(content), content.languages)
+    try:
+        await teams.load()
+    except Exception as exc:
+        await database.close()
+        raise ConfigError(f"cannot open the database ({type(exc).__name__}: {exc})") from exc
+    report.renderer.set_team_changes(teams.team_changes)
+    teams.subscribe(report.renderer.teams_changed)
     report.renderer.set_case_retention(
         settings.case_text_retention_days, settings.case_link_grace_days
     )
@@ -194,7 +205,22 @@ async def build_core(settings: Settings, bot: Bot | None = None) -> Core:
         cases,
         staff,
         recorder,
+        teams=teams,
     )
+
+
+def team_facts(content: Content) -> dict[str, TeamFacts]:
+    """Each team file's languages served and opening hours: the defaults an admin overrides."""
+    return {
+        team.id: TeamFacts(
+            team.languages_served,
+            team.languages_served_verified,
+            team.opening_hours,
+            team.opening_hours_verified,
+            team.timezone,
+        )
+        for team in content.teams.values()
+    }
 
 
 class Server:
@@ -286,7 +312,7 @@ class Server:
         stats = StatsService(core.database, frozenset(core.content.teams), settings.time_zone)
         health = HealthService(core.database, jobs=core.jobs)  # /health/ready and /metrics
         web_app = create_web_app(
-            staff=StaffWeb.from_core(core, stats),
+            staff=StaffWeb.from_core(core, stats, teams=core.teams, team_of=core.renderer.team),
             health_service=health,
             telemetry=self.telemetry,
             trusted_proxies=settings.trusted_proxies,
@@ -314,8 +340,20 @@ class Server:
             await stack.enter_async_context(
                 _polling(application, timeout=2 if self.preview else 10)
             )
-        for loop in (self._purge_loop, self._auto_release_loop, self._stats_flush_loop):
+        for loop in (
+            self._purge_loop,
+            self._auto_release_loop,
+            self._stats_flush_loop,
+            self._team_settings_loop,
+        ):
             await stack.enter_async_context(_background(loop(core)))
+
+    @staticmethod
+    async def _team_settings_loop(core: Core) -> None:
+        """Another process's change to a team's languages or hours is read within a minute."""
+        while core.teams is not None:
+            await asyncio.sleep(core.teams.refresh_seconds)
+            await core.teams.refresh_if_stale()
 
     @staticmethod
     async def _purge_loop(core: Core) -> None:

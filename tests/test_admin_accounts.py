@@ -22,7 +22,7 @@ from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
 from bot.services.staff_admin import AdminError, AdminService
 from bot.services.totp import TotpService
-from tests.conftest import running_preview
+from tests.conftest import TEST_SECRET, running_preview
 from tests.staff_helpers import PASSWORD, StaffClient, create_accounts, signed_in, text_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -359,3 +359,34 @@ async def test_the_api_runs_accounts_as_the_pages_do(server: Server) -> None:
             assert status == 403
         finally:
             await other.close()
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+async def test_the_cli_adds_an_account_with_a_link_instead_of_a_password(
+    server: Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.__main__ import main
+
+    monkeypatch.setenv("DATABASE_URL", server.settings.database_url)
+    monkeypatch.setenv("DATA_DIR", str(server.settings.data_dir))
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("PUBLIC_URL", server.origin)
+    monkeypatch.delenv("STAFF_PASSWORD", raising=False)
+    argv = ["staff", "add", "cli.made", "--team", "laholm", "--name", "Cli", "--link"]
+    assert await asyncio.to_thread(main, argv) == 0  # never asks for a password
+    out = capsys.readouterr().out
+    found = LINK_RE.search(out)
+    assert "created cli.made" in out and found, out
+    person = StaffClient(server, accept_language="en")
+    try:
+        await person.get(found.group(0))
+        await person.post(found.group(0), {"password": NEW_PASSWORD, "password2": NEW_PASSWORD})
+        await person.sign_in("cli.made", NEW_PASSWORD)
+        assert "/staff/queue" in person.url
+    finally:
+        await person.close()
+    assert ("cli", "account_add") in await actions(server)
+    assert await asyncio.to_thread(main, argv) == 1
+    assert "already exists" in capsys.readouterr().err

@@ -282,12 +282,12 @@ class ContactScreens:
         )
 
     def languages_served(self, lang: str, team_id: str, chosen: str | None = None) -> list[str]:
-        """What the team's file says about the languages it answers in, and no more.
+        """What the team's file (or an admin since) says about its languages, and no more.
 
         With ``chosen``: only when the team does not list that language, a line saying so.
         """
         _ = self.r.t(lang).gettext
-        team = self.content.teams.get(team_id)
+        team = self.r.team(team_id)
         if team is None or (chosen is not None and chosen in team.languages_served):
             return []
         names = [
@@ -533,7 +533,7 @@ class ContactScreens:
         """When to expect an answer, honestly, plus the lines that are always open."""
         tr = self.r.t(lang)
         _ = tr.gettext
-        team = self.content.teams.get(team_id)
+        team = self.r.team(team_id)
         weekly = parse_weekly(team.opening_hours if team else None)
         if team is None or not weekly:
             when = _(

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 from bot import callbacks
-from bot.content.model import NO_TEAM, Contact, Content, Node
+from bot.content.model import NO_TEAM, Contact, Content, Node, Team
 from bot.i18n import Translator
 from bot.tghtml import visible_length
 
@@ -85,6 +87,33 @@ class Renderer:
         self.guide = lru_cache(maxsize=16384)(self._guide)
         self.public_url: str | None = None  # see set_public_url
         self.fallback_team: str | None = None  # see set_fallback_team
+        # What an admin set over a team's file (bot.services.teams), see set_team_changes.
+        self._team_changes: Callable[[str], Mapping[str, Any]] | None = None
+        self._teams: dict[str, tuple[Team, Team]] = {}  # id -> (the file's, effective)
+
+    def set_team_changes(self, changes: Callable[[str], Mapping[str, Any]]) -> None:
+        """Teams' fields set in the browser (field name -> value) over the team files."""
+        self._team_changes = changes
+        self.teams_changed()
+
+    def teams_changed(self) -> None:
+        """An admin changed a team's languages or hours: cached screens are rendered again."""
+        self._teams.clear()
+        self.guide.cache_clear()
+
+    def team(self, team_id: str | None) -> Team | None:
+        """The team as relatives see it: its file, with what an admin set over it."""
+        key = team_id or ""
+        team = self.content.teams.get(key)
+        if team is None or self._team_changes is None:
+            return team
+        cached = self._teams.get(key)
+        if cached is not None and cached[0] is team:  # made from this very file's team
+            return cached[1]
+        changes = self._team_changes(key)
+        effective = replace(team, **changes) if changes else team
+        self._teams[key] = (team, effective)
+        return effective
 
     def set_fallback_team(self, team_id: str | None) -> None:
         """The team whose queue takes requests from relatives of other municipalities."""
@@ -430,7 +459,7 @@ class Renderer:
         tr = self.t(lang)
         _ = tr.gettext
         lines: list[str] = []
-        team = self.content.teams.get(team_id or "")
+        team = self.team(team_id)
         if team is not None:
             lines.append(f"<b>{tr.embed(html.escape(self.team_name(lang, team_id)))}</b>")
             lines.extend(self._contact_line(lang, c) for c in team.contacts if c.value)

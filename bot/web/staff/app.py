@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -20,7 +21,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.config import ConfigError, Settings
-from bot.content.model import Content
+from bot.content.model import Content, Team
 from bot.domain import CaseError, StaffUser
 from bot.i18n import Translator
 from bot.services.canned import CannedReplies
@@ -31,8 +32,9 @@ from bot.services.staff import StaffService
 from bot.services.staff_admin import AdminService
 from bot.services.staff_sessions import StaffSessions
 from bot.services.stats import StatsService
+from bot.services.teams import TeamSettings
 from bot.services.totp import TotpService
-from bot.web.staff import admin, admin_api, api, sso, stats_views, views
+from bot.web.staff import admin, admin_api, admin_teams, api, sso, stats_views, views
 from bot.web.staff.api import CSRF_HEADER, api_error
 from bot.web.staff.context import (
     CTX,
@@ -88,6 +90,8 @@ class StaffWeb:
         poll_seconds: float = 3.0,
         stats: StatsDeps | None = None,
         sign_in: SignInParts | None = None,  # second factor and single sign-on (sso.py)
+        teams: TeamSettings | None = None,  # an admin's languages and hours over team files
+        team_of: Callable[[str], Team | None] | None = None,  # the effective team
     ) -> None:
         self.sign_in = sign_in or SignInParts(
             TotpService(staff.database, secret_key, old_secret_keys, now=lambda: staff.now()),
@@ -117,10 +121,20 @@ class StaffWeb:
             pages=PageRenderer(content, timezone, poll_seconds),
             cookie_secure=cookie_secure,
             stats=stats,
+            teams=teams,
         )
+        if team_of is not None:
+            self.door.pages.team_of = team_of
 
     @classmethod
-    def from_core(cls, core: CoreParts, stats: StatsService) -> StaffWeb:
+    def from_core(
+        cls,
+        core: CoreParts,
+        stats: StatsService,
+        *,
+        teams: TeamSettings | None = None,
+        team_of: Callable[[str], Team | None] | None = None,
+    ) -> StaffWeb:
         """Built from ``bot.runtime.Core`` and the runtime's ``StatsService``."""
         settings = core.settings
         if settings.secret_key is None:  # build_core refuses to start without one
@@ -164,6 +178,8 @@ class StaffWeb:
                 local_passwords=settings.local_passwords,
                 public_url=settings.public_url,
             ),
+            teams=teams,
+            team_of=team_of,
         )
 
     def mount(self, app: web.Application) -> None:
@@ -182,6 +198,7 @@ class StaffWeb:
         pages_app.add_routes(admin.routes)
         pages_app.add_routes(sso.routes)
         pages_app.add_routes(stats_views.page_routes)
+        pages_app.add_routes(admin_teams.page_routes)
         app.add_subapp("/staff", pages_app)
 
         api_app = web.Application(middlewares=[api_middleware, lookup_brake(api=True)])
@@ -191,6 +208,7 @@ class StaffWeb:
         api_app.add_routes(api.routes)
         api_app.add_routes(admin_api.routes)
         api_app.add_routes(stats_views.api_routes)
+        api_app.add_routes(admin_teams.api_routes)
         app.add_subapp("/api/v1", api_app)
 
 

@@ -27,6 +27,7 @@ from bot.services.signin import SignInService
 from bot.services.staff import StaffService
 from bot.services.staff_sessions import StaffSessions
 from bot.services.stats import StatsService
+from bot.services.teams import TeamSettings
 from bot.web.staff.pages import PageRenderer
 from bot.web.staff.session import SessionCodec
 
@@ -80,6 +81,7 @@ class StaffDoor:
     pages: PageRenderer
     cookie_secure: bool | None  # None: Secure whenever the request came over https
     stats: StatsDeps | None = None
+    teams: TeamSettings | None = None  # teams' languages and hours set in the browser
 
 
 DOOR = web.AppKey("staff_door", StaffDoor)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +12,7 @@ from aiohttp import web
 from babel.dates import format_datetime, format_timedelta
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from bot.content.model import Content
+from bot.content.model import Content, Team
 from bot.i18n import N_
 from bot.web.staff import texts
 from bot.web.staff.refusals import REFUSALS, refusal
@@ -52,6 +52,9 @@ ERRORS = {
 class PageRenderer:
     def __init__(self, content: Content, timezone: str, poll_seconds: float) -> None:
         self.content = content
+        # The effective team (the file with an admin's languages and hours over it): the
+        # runtime's Renderer.team; the file's team without one.
+        self.team_of: Callable[[str], Team | None] = content.teams.get
         self.tz = ZoneInfo(timezone)
         self.poll_ms = int(poll_seconds * 1000)
         self.env = Environment(
@@ -72,12 +75,12 @@ class PageRenderer:
         return language.name if language else code
 
     def served_languages(self, team_id: str) -> list[str]:
-        """The languages the team file says its staff answer in (names in their own words)."""
-        team = self.content.teams.get(team_id)
+        """The languages the team's staff answer in (its file, or an admin since), as named."""
+        team = self.team_of(team_id)
         return [self.language_name(code) for code in team.languages_served] if team else []
 
     def serves(self, team_id: str, code: str) -> bool:
-        team = self.content.teams.get(team_id)
+        team = self.team_of(team_id)
         return team is None or code in team.languages_served
 
     def base_context(self, ctx: Ctx) -> dict[str, Any]:

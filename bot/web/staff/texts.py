@@ -85,6 +85,10 @@ ACTION_LABELS = {
     "2fa_removed": N_("Second factor removed by an administrator"),
     "sso_signin": N_("Signed in by single sign-on"),
     "sso_refused": N_("Single sign-on refused (no mapped group)"),
+    # teams' languages and hours set in the browser (bot.services.teams)
+    "team_languages": N_("Changed a team's languages served"),
+    "team_hours": N_("Changed a team's opening hours"),
+    "team_reset": N_("Reset a team to its file's values"),
     # staff accounts in the admin section (bot.services.staff_admin): the admin's row and
     # the account's row of each change
     "account_add": N_("Added a staff account"),
