@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from bot.runtime import Server
-from tests.browser import expect, sign_in, watch
+from tests.browser import PHONE, expect, sign_in, watch
 from tests.staff_helpers import PASSWORD
 from tests.test_stats_web import BOTKYRKA_ONLY, seed
 
@@ -129,3 +131,127 @@ async def _columns(canvas: Locator) -> int:
                   .find((s) => s.id === c.dataset.chart).datasets.length"""
         )
     )
+
+
+# -- a phone (390 x 844): nothing overlaps, nothing runs off the page (#12 item 4) ----------
+
+# Pairs of a statistics section's parts (heading, note, chart, caption, table) whose boxes
+# overlap, sections that overlap each other, and parts that reach past the screen's edge.
+OVERLAPS_JS = """() => {
+  const overlap = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5
+    && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  const name = (el) => el.closest("section.stat").id + " " + el.tagName.toLowerCase()
+    + (el.className ? "." + el.className : "");
+  const found = [];
+  const sections = [...document.querySelectorAll("section.stat")];
+  for (const section of sections) {
+    const parts = [...section.querySelectorAll(
+      ":scope > h2, :scope > p.note, .chart-box, figcaption, .table-wrap")];
+    for (let i = 0; i < parts.length; i++) {
+      const a = parts[i].getBoundingClientRect();
+      if (a.right > window.innerWidth + 0.5 || a.left < -0.5) {
+        found.push("off screen: " + name(parts[i]));
+      }
+      for (let j = i + 1; j < parts.length; j++) {
+        if (overlap(a, parts[j].getBoundingClientRect())) {
+          found.push(name(parts[i]) + " overlaps " + name(parts[j]));
+        }
+      }
+    }
+  }
+  for (let i = 0; i + 1 < sections.length; i++) {
+    if (overlap(sections[i].getBoundingClientRect(), sections[i + 1].getBoundingClientRect())) {
+      found.push(sections[i].id + " overlaps " + sections[i + 1].id);
+    }
+  }
+  return found;
+}"""
+BOXES_JS = (
+    "(els) => els.map((e) => [e.getBoundingClientRect().left, e.getBoundingClientRect().right])"
+)
+PAGE_OVERFLOW_JS = "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+async def test_a_month_reads_on_a_phone(server: Server, browser: Any, lang: str) -> None:
+    assert server.core is not None
+    await server.core.staff.create("kim", PASSWORD, "coordinator", frozenset({"laholm"}))
+    await seed(server)
+    context = await browser.new_context(viewport=PHONE, locale="sv-SE")
+    page = await context.new_page()
+    problems = watch(page)
+    await sign_in(page, server.origin, "kim")
+    await page.goto(f"{server.origin}/staff/stats?period=month&date=2026-11-15&team=laholm")
+    if lang == "en":
+        await page.get_by_test_id("language").click()
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await charts_drawn(page)
+
+    assert await page.evaluate(OVERLAPS_JS) == []
+    scroll_width, inner_width = await page.evaluate(PAGE_OVERFLOW_JS)
+    assert scroll_width <= inner_width, (scroll_width, inner_width)
+
+    # The month is one compact table with its column headings, not 30 stacked cards.
+    over_time = page.get_by_test_id("stat-conversations_over_time")
+    rows = over_time.locator("tbody tr")
+    assert await rows.count() == 30
+    assert await rows.first.evaluate("(r) => getComputedStyle(r).display") == "table-row"
+    await expect(over_time.locator("thead th").first).to_be_visible()
+    height = await over_time.locator("table").evaluate("(t) => t.getBoundingClientRect().height")
+    assert height < 30 * 45, height
+    # The total row sits under the columns' headings: each of its cells has a label above.
+    total = over_time.locator("tfoot tr")
+    await expect(total.locator("th")).to_have_text("Summa" if lang == "sv" else "Total")
+    heads = await over_time.locator("thead th").evaluate_all(BOXES_JS)
+    cells = [
+        (left + right) / 2 for left, right in await total.locator("th, td").evaluate_all(BOXES_JS)
+    ]
+    assert len(cells) == len(heads)
+    assert all(left <= x <= right for x, (left, right) in zip(cells, heads, strict=True))
+    # The funnel's long labels are wrapped to fit beside the bars, none cut off.
+    funnel = page.locator('canvas[data-chart="funnel"]')
+    await expect(funnel).to_have_attribute("data-labels-fit", "yes")
+    assert problems == [], problems
+    await context.close()
+
+
+# -- a language name in its own direction, inside a Swedish line (#12 item 4) ----------------
+
+ORDER_JS = """(th) => {
+  const bdi = th.querySelector("bdi");
+  const text = [...th.childNodes].find((n) => n.nodeType === 3 && /\\(ar\\)/.test(n.textContent));
+  const range = document.createRange();
+  const at = text.textContent.indexOf("(ar)");
+  range.setStart(text, at);
+  range.setEnd(text, at + 4);
+  const code = range.getBoundingClientRect();
+  const name = bdi.getBoundingClientRect();
+  return {
+    direction: getComputedStyle(th).direction,
+    label: getComputedStyle(th, "::before").content,
+    cell: th.getBoundingClientRect().left,
+    name: [name.left, name.right],
+    code: [code.left, code.right],
+  };
+}"""
+
+
+async def test_an_arabic_language_name_reads_in_order_in_a_swedish_line(
+    server: Server, browser: Any
+) -> None:
+    """ "Språk: العربية (ar)", left to right, not "(ar) العربية :Språk" (a phone's labels)."""
+    assert server.core is not None
+    await server.core.staff.create("kim", PASSWORD, "coordinator", frozenset({"laholm"}))
+    context = await browser.new_context(viewport=PHONE, locale="sv-SE")
+    page = await context.new_page()
+    await sign_in(page, server.origin, "kim")
+    await page.goto(f"{server.origin}/staff/content")
+    for row in ("language-ar", "translation-ar"):
+        th = page.get_by_test_id(row).locator("th")
+        await expect(th.locator("bdi")).to_have_text("العربية")
+        shown = await th.evaluate(ORDER_JS)
+        assert shown["direction"] == "ltr", shown
+        assert "Språk" in shown["label"], shown
+        assert shown["name"][0] > shown["cell"] + 10, shown  # "Språk: " comes first
+        assert shown["name"][1] <= shown["code"][0] + 1, shown  # then the name, then (ar)
+    await context.close()

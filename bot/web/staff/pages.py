@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_timedelta
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from bot.content.model import Content, Team
 from bot.i18n import N_
 from bot.web.staff import texts
+from bot.web.staff.dates import StaffDates
 from bot.web.staff.refusals import REFUSALS, refusal
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ class PageRenderer:
         # runtime's Renderer.team; the file's team without one.
         self.team_of: Callable[[str], Team | None] = content.teams.get
         self.tz = ZoneInfo(timezone)
+        self.dates = StaffDates(self.tz)  # ISO dates, 24-hour clock, in TIME_ZONE
         self.poll_ms = int(poll_seconds * 1000)
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
@@ -63,6 +66,7 @@ class PageRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["bdi"] = bdi
 
     def team_name(self, team_id: str, lang: str) -> str:
         team = self.content.teams.get(team_id)
@@ -96,11 +100,6 @@ class PageRenderer:
             """How long it has waited, as a duration ("5 minutes"), in the page's language."""
             return format_timedelta(timedelta(seconds=max(1, seconds)), locale=tr.locale)
 
-        def when(value: datetime | None) -> str:
-            if value is None:
-                return ""
-            return format_datetime(value, format="short", tzinfo=self.tz, locale=tr.locale)
-
         return {
             "_": tr.gettext,
             "ngettext": tr.ngettext,
@@ -111,7 +110,10 @@ class PageRenderer:
             "path": ctx.request.path_qs,
             "label": label,
             "age": age,
-            "when": when,
+            "when": self.dates.moment,  # 2026-12-01 08:14 in sv and en alike
+            "day": self.dates.day,
+            "clock": self.dates.clock,
+            "iso_moment": self.dates.iso,
             "team_name": lambda team_id: self.team_name(team_id, lang),
             "language_name": self.language_name,
             "served_languages": self.served_languages,
@@ -148,6 +150,15 @@ class PageRenderer:
         return self.render(
             ctx, "staff/error.html", status=status, title=ctx.say(title), message=ctx.say(body)
         )
+
+
+def bdi(value: object, lang: str | None = None) -> Markup:
+    """Text written by a person, or a name in another script, isolated in ``<bdi>``
+    (``dir="auto"``: its own first strong letter decides), so an Arabic name cannot
+    reorder the Swedish line around it ("Språk: العربية (ar)", not "(ar) العربية :Språk")."""
+    if lang:
+        return Markup('<bdi lang="{}" dir="auto">{}</bdi>').format(lang, value)
+    return Markup('<bdi dir="auto">{}</bdi>').format(value)
 
 
 SECURITY_HEADERS = {

@@ -11,21 +11,31 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from babel.dates import format_date
 
 from bot.content.translations import LanguageStatus
 from bot.services.stats import Report, StatsRefused, StatTable
 from bot.web.staff import texts
 from bot.web.staff.api import api_error
-from bot.web.staff.context import Ctx, choose_language, ctx_of
+from bot.web.staff.context import STAFF_LANGUAGES, Ctx, choose_language, ctx_of
 from bot.web.staff.deps import StaffDoor, door_of, stats_of
 from bot.web.staff.pages import SECURITY_HEADERS
-from bot.web.staff.stats_labels import HIDDEN, TIME_BUCKET_LABELS, chart_kind
+from bot.web.staff.stats_labels import (
+    HIDDEN,
+    ROW_KEYS,
+    TIME_BUCKET_LABELS,
+    chart_kind,
+    note_words,
+    period_name,
+    protection_note,
+    report_sections,
+)
 from bot.web.staff.stats_query import (
     PERIOD_KINDS,
     StatsInputError,
@@ -41,6 +51,7 @@ api_routes = web.RouteTableDef()  # on the ``/api/v1`` sub-application
 public_routes = web.RouteTableDef()  # on the root app: no session, no cookie
 LABEL_TABLES = (
     TIME_BUCKET_LABELS,
+    ROW_KEYS,
     texts.OUTCOME_LABELS,
     texts.TOPIC_LABELS,
     texts.URGENCY_LABELS,
@@ -104,7 +115,7 @@ def labeller(ctx: Ctx, door: StaffDoor) -> Callable[[str], str]:
         for table in LABEL_TABLES:
             if key in table:
                 return ctx.say(table[key])
-        return key
+        return ctx.say(key)  # the funnel's steps and "Other ..." rows are msgids themselves
 
     return label
 
@@ -120,15 +131,22 @@ def problem_page(ctx: Ctx, request: web.Request, problem: _Problem) -> web.Respo
     )
 
 
-async def report_for(request: web.Request) -> tuple[StatsQuery, Report]:
-    """The parsed query and its report, or ``_Problem`` (the same for page, exports, API)."""
+async def report_for(
+    request: web.Request, defaults: Mapping[str, str] | None = None
+) -> tuple[StatsQuery, Report]:
+    """The parsed query and its report, or ``_Problem`` (the same for page, exports, API).
+
+    ``defaults``: query values used where the address gives none (the printable report's
+    period is a quarter unless asked otherwise).
+    """
     user = ctx_of(request).staff
     stats = stats_of(request)
     if not user.can_read_stats:
         refused = StatsInputError("not_coordinator")
         raise _Problem(refused.status, refused.reason, refused.message, form=False)
     try:
-        query = parse_stats_query(request.query, user, stats.service.known_teams, stats.today())
+        asked: Mapping[str, str] = {**defaults, **request.query} if defaults else request.query
+        query = parse_stats_query(asked, user, stats.service.known_teams, stats.today())
         return query, await stats.service.report(user, query.period, query.team_id)
     except StatsInputError as exc:
         raise _Problem(exc.status, exc.reason, exc.message) from None
@@ -172,10 +190,57 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
         tables=list(zip(report.tables, charts, strict=True)),
         charts_json=json.dumps(charts, ensure_ascii=False).replace("</", "<\\/"),
         row_label=label,
+        note=lambda text: note_words(text, ctx.say),
+        report_url=f"/staff/stats/report?{params}",
         csv_url=f"/staff/stats.csv?{params}",
         json_url=f"/staff/stats.json?{params}",
         api_url=f"/api/v1/stats?{params}",
         **values,
+    )
+
+
+REPORT_PERIODS = ("quarter", "year")
+
+
+@page_routes.get("/stats/report")
+async def report_page(request: web.Request) -> web.StreamResponse:
+    """A report to print for the municipal board: a quarter (or year) with every chart and
+    table, the period and teams in the heading, and why small counts are hidden."""
+    ctx, door = ctx_of(request), door_of(request)
+    try:
+        query, report = await report_for(request, defaults={"period": "quarter"})
+    except _Problem as exc:
+        return problem_page(ctx, request, exc)
+    label = labeller(ctx, door)
+    charts = [_chart(t, ctx.say, label) for t in report.tables]
+    by_id = {t.id: (t, c) for t, c in zip(report.tables, charts, strict=True)}
+    period = query.period
+    month = format_date(period.start, "LLLL yyyy", locale=ctx.tr.locale)
+    teams = [door.pages.team_name(t, ctx.lang) for t in report.team_ids]
+    params = urlencode(query.params())
+    return door.pages.render(
+        ctx,
+        "staff/stats_report.html",
+        report=report,
+        query=query,
+        period_title=period_name(period.kind, period.start, period.end, ctx.say, month),
+        team_names=teams,
+        sections=[
+            (ctx.say(title), [by_id[i] for i in ids])
+            for title, ids in report_sections([t.id for t in report.tables])
+        ],
+        charts_json=json.dumps(charts, ensure_ascii=False).replace("</", "<\\/"),
+        row_label=label,
+        note=lambda text: note_words(text, ctx.say),
+        protection=protection_note(ctx.say),
+        made_on=stats_of(request).today(),
+        stats_url=f"/staff/stats?{params}",
+        report_periods=REPORT_PERIODS,
+        period_kind=period.kind,
+        date_value=period.end.isoformat(),
+        team_value=query.team_id or "",
+        teams=visible_teams(ctx.staff, stats_of(request).service.known_teams),
+        about_path=ABOUT_PATH,
     )
 
 
@@ -232,7 +297,11 @@ async def content_status(request: web.Request) -> web.StreamResponse:
     rows = [(c, languages[c.language]) for c in await stats.coverage() if c.language in languages]
     translations = _translation_rows(ctx, door, await stats.translations())
     return door.pages.render(
-        ctx, "staff/content_status.html", rows=rows, translations=translations
+        ctx,
+        "staff/content_status.html",
+        rows=rows,
+        translations=translations,
+        staff_languages=STAFF_LANGUAGES,  # 100 % only when every staff string is translated
     )
 
 
