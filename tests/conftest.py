@@ -11,7 +11,9 @@ What is here, so that test files use it instead of a copy:
   ``tests/staff_helpers.py`` (a test file may extend it under the same name), and
   ``client`` a cookie-keeping HTTP client on it for the staff pages and the JSON API.
 - ``copy``: content/ and locales/ copied to break on purpose.
-- ``emulator_on_own_port``: the Bot API emulator alone, as Telegram's servers would be.
+- ``emulator_on_own_port``: the Bot API emulator alone, as Telegram's servers would be
+  (``tests/webhook_helpers.py`` serves the product in webhook mode against it).
+- ``module_database_url``: both databases for a server a test module's tests share.
 - ``chromium`` and ``browser``: Debian's Chromium under Playwright (``tests/browser.py``).
 """
 
@@ -24,11 +26,13 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,12 +40,33 @@ from bot.config import Settings, load_settings
 from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec, default_spec_path
 from bot.runtime import Server
+from bot.services.staff import StaffService
 from bot.storage.database import Database
 from tests.staff_helpers import StaffClient, create_accounts
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-for-pseudonyms-0123456789abcdef"
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# argon2 at the product's cost (64 MiB, three passes) is most of a test server's start (the
+# preview's demo accounts) and of each sign-in: seconds per server on a busy two-core
+# machine. The servers the tests start in this process hash with cheap parameters; the
+# product's are unchanged (tests/test_staff.py tests the hashing and the rehash on sign-in,
+# tests/test_signin_throttle.py the cap on argon2; `serve` processes use the product's).
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@dataclass
+class _CheapHashStaffService(StaffService):
+    hasher: PasswordHasher = field(default_factory=lambda: TEST_HASHER)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_argon2_in_test_servers() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("bot.runtime.StaffService", _CheapHashStaffService)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +144,21 @@ def _reset_postgres(url: str) -> None:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    if postgres_url is None:
+        pytest.skip("no PostgreSQL (set TEST_DATABASE_URL); CI runs this leg")
+    return postgres_url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_url: str | None,
+) -> str:
+    """``database_url`` for a module-scoped server that a test module's tests share (pytest
+    tears it down before another module's test runs, so the PostgreSQL database is free)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('module-db') / 'test.db'}"
     if postgres_url is None:
         pytest.skip("no PostgreSQL (set TEST_DATABASE_URL); CI runs this leg")
     return postgres_url

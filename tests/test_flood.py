@@ -8,7 +8,6 @@ refill is set so slow that the test's own duration cannot add to it.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,15 +21,10 @@ from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
 from bot.services.flood import IncomingBudget
 from bot.storage import cases as db
-from tests.conftest import (
-    _reset_postgres,
-    emulator_on_own_port,
-    free_port,
-    make_settings,
-    running_preview,
-)
+from tests.conftest import emulator_on_own_port, running_preview
 from tests.helpers import Relative, bot_messages
 from tests.staff_helpers import PASSWORD, StaffClient, text_of
+from tests.webhook_helpers import webhook_serving
 
 CODE_RE = re.compile(r"\b[A-Z0-9]{3}-[A-Z0-9]{3}\b")
 SLOW_DOWN_SV = "Du skriver snabbare än jag hinner med"
@@ -249,22 +243,10 @@ async def test_a_flood_through_the_webhook_gets_one_notice_and_the_budgets_repli
     """Webhook mode checks the budget on the raw update (before PTB parses it) and the
     processor uses that verdict: each update counts once; every POST is answered 200."""
     async with emulator_on_own_port(spec, WEBHOOK_TOKEN) as telegram:
-        await asyncio.to_thread(_reset_postgres, pg_database_url)
-        port = free_port()
-        settings = make_settings(
-            pg_database_url,
-            tmp_path,
-            PORT=str(port),
-            TELEGRAM_BOT_TOKEN=WEBHOOK_TOKEN,
-            TELEGRAM_API_URL=telegram.base_url,
-            WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
-            WEBHOOK_SECRET=WEBHOOK_SECRET,
-            FLOOD_BURST="5",
-            FLOOD_PER_MINUTE="1",
-        )
-        server = Server(settings)
-        await server.start()
-        try:
+        async with webhook_serving(
+            pg_database_url, tmp_path, telegram, WEBHOOK_SECRET,
+            FLOOD_BURST="5", FLOOD_PER_MINUTE="1",
+        ):  # fmt: skip
             chat = telegram.new_private_chat(language_code="en")
             for i in range(60):
                 await telegram.user_sends_text(chat, f"hello {i}")
@@ -273,6 +255,4 @@ async def test_a_flood_through_the_webhook_gets_one_notice_and_the_budgets_repli
             assert sum("writing faster than I can keep up" in t for t in texts) == 1
             assert _sends_to(telegram, chat) == 6  # five replies and the one notice
             assert telegram._webhook_last_error is None  # every POST was answered 200
-        finally:
-            await server.stop()
         assert telegram.problems == [], telegram.problems

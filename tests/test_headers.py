@@ -30,6 +30,7 @@ from bot.web.app import create_web_app
 from bot.web.headers import CONTENT_SECURITY_POLICY, HSTS
 from tests.conftest import REPO, emulator_on_own_port, free_port, make_settings, running_preview
 from tests.staff_helpers import PASSWORD, create_accounts
+from tests.webhook_helpers import SECRET_HEADER, webhook_serving
 
 BASE = {
     "X-Content-Type-Options": "nosniff",
@@ -204,31 +205,20 @@ async def test_hsts_not_believed_from_an_untrusted_peer() -> None:
 async def test_the_webhook_answers_with_them(tmp_path: Path, spec: BotApiSpec) -> None:
     token = "123456789:AAF-headers-test-token-abcdefghijklmn"
     secret = "headers-secret_0123456789"
-    async with emulator_on_own_port(spec, token) as telegram:
-        port = free_port()
-        settings = make_settings(
-            f"sqlite+aiosqlite:///{tmp_path / 'webhook.db'}",
-            tmp_path,
-            PORT=str(port),
-            TELEGRAM_BOT_TOKEN=token,
-            TELEGRAM_API_URL=telegram.base_url,
-            WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
-            WEBHOOK_SECRET=secret,
-        )
-        server = Server(settings)
-        await server.start()
-        try:
-            url = f"http://127.0.0.1:{port}/telegram/webhook"
-            async with aiohttp.ClientSession() as http:
-                async with http.post(url, json={"update_id": 1}) as response:
-                    assert response.status == 403
-                    assert_headers("webhook refused", response)
-                headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
-                async with http.post(url, json={"update_id": 2}, headers=headers) as response:
-                    assert response.status == 200
-                    assert_headers("webhook accepted", response)
-        finally:
-            await server.stop()
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'webhook.db'}"
+    async with (
+        emulator_on_own_port(spec, token) as telegram,
+        webhook_serving(database_url, tmp_path, telegram, secret) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        url = f"{server.origin}/telegram/webhook"
+        async with http.post(url, json={"update_id": 1}) as response:
+            assert response.status == 403
+            assert_headers("webhook refused", response)
+        headers = {SECRET_HEADER: secret}
+        async with http.post(url, json={"update_id": 2}, headers=headers) as response:
+            assert response.status == 200
+            assert_headers("webhook accepted", response)
 
 
 TEMPLATES = [

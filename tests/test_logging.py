@@ -8,7 +8,6 @@ carry the texts (a statement's parameters) — and no line may hold an identifie
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -28,16 +27,10 @@ from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec
 from bot.log_policy import JsonFormatter, TextFormatter, exception_chain, formatter
 from bot.runtime import Server
-from tests.conftest import (
-    REPO,
-    TEST_SECRET,
-    _reset_postgres,
-    emulator_on_own_port,
-    free_port,
-    make_settings,
-)
+from tests.conftest import REPO, TEST_SECRET, emulator_on_own_port
 from tests.helpers import Relative
 from tests.staff_helpers import PASSWORD, StaffClient, create_accounts
+from tests.webhook_helpers import post_update, webhook_serving
 
 TOKEN = "123456789:AAF-logging-test-token-abcdefghijklmn"
 WEBHOOK_SECRET = "webhook-secret_logging_0123456789"
@@ -186,25 +179,11 @@ async def telegram(spec: BotApiSpec) -> AsyncIterator[BotApiEmulator]:
 async def webhook_server(
     database_url: str, tmp_path: Path, telegram: BotApiEmulator
 ) -> AsyncIterator[Server]:
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    port = free_port()
-    settings = make_settings(
-        database_url,
-        tmp_path,
-        PORT=str(port),
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=telegram.base_url,
-        WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
-        WEBHOOK_SECRET=WEBHOOK_SECRET,
-        LOG_LEVEL="DEBUG",
-    )
-    server = Server(settings)
-    await server.start()
-    try:
+    """A fresh server per test: the test counts its updates and creates the accounts."""
+    async with webhook_serving(
+        database_url, tmp_path, telegram, WEBHOOK_SECRET, LOG_LEVEL="DEBUG"
+    ) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def _rename(server: Server, table: str, to: str) -> None:
@@ -263,15 +242,11 @@ async def test_no_line_of_any_logger_holds_an_identifier_a_text_or_a_secret(
         await relative.says(REQUEST_TEXT)
     finally:
         await _rename(server, "chat_session_away", "chat_session")
-    async with (  # and a body that is no update
-        aiohttp.ClientSession() as session,
-        session.post(
-            server.origin + "/telegram/webhook",
-            data=f'{{"message": "{REQUEST_TEXT}"}}',
-            headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
-        ) as response,
-    ):
-        assert response.status == 200  # acknowledged: permanently unprocessable
+    async with aiohttp.ClientSession() as session:  # and a body that is no update
+        status, _ = await post_update(
+            session, server, WEBHOOK_SECRET, data=f'{{"message": "{REQUEST_TEXT}"}}'
+        )
+        assert status == 200  # acknowledged: permanently unprocessable
     await relative.says("/start")  # recovered
     registry = server.telemetry.registry  # the webhook's updates are counted like polled ones
     handled = "helpline_updates_handled_total"

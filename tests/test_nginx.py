@@ -42,6 +42,7 @@ from sqlalchemy.engine import make_url
 from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec
 from tests.conftest import CI, REPO, TEST_SECRET, _reset_postgres, free_port
+from tests.webhook_helpers import registered
 
 TOKEN = "123456:NGINXtestTOKEN_abcdefghijklmnopqrstuvwxyz"
 WEBHOOK_SECRET = "nginx-test-secret"
@@ -111,21 +112,6 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-async def _until(what: str, condition: Any, *, proc: Any = None, log: Path | None = None) -> None:
-    """Wait for another process's state (a port answering): it sends no event, so it is
-    asked again until it holds or the generous deadline passes."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE
-    while not await condition():
-        if proc is not None and proc.returncode is not None:
-            tail = log.read_text()[-3000:] if log else ""
-            raise AssertionError(f"{what}: the process exited ({proc.returncode})\n{tail}")
-        if loop.time() > deadline:
-            tail = log.read_text()[-3000:] if log else ""
-            raise AssertionError(f"{what}: not within {DEADLINE}s\n{tail}")
-        await asyncio.sleep(0.05)
-
-
 class Nginx:
     """nginx in the foreground on free ports, everything it writes under ``directory``."""
 
@@ -155,42 +141,57 @@ class Nginx:
         user = "user root;\n" if os.geteuid() == 0 else ""
         self.conf = conf / "nginx.conf"
         self.error_log = directory / "error.log"
+        # Its notices on stderr too: "start worker processes" says the ports are open.
         self.conf.write_text(
             f"{user}worker_processes 1;\npid {directory / 'nginx.pid'};\n"
-            f"error_log {self.error_log} info;\nevents {{ worker_connections 512; }}\n"
+            f"error_log {self.error_log} info;\nerror_log stderr notice;\n"
+            "events { worker_connections 512; }\n"
             f"http {{\n{temp}access_log {directory / 'access.log'};\n"
             "include relatives-bot.conf;\n}\n"
         )
         self.process: asyncio.subprocess.Process | None = None
+        self._drain: asyncio.Task[None] | None = None
 
     async def start(self, binary: str) -> None:
+        """Started means: the master opened the listening sockets and logged that it
+        starts its workers (read from its stderr, no polling of the port), or it exited."""
         with (self.dir / "nginx.out").open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
                 binary, "-p", str(self.dir), "-c", str(self.conf), "-g", "daemon off;",
-                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
-        await _until("nginx listening", lambda: _port_open(self.https), proc=self.process,
-                     log=self.error_log)  # fmt: skip
+        stderr = self.process.stderr
+        assert stderr is not None
+        said: list[bytes] = []
+
+        async def workers_started() -> bool:
+            while line := await stderr.readline():
+                said.append(line)
+                if b"start worker processes" in line:
+                    return True
+            return False  # EOF: nginx exited
+
+        started = await asyncio.wait_for(workers_started(), DEADLINE)
+        assert started, b"".join(said).decode(errors="replace")[-3000:]
+        self._drain = asyncio.create_task(self._copy(said, stderr))
+
+    async def _copy(self, said: list[bytes], stderr: asyncio.StreamReader) -> None:
+        """Its stderr into nginx.out, the rest as it comes: nginx never blocks on the pipe."""
+        with (self.dir / "nginx.out").open("ab") as out:
+            out.writelines(said)
+            while chunk := await stderr.read(65536):
+                out.write(chunk)
 
     async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)  # fast shutdown: the workers go too
-        try:
-            await asyncio.wait_for(self.process.wait(), DEADLINE)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-
-
-async def _port_open(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)  # fast shutdown: the workers go too
+            try:
+                await asyncio.wait_for(self.process.wait(), DEADLINE)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        if self._drain is not None:  # ends when the last worker has closed the pipe
+            await asyncio.wait_for(self._drain, DEADLINE)
 
 
 class BotProcess:
@@ -224,12 +225,6 @@ class BotProcess:
                 cwd=REPO, env=self.env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=log, stderr=log,
             )  # fmt: skip
-
-    async def ready(self) -> None:
-        async def answers() -> bool:
-            return await _status(f"http://127.0.0.1:{self.port}/health/ready") == 200
-
-        await _until(f"{self.log.stem} ready", answers, proc=self.process, log=self.log)
 
     async def kill(self) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -354,12 +349,12 @@ async def test_nginx_in_front_of_two_processes(
             await nginx.start(binary)
             # Both at the same moment on one empty database.
             await asyncio.gather(*(bot.start() for bot in bots))
-            await asyncio.gather(*(bot.ready() for bot in bots))
-
-            async def both_set_the_webhook() -> bool:
-                return sum(1 for name, _ in emulator.calls if name == "setWebhook") >= 2
-
-            await _until("both webhooks set", both_set_the_webhook)
+            # Started: both set their webhook (emulator events), so both serve and are ready.
+            processes = [bot.process for bot in bots if bot.process is not None]
+            await registered(emulator, processes, [bot.log for bot in bots], timeout=DEADLINE)
+            for bot in bots:
+                ready = await _status(f"http://127.0.0.1:{bot.port}/health/ready")
+                assert ready == 200, bot.log.read_text()[-3000:]
             assert len(await _versions(pg_database_url)) == 1  # migrated once
 
             url = f"https://127.0.0.1:{https_port}"

@@ -25,6 +25,7 @@ from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
 from tests.conftest import REPO, emulator_on_own_port, free_port, make_settings
 from tests.helpers import Relative
+from tests.webhook_helpers import running
 
 TOKEN = "123456789:AAF-proxy-test-token-abcdefghijklmnopq"
 
@@ -186,12 +187,8 @@ async def serving(tmp_path: Path, telegram: BotApiEmulator, **env: str) -> Async
         TELEGRAM_API_URL=telegram.base_url,
         **env,
     )
-    server = Server(settings)
-    await server.start()
-    try:
+    async with running(settings) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def test_every_bot_api_call_goes_through_the_http_proxy(

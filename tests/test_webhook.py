@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
+import pytest_asyncio
 
 from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
-from tests.conftest import _reset_postgres, emulator_on_own_port, free_port, make_settings
+from tests.conftest import emulator_on_own_port
 from tests.helpers import Relative, button_data
+from tests.webhook_helpers import post_update, webhook_serving
 
 TOKEN = "123456789:AAF-webhook-test-token-abcdefghijklmno"
 SECRET = "webhook-secret_0123456789"
 
+# One emulator and one server per database for the module's tests: none needs a fresh one
+# (each relative is a new chat; the counts are taken before and after).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-@pytest.fixture
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def telegram(spec: BotApiSpec) -> AsyncIterator[BotApiEmulator]:
     """The emulator on its own port, as Telegram's servers would be."""
     async with emulator_on_own_port(spec, TOKEN) as emulator:
@@ -27,28 +31,15 @@ async def telegram(spec: BotApiSpec) -> AsyncIterator[BotApiEmulator]:
     assert emulator.problems == [], emulator.problems
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def webhook_server(
-    database_url: str, tmp_path: Path, telegram: BotApiEmulator
+    module_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    telegram: BotApiEmulator,
 ) -> AsyncIterator[Server]:
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    port = free_port()
-    settings = make_settings(
-        database_url,
-        tmp_path,
-        PORT=str(port),
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=telegram.base_url,
-        WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
-        WEBHOOK_SECRET=SECRET,
-    )
-    server = Server(settings)
-    await server.start()
-    try:
+    tmp = tmp_path_factory.mktemp("webhook")
+    async with webhook_serving(module_database_url, tmp, telegram, SECRET) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def test_webhook_is_registered_with_secret(
@@ -95,14 +86,10 @@ async def test_webhook_answers_malformed_bodies_and_survives(
     webhook_server: Server, telegram: BotApiEmulator, body: bytes
 ) -> None:
     async with aiohttp.ClientSession() as session:
-        async with session.post(
-            f"{webhook_server.origin}/telegram/webhook",
-            data=body,
-            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
-        ) as response:
-            # Permanently unprocessable: acknowledged, so Telegram does not redeliver it.
-            assert response.status == 200
-            assert (await response.json())["ignored"] == "not an update"
+        status, answer = await post_update(session, webhook_server, SECRET, data=body)
+        # Permanently unprocessable: acknowledged, so Telegram does not redeliver it.
+        assert status == 200
+        assert answer["ignored"] == "not an update"
         async with session.get(f"{webhook_server.origin}/health") as response:
             assert response.status == 200
     relative = Relative(telegram)
@@ -136,16 +123,9 @@ async def test_button_is_answered_in_the_webhook_response(
             },
         },
     }
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{webhook_server.origin}/telegram/webhook",
-            json=update,
-            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
-        ) as response,
-    ):
-        assert response.status == 200
-        body = await response.json()
+    async with aiohttp.ClientSession() as session:
+        status, body = await post_update(session, webhook_server, SECRET, json=update)
+    assert status == 200
     assert body["method"] == "answerCallbackQuery"
     assert body["callback_query_id"] == "4242"
     params = {k: v for k, v in body.items() if k != "method"}

@@ -10,7 +10,6 @@ and the team exactly one message. A third delivery of it gets nothing (the dedup
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import subprocess
@@ -25,9 +24,10 @@ from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
 from bot.storage.faults import ChatWrittenMeanwhile, is_transient
-from tests.conftest import _reset_postgres, emulator_on_own_port, free_port, make_settings
+from tests.conftest import emulator_on_own_port
 from tests.helpers import Relative
 from tests.test_health import database_gone
+from tests.webhook_helpers import webhook_serving
 
 TOKEN = "123456789:AAF-transient-test-token-abcdefghijk"
 SECRET = "transient-secret_0123456789"
@@ -43,33 +43,13 @@ async def telegram(spec: BotApiSpec) -> AsyncIterator[BotApiEmulator]:
     assert unexpected == [], unexpected
 
 
-async def _serve(database_url: str, tmp_path: Path, telegram: BotApiEmulator) -> Server:
-    port = free_port()
-    settings = make_settings(
-        database_url,
-        tmp_path,
-        PORT=str(port),
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=telegram.base_url,
-        WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
-        WEBHOOK_SECRET=SECRET,
-    )
-    server = Server(settings)
-    await server.start()
-    return server
-
-
 @pytest.fixture
 async def webhook_server(
     database_url: str, tmp_path: Path, telegram: BotApiEmulator
 ) -> AsyncIterator[Server]:
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    server = await _serve(database_url, tmp_path, telegram)
-    try:
+    """A fresh server: the test takes its database away."""
+    async with webhook_serving(database_url, tmp_path, telegram, SECRET) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def _open_case(relative: Relative) -> None:
@@ -163,15 +143,13 @@ def tiny_disk(tmp_path: Path) -> Any:
 async def test_a_full_disk_answers_503_and_the_redelivery_is_answered_once(
     tiny_disk: Path, tmp_path: Path, telegram: BotApiEmulator
 ) -> None:
-    server = await _serve(f"sqlite:///{tiny_disk / 'bot.db'}", tmp_path, telegram)
-    try:
+    database_url = f"sqlite:///{tiny_disk / 'bot.db'}"
+    async with webhook_serving(database_url, tmp_path, telegram, SECRET) as server:
         relative = Relative(telegram, language_code="sv")
         await _open_case(relative)
         assert server.core is not None
         await server.core.jobs.wait_recorded("purge")  # its writes are over before the fill
         await _outage_then_redelivery(server, telegram, relative, _disk_full(tiny_disk))
-    finally:
-        await server.stop()
 
 
 def test_transient_is_decided_by_the_exception_types() -> None:
