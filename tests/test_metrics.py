@@ -8,15 +8,18 @@ text the scraper gets, with prometheus_client's own parser.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from telegram.error import NetworkError
 
+from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
 from bot.services.telemetry import BOT_API_ERROR_KINDS, Telemetry, bot_api_error_kind
 from bot.telegram.transport import ObservedRequest
-from tests.conftest import free_port
+from tests.conftest import free_port, running_preview
 from tests.helpers import Relative
 
 NAME = "Quirinia"
@@ -93,10 +96,36 @@ async def test_updates_bot_api_errors_and_no_identifier_in_metrics(preview_serve
     labels = {v for _, pairs in samples for _, v in pairs}
     allowed = set(BOT_API_ERROR_KINDS) | {"message", "callback_query", "other", "ok", "error"}
     allowed |= set(core.content.teams) | {"purge", "stats_fold", "stats_flush", "auto_release"}
+    allowed |= {"notice", "dropped"}  # what the flood budget did with an update
     buckets = {v for (name, pairs) in samples for k, v in pairs if k == "le"}
     assert labels - buckets <= allowed, labels - buckets - allowed
     for told in (str(relative.chat_id), NAME, USERNAME, SAID, "Quirinia", "syster"):
         assert told not in body, told
+
+
+async def test_updates_over_a_chats_budget_are_counted_without_the_chat(
+    database_url: str, tmp_path: Path, spec: BotApiSpec
+) -> None:
+    """Ten messages at once from a chat whose budget holds three: three handled, the fourth
+    answered with the one notice, six dropped; the counter says so and names no chat."""
+    env = {"FLOOD_BURST": "3", "FLOOD_PER_MINUTE": "1"}
+    async with running_preview(database_url, tmp_path, spec, **env) as server:
+        emulator = server.emulator
+        assert emulator is not None
+        _, before = await scrape(server)
+        over = "helpline_updates_over_budget_total"
+        assert value(before, over, action="notice") == 0
+        assert value(before, over, action="dropped") == 0
+        chat_id = emulator.new_private_chat(language_code="sv", username=USERNAME)
+        for i in range(10):
+            await emulator.user_sends_text(chat_id, f"{SAID} {i}")
+        await emulator.wait_idle()
+        body, samples = await scrape(server)
+        assert value(samples, over, action="notice") == 1
+        assert value(samples, over, action="dropped") == 6
+        assert value(samples, "helpline_updates_handled_total", kind="message", outcome="ok") == 3
+        for told in (str(chat_id), USERNAME, SAID):
+            assert told not in body, told
 
 
 async def test_a_network_failure_counts_as_network() -> None:

@@ -39,6 +39,8 @@ BOT_API_ERROR_KINDS: tuple[BotApiErrorKind, ...] = (
     "server",
     "other",
 )
+OverBudget = Literal["notice", "dropped"]
+OVER_BUDGET: tuple[OverBudget, ...] = ("notice", "dropped")
 # Handling an update costs about a millisecond of CPU; Bot API round trips add tens.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -85,6 +87,13 @@ class Telemetry:
             ["kind"],
             registry=self.registry,
         )
+        self.over_budget = Counter(
+            "helpline_updates_over_budget",
+            "Telegram updates over their chat's incoming budget, not handled (notice: the one"
+            " 'please slow down' answered; dropped: nothing done).",
+            ["action"],
+            registry=self.registry,
+        )
         # Every series exists from the start (rate() needs its zero), and the children are
         # looked up once: labels() per update would cost more than the counting itself.
         self._handled = {
@@ -94,6 +103,7 @@ class Telemetry:
         }
         self._latency = {kind: self.latency.labels(kind) for kind in UPDATE_KINDS}
         self._errors = {kind: self.bot_api_errors.labels(kind) for kind in BOT_API_ERROR_KINDS}
+        self._over = {action: self.over_budget.labels(action) for action in OVER_BUDGET}
 
     def update_handled(self, kind: UpdateKind, ok: bool, seconds: float) -> None:
         self._handled[kind, ok].inc()
@@ -101,3 +111,7 @@ class Telemetry:
 
     def bot_api_error(self, kind: BotApiErrorKind) -> None:
         self._errors[kind].inc()
+
+    def update_over_budget(self, action: OverBudget) -> None:
+        """An update the flood budget refused: no chat, no pseudonym, only what was done."""
+        self._over[action].inc()

@@ -76,7 +76,7 @@ def build_application(
     ``budget``: the per-chat budget for incoming updates, checked before anything else.
     """
     enforce_log_privacy()
-    gate = FloodGate(budget, conversation, bot) if budget is not None else None
+    gate = FloodGate(budget, conversation, bot, telemetry) if budget is not None else None
     processor = ChatOrderedUpdateProcessor(256, telemetry, gate)
     builder = Application.builder().bot(bot).concurrent_updates(processor)
     if not with_updater:

@@ -20,6 +20,7 @@ from telegram.constants import ChatType
 from bot.chat.conversation import ConversationService
 from bot.chat.flood_screens import slow_down
 from bot.services.flood import IncomingBudget, Verdict
+from bot.services.telemetry import Telemetry
 from bot.telegram.port import TelegramChatPort
 
 log = logging.getLogger(__name__)
@@ -50,19 +51,31 @@ def _private_chat_id(payload: dict[str, Any]) -> int | None:
 
 class FloodGate:
     def __init__(
-        self, budget: IncomingBudget, conversation: ConversationService, bot: Bot
+        self,
+        budget: IncomingBudget,
+        conversation: ConversationService,
+        bot: Bot,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.budget = budget
         self._conversation = conversation
         self._bot = bot
+        self._telemetry = telemetry  # counts refused updates for /metrics (no chat in it)
         self.after_drop: Callable[[int], None] | None = None  # preview: "handled" to the emulator
+
+    def _admit(self, chat_id: int) -> Verdict:
+        """The budget's verdict for the chat; each refused update counted once, here."""
+        verdict = self.budget.admit(self._conversation.memory.pseudonym(chat_id))
+        if verdict != "admit" and self._telemetry is not None:
+            self._telemetry.update_over_budget("notice" if verdict == "notify" else "dropped")
+        return verdict
 
     def check_payload(self, payload: dict[str, Any]) -> Verdict:
         """``check`` on the update's JSON, as the webhook received it."""
         chat_id = _private_chat_id(payload)
         if chat_id is None:
             return "admit"
-        return self.budget.admit(self._conversation.memory.pseudonym(chat_id))
+        return self._admit(chat_id)
 
     def check(self, update: object) -> Verdict:
         """Private chats' updates take from their chat's bucket; others pass (ignored later)."""
@@ -74,7 +87,7 @@ class FloodGate:
         chat = update.effective_chat
         if chat is None or chat.type != ChatType.PRIVATE:
             return "admit"
-        return self.budget.admit(self._conversation.memory.pseudonym(chat.id))
+        return self._admit(chat.id)
 
     def dropped(self, update: object) -> None:
         """An update the budget refused counts as handled (the preview's emulator waits on it)."""
