@@ -20,7 +20,8 @@ from bot.web.staff.session import ABSOLUTE_SECONDS, TOKEN_SECONDS
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = sub.add_parser(
-        "rekey", help="re-seal stored contact links under the newest key in SECRET_KEYS"
+        "rekey",
+        help="re-seal stored contact links and TOTP secrets under the newest key in SECRET_KEYS",
     )
     command.add_argument(
         "--batch", type=int, default=BATCH, help=f"rows per transaction (default {BATCH})"
@@ -56,22 +57,30 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def summary(report: RekeyReport, settings: Settings) -> list[str]:
-    links, drafts = report.links, report.drafts
+    links, drafts, totp = report.links, report.drafts, report.totp
     lines = [
         f"{report.resealed} re-sealed under the newest key: {links.resealed} contact link(s), "
-        f"{drafts.resealed} call-back number(s) in unconfirmed requests",
-        f"already under the newest key: {links.current} link(s), {drafts.current} number(s)",
+        f"{drafts.resealed} call-back number(s) in unconfirmed requests, "
+        f"{totp.resealed} staff TOTP secret(s)",
+        f"already under the newest key: {links.current} link(s), {drafts.current} number(s), "
+        f"{totp.current} TOTP secret(s)",
     ]
-    if links.changed or drafts.changed:
+    if links.changed or drafts.changed or totp.changed:
         lines.append(
             f"changed while rekey ran, left as they were: {links.changed} link(s), "
-            f"{drafts.changed} number(s); run rekey again"
+            f"{drafts.changed} number(s), {totp.changed} TOTP secret(s); run rekey again"
         )
     if links.unreadable or drafts.unreadable:
         lines.append(
             f"no key in SECRET_KEYS opens {links.unreadable} link(s) and {drafts.unreadable} "
             "number(s): sealed under a key no longer listed; staff replies to those cases "
             "are refused (put the key back in SECRET_KEYS and run rekey again to recover them)"
+        )
+    if totp.unreadable:
+        lines.append(
+            f"no key in SECRET_KEYS opens {totp.unreadable} TOTP secret(s): those accounts "
+            "cannot sign in with a code; put the key back and run rekey again, or reset "
+            "them (`python -m bot staff 2fa-reset`)"
         )
     if not settings.old_secret_keys:
         lines.append("SECRET_KEYS lists no older key: there is nothing to drop.")

@@ -388,10 +388,15 @@ def test_rekey_refuses_clearly(
 
 
 def test_rekey_says_what_no_key_opens_and_when_to_drop_the_old_key(tmp_path: Path) -> None:
-    report = RekeyReport(Tally(resealed=2, unreadable=1, changed=1), Tally(current=3))
+    report = RekeyReport(
+        Tally(resealed=2, unreadable=1, changed=1),
+        Tally(current=3),
+        Tally(resealed=1, unreadable=1),
+    )
     rotated_settings = make_settings("sqlite:///x.db", tmp_path, **rotated(KEY_B, KEY_A))
     lines = summary(report, rotated_settings)
-    assert lines[0].startswith("2 re-sealed")
+    assert lines[0].startswith("3 re-sealed") and "1 staff TOTP secret(s)" in lines[0]
+    assert "opens 1 TOTP secret(s)" in "\n".join(lines)
     text = "\n".join(lines)
     assert "run rekey again" in text and "no key in SECRET_KEYS opens 1 link(s)" in text
     assert "drop the older key(s)" in text and "SESSION_RETENTION_DAYS (30)" in text

@@ -287,3 +287,41 @@ async def test_a_secret_sealed_under_an_old_key_opens_and_moves_to_the_new_one(
     clock.next_step()
     assert await only_new.verify(user, pyotp.TOTP(enrolment.secret).at(clock()))
     assert not await before.verify(user, pyotp.TOTP(enrolment.secret).at(clock()))
+
+
+async def test_rekey_reseals_totp_secrets_so_codes_verify_after_the_old_key_goes(
+    database: Database, clock: Clock
+) -> None:
+    """`rekey` (in batches of two) moves every secret an old key sealed, confirmed or still
+    being set up; with the old key dropped, each account's codes still verify."""
+    from bot.services.link_crypto import LinkCipher
+    from bot.services.rekey import rekey
+    from bot.services.totp import TotpService
+
+    old, new = b"o" * 32, b"n" * 32
+    users = [
+        StaffUser(id=i, username=f"user{i}", role="staff", teams=frozenset({"laholm"}))
+        for i in (11, 12, 13, 14)
+    ]
+    before, rotated = TotpService(database, old, now=clock), TotpService(database, new, now=clock)
+    secrets_of: dict[int, str] = {}
+    for user in users:
+        service = rotated if user.id == 13 else before  # 13 set up after the rotation
+        enrolment = await service.start(user)
+        secrets_of[user.id] = enrolment.secret
+        if user.id != 14:  # 14 is still setting up
+            code = pyotp.TOTP(enrolment.secret).at(clock())
+            assert await service.confirm(user, code) is not None
+
+    report = await rekey(database, LinkCipher(new, (old,)), batch=2)
+    assert (report.totp.resealed, report.totp.current, report.totp.unreadable) == (3, 1, 0)
+    again = await rekey(database, LinkCipher(new, (old,)), batch=2)
+    assert again.totp.resealed == 0 and again.totp.current == 4
+
+    only_new = TotpService(database, new, now=clock)  # SECRET_KEYS="new": the old key gone
+    clock.next_step()
+    for user in users[:3]:
+        assert await only_new.verify(user, pyotp.TOTP(secrets_of[user.id]).at(clock())), user
+    pending = await only_new.pending(users[3])
+    assert pending is not None and pending.secret == secrets_of[14]
+    assert not await before.verify(users[0], pyotp.TOTP(secrets_of[11]).at(clock()))

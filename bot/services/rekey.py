@@ -2,10 +2,11 @@
 
 After SECRET_KEYS="new old" and a restart, new values are sealed under the new key and
 old ones still open under the old key. This moves the old ones: each case's contact link
-(chat reference and call-back number) and each draft's sealed call-back number. In
-batches, each batch one transaction; each row replaced by compare-and-set on the
-ciphertext read, so a row changed or deleted meanwhile (serve keeps running) is left as
-it is and counted. Running it again re-seals nothing.
+(chat reference and call-back number), each draft's sealed call-back number and each
+staff member's TOTP secret (``bot.services.totp``, bound to the account). In batches,
+each batch one transaction; each row replaced by compare-and-set on the ciphertext read,
+so a row changed or deleted meanwhile (serve keeps running) is left as it is and counted.
+Running it again re-seals nothing.
 
 Pseudonyms are not here: a keyed hash cannot be inverted, so there is nothing to re-key
 in bulk. Each chat's state moves at its next update (``bot.chat.memory``).
@@ -14,9 +15,11 @@ in bulk. Each chat's state moves at its next update (``bot.chat.memory``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.services.link_crypto import DRAFT_PHONE, LinkCipher, LinkError
+from bot.services.totp import TOTP_PURPOSE
+from bot.storage import mfa as mfa_db
 from bot.storage import rekey as db
 from bot.storage.database import Database
 
@@ -38,10 +41,11 @@ class Tally:
 class RekeyReport:
     links: Tally
     drafts: Tally
+    totp: Tally = field(default_factory=Tally)  # staff TOTP secrets
 
     @property
     def resealed(self) -> int:
-        return self.links.resealed + self.drafts.resealed
+        return self.links.resealed + self.drafts.resealed + self.totp.resealed
 
 
 class _Unreadable(Exception):
@@ -61,12 +65,15 @@ def _reseal(cipher: LinkCipher, token: str | None, case_id: int, purpose: str) -
 async def rekey(database: Database, cipher: LinkCipher, batch: int = BATCH) -> RekeyReport:
     """Re-seal what an older key sealed; see the module docstring."""
     report = RekeyReport(
-        await _links(database, cipher, batch), await _drafts(database, cipher, batch)
+        await _links(database, cipher, batch),
+        await _drafts(database, cipher, batch),
+        await _totp(database, cipher, batch),
     )
     log.info(
-        "rekey: %d link(s) and %d draft number(s) re-sealed",
+        "rekey: %d link(s), %d draft number(s) and %d TOTP secret(s) re-sealed",
         report.links.resealed,
         report.drafts.resealed,
+        report.totp.resealed,
     )
     return report
 
@@ -114,3 +121,26 @@ async def _drafts(database: Database, cipher: LinkCipher, batch: int) -> Tally:
         if last is None:
             return tally
         after = last
+
+
+async def _totp(database: Database, cipher: LinkCipher, batch: int) -> Tally:
+    """Each staff TOTP secret, sealed for its account (the account id where a case's is)."""
+    tally, after = Tally(), 0
+    while True:
+        async with database.write_tx() as conn:
+            rows = await mfa_db.sealed_after(conn, after, batch)
+            for staff_id, sealed in rows:
+                try:
+                    secret = _reseal(cipher, sealed, staff_id, TOTP_PURPOSE)
+                except _Unreadable:
+                    tally.unreadable += 1
+                    continue
+                if secret is None:
+                    tally.current += 1
+                elif await mfa_db.reseal(conn, staff_id, sealed, secret):
+                    tally.resealed += 1
+                else:
+                    tally.changed += 1
+        if len(rows) < batch:
+            return tally
+        after = rows[-1][0]

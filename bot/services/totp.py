@@ -37,7 +37,7 @@ from bot.storage.signin import Brake, Key
 
 ISSUER_NAME = "Helpline staff"
 RECOVERY_CODES = 10
-_PURPOSE = "staff_totp"
+_PURPOSE = TOTP_PURPOSE = "staff_totp"  # the sealing purpose; `rekey` re-seals under it too
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
 MAX_CODE_INPUT = 40
 

@@ -78,13 +78,27 @@ async def use_step(conn: AsyncConnection, staff_id: int, step: int) -> bool:
     return int((await conn.execute(statement)).rowcount) == 1
 
 
-async def reseal(conn: AsyncConnection, staff_id: int, old: str, new: str) -> None:
-    """The secret sealed anew (key rotation), only if it is still the one that was read."""
-    await conn.execute(
+async def reseal(conn: AsyncConnection, staff_id: int, old: str, new: str) -> bool:
+    """The secret sealed anew (key rotation), only if it is still the one that was read;
+    False when it changed meanwhile (a new enrolment, a reset, a sign-in's own re-seal)."""
+    result = await conn.execute(
         update(mfa)
         .where(mfa.c.staff_id == staff_id, mfa.c.secret_sealed == old)
         .values(secret_sealed=new)
     )
+    return int(result.rowcount) == 1
+
+
+async def sealed_after(conn: AsyncConnection, after: int, limit: int) -> list[tuple[int, str]]:
+    """Up to ``limit`` (staff id, sealed secret) pairs after ``after``, by staff id: the
+    secrets ``python -m bot rekey`` re-seals (confirmed or still being set up)."""
+    result = await conn.execute(
+        select(mfa.c.staff_id, mfa.c.secret_sealed)
+        .where(mfa.c.staff_id > after)
+        .order_by(mfa.c.staff_id)
+        .limit(limit)
+    )
+    return [(int(staff_id), str(sealed)) for staff_id, sealed in result]
 
 
 async def replace_recovery_codes(
