@@ -34,6 +34,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     stats.add_argument("--to", dest="end", help="last day of a custom period (YYYY-MM-DD)")
     stats.add_argument("--team", help="one team id (default: every team)")
     stats.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    stats.add_argument(
+        "--separator",
+        choices=("comma", "semicolon"),
+        default="comma",
+        help="CSV separator: semicolon for Excel in Swedish (default comma)",
+    )
 
 
 def _day(text: str, what: str) -> date:
@@ -108,7 +114,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"refused: {exc}", file=sys.stderr)
         return 1
     if args.format == "csv":
-        sys.stdout.write(service.to_csv(result))
+        delimiter = ";" if args.separator == "semicolon" else ","
+        sys.stdout.write(service.to_csv(result, delimiter=delimiter))
     elif args.format == "json":
         print(json.dumps(service.to_json(result), ensure_ascii=False, indent=2))
     else:

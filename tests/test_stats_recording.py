@@ -126,7 +126,9 @@ async def test_scripted_session_counts_and_keeps_nothing_personal(preview_server
     await core.recorder.flush()
     cells = await _cells(preview_server, today)
     expect = {
-        ("", "sv", "conversation_started", ""): 2,
+        # Counted at the start under '' and moved to the team chosen that day (no double count)
+        ("laholm", "sv", "conversation_started", ""): 2,
+        ("", "sv", "conversation_started", ""): 0,
         ("", "sv", "language_chosen", "sv"): 2,
         ("laholm", "sv", "team_chosen", "laholm"): 2,
         ("laholm", "sv", "screen_viewed", "worry"): 1,
@@ -193,7 +195,11 @@ async def test_scripted_session_counts_and_keeps_nothing_personal(preview_server
     assert seen and all(day == tomorrow for day in seen), seen
     cells = await _cells(preview_server, today)
     assert cells.get(("laholm", "", "relatives", "")) == 2, cells
-    assert cells.get(("", "", "relatives", "")) == 2, "seen before choosing a team"
+    # Seen before choosing a team, but they chose one that day: counted for it alone, so
+    # the all-teams view does not count each new relative twice.
+    assert ("", "", "relatives", "") not in cells, cells
+    assert cells.get(("laholm", "sv", "conversation_started", "")) == 2, "not moved again"
+    assert cells.get(("", "sv", "conversation_started", "")) == 0, cells
 
 
 async def test_recording_errors_never_break_an_update(
@@ -288,6 +294,88 @@ async def test_digests_are_per_day_and_per_team(database_url: str) -> None:
             ("botkyrka", "relatives"): 1,
             ("", "conversation_started"): 2,
         }
+    finally:
+        await database.close()
+
+
+async def _conversations(engine: Any, day: date) -> dict[str, int]:
+    """conversation_started per team on ``day``: counters plus the digests not folded yet."""
+    async with read_tx(engine) as conn:
+        rows = await stats_db.counters(conn, day, day, ["", "laholm", "botkyrka"])
+        live = await stats_db.derived_counts(conn, day, day)
+    out: dict[str, int] = {}
+    for team, kind, n in [(r.team_id, r.kind, r.count) for r in rows] + [
+        (t, k, n) for _, t, k, n in live
+    ]:
+        if kind == "conversation_started":
+            out[team] = out.get(team, 0) + n
+    return out
+
+
+async def _relatives(engine: Any, day: date) -> dict[str, int]:
+    async with read_tx(engine) as conn:
+        rows = await stats_db.counters(conn, day, day, ["", "laholm", "botkyrka"], ["relatives"])
+        live = await stats_db.derived_counts(conn, day, day)
+    out = {r.team_id: r.count for r in rows}
+    for _, team, kind, n in live:
+        if kind == "relatives":
+            out[team] = out.get(team, 0) + n
+    return out
+
+
+async def test_a_conversation_counts_for_the_team_chosen_that_day(database_url: str) -> None:
+    """Started under '' and moved to the team chosen the same day, by whichever process
+    handled the choice; never chosen: '' ("no municipality chosen yet"); a choice on a
+    later day moves nothing (the start was counted on its own day). Nothing counted twice,
+    before the fold, after it, or when the fold and the moves meet."""
+    if database_url.startswith("postgresql"):
+        from tests.conftest import _reset_postgres
+
+        await asyncio.to_thread(_reset_postgres, database_url)
+    database = Database.open(database_url)
+    engine = database.engine
+    await upgrade(engine)
+    day, next_day = date(2026, 3, 2), date(2026, 3, 3)
+    current = {"day": day}
+    a = StatsRecorder(database, b"k" * 32, today=lambda: current["day"])
+    b = StatsRecorder(database, b"k" * 32, today=lambda: current["day"])  # another process
+    try:
+        a.started("chose-laholm", "sv")
+        a.seen("chose-laholm", None)
+        b.chose_team("chose-laholm", "laholm")  # the next update, in the other process
+        b.seen("chose-laholm", "laholm")
+        a.started("never-chose", "sv")
+        a.seen("never-chose", None)
+        a.started("chose-botkyrka", "fi")
+        a.chose_team("chose-botkyrka", "botkyrka")
+        a.started("chose-none-of-them", "sv")
+        a.chose_team("chose-none-of-them", "")  # "my municipality is not listed"
+        b.chose_team("started-yesterday", "laholm")
+        assert await a.flush() and await b.flush()
+        expected = {"laholm": 1, "botkyrka": 1, "": 2}
+        assert {t: n for t, n in (await _conversations(engine, day)).items() if n} == expected
+        assert await _relatives(engine, day) == {"laholm": 1, "": 1}
+        async with read_tx(engine) as conn:
+            left = (await conn.execute(select(stats_db.seen_table.c.digest))).scalars().all()
+        assert not any(d.startswith("s") and "t" + d[1:] in left for d in left), "moved once"
+
+        # A pair not moved yet (its flush could not take the fold's lock): reports add it.
+        async with database.write_tx() as conn:
+            await stats_db.add_counts(conn, {(day, "", "sv", "conversation_started", ""): 1})
+            await stats_db.add_seen(conn, day, [("s" + "0" * 24, "sv"), ("t" + "0" * 24, "laholm")])
+        expected = {"laholm": 2, "botkyrka": 1, "": 2}
+        assert {t: n for t, n in (await _conversations(engine, day)).items() if n} == expected
+
+        current["day"] = next_day  # the fold books the day's digests, the pair among them
+        a.seen("someone", "laholm")
+        assert await a.flush()
+        async with read_tx(engine) as conn:
+            assert await stats_db.derived_counts(conn, day, day) == []
+        assert {t: n for t, n in (await _conversations(engine, day)).items() if n} == expected
+        assert await _relatives(engine, day) == {"laholm": 1, "": 1}
+        async with read_tx(engine) as conn:
+            rows = await stats_db.counters(conn, day, day, ["", "laholm", "botkyrka"])
+        assert all(r.count >= 0 for r in rows), rows
     finally:
         await database.close()
 

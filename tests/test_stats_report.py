@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.domain import StaffUser
-from bot.services.stats import SMALL, Period, Report, StatsRefused, StatTable
+from bot.services.stats import (
+    SMALL,
+    Period,
+    Report,
+    StatsRecorder,
+    StatsRefused,
+    StatTable,
+)
 from tests.stats_helpers import report_service
 
 TEAMS = frozenset({"laholm", "botkyrka"})
@@ -17,6 +24,7 @@ ADMIN = StaffUser(1, "ada", "admin", frozenset())
 KIM = StaffUser(2, "kim", "coordinator", frozenset({"laholm"}))
 STAFF = StaffUser(3, "sam", "staff", frozenset({"laholm"}))
 NOV = Period(date(2026, 11, 1), date(2026, 11, 30), "month")
+AFTER = datetime(2027, 6, 1, tzinfo=UTC)
 
 
 def _fixture_cells() -> dict:
@@ -65,6 +73,7 @@ async def test_a_coordinator_sees_only_their_team_with_small_counts_hidden(
     database_url: str,
 ) -> None:
     async with report_service(database_url, _fixture_cells(), TEAMS) as service:
+        service.now = lambda: AFTER  # the fixture's periods are over
         report = await service.report(KIM, NOV, None)
         assert report.team_ids == ("laholm",)
         assert all(v == 0 or v >= SMALL for v in _every_value(report))
@@ -95,6 +104,7 @@ async def test_a_coordinator_sees_only_their_team_with_small_counts_hidden(
 
 async def test_complementary_cell_is_hidden_and_says_so(database_url: str) -> None:
     async with report_service(database_url, _fixture_cells(), TEAMS) as service:
+        service.now = lambda: AFTER  # the fixture's periods are over
         report = await service.report(ADMIN, NOV, "botkyrka")
         urgency = _table(report, "urgency")
         shown = {k: c[0].shown for k, c in urgency.rows}
@@ -110,6 +120,7 @@ async def test_admin_all_teams_adds_the_per_team_table_and_teamless_counts(
     database_url: str,
 ) -> None:
     async with report_service(database_url, _fixture_cells(), TEAMS) as service:
+        service.now = lambda: AFTER  # the fixture's periods are over
         report = await service.report(ADMIN, NOV, None)
         assert report.team_ids == ("botkyrka", "laholm")
         over = _table(report, "conversations_over_time")
@@ -137,6 +148,7 @@ async def test_refusals_are_plain(database_url: str) -> None:
 
 async def test_quarter_by_week_and_year_by_month(database_url: str) -> None:
     async with report_service(database_url, _fixture_cells(), TEAMS) as service:
+        service.now = lambda: AFTER  # the fixture's periods are over
         quarter = Period.ending("quarter", date(2026, 11, 15))
         rows = _table(await service.report(ADMIN, quarter, None), "conversations_over_time").rows
         assert rows[0][0] == "2026-10-01" and rows[1][0] == "2026-10-05" and len(rows) == 14
@@ -149,6 +161,7 @@ async def test_quarter_by_week_and_year_by_month(database_url: str) -> None:
 
 async def test_csv_and_json_carry_the_same_suppressed_figures(database_url: str) -> None:
     async with report_service(database_url, _fixture_cells(), TEAMS) as service:
+        service.now = lambda: AFTER  # the fixture's periods are over
         report = await service.report(ADMIN, NOV, "botkyrka")
         lines = list(csv.DictReader(io.StringIO(service.to_csv(report))))
         values = [r["value"] for r in lines if r["column"] != "note"]
@@ -163,6 +176,36 @@ async def test_csv_and_json_carry_the_same_suppressed_figures(database_url: str)
         urgency = next(t for t in data["tables"] if t["id"] == "urgency")
         assert urgency["rows"][0] == {"key": "urgent", "cells": [{"value": None, "shown": "<5"}]}
         assert data["period"] == {"start": "2026-11-01", "end": "2026-11-30", "kind": "month"}
+
+
+async def test_a_period_not_over_yet_ends_today_and_today_counts_live(database_url: str) -> None:
+    """No future zero rows; today's relatives and conversations from the day's digests."""
+    today = date(2026, 11, 10)
+    async with report_service(database_url, {}, TEAMS) as service:
+        service.now = lambda: datetime(2026, 11, 10, 12, tzinfo=UTC)
+        recorder = StatsRecorder(service.database, b"k" * 32, today=lambda: today)
+        for i in range(6):
+            recorder.started(f"chat-{i}", "sv")
+            recorder.seen(f"chat-{i}", None)
+            recorder.chose_team(f"chat-{i}", "laholm")
+            recorder.seen(f"chat-{i}", "laholm")
+        recorder.started("undecided", "sv")
+        recorder.seen("undecided", None)
+        assert await recorder.flush()
+        report = await service.report(KIM, Period.ending("month", today), None)
+        assert report.period == Period(date(2026, 11, 1), today, "month")
+        rows = _table(report, "conversations_over_time").rows
+        assert len(rows) == 10 and rows[-1][0] == "2026-11-10"
+        assert [c.value for c in rows[-1][1]] == [6, 6]  # not counted tomorrow: today
+        funnel = dict((k, c[0]) for k, c in _table(report, "funnel").rows)
+        assert funnel["Conversations started"].value == 6
+        everyone = await service.report(ADMIN, Period.ending("week", today), None)
+        rows = _table(everyone, "conversations_over_time").rows
+        assert rows[-1][0] == "2026-11-10" and [c.value for c in rows[-1][1]] == [7, 7]
+        year = await service.report(ADMIN, Period.ending("year", today), None)
+        assert _table(year, "conversations_over_time").rows[-1][0] == "2026-11"
+        future = await service.report(ADMIN, Period.ending("month", date(2026, 12, 5)), None)
+        assert _table(future, "conversations_over_time").rows == []
 
 
 def test_the_benchmark_still_runs() -> None:

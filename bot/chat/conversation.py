@@ -154,8 +154,8 @@ class ConversationService:
         if stored is not None and stored.seen(event.update_id):
             return Outcome(duplicate=True)
         state = stored or SessionState()
-        if stored is None:
-            self._count("conversation_started", state, self.pick_language(event.language_code))
+        if stored is None:  # moved to the team chosen today (StatsRecorder.started)
+            self._mark("started", pseudonym, self.pick_language(event.language_code))
         if state.language not in self.enabled:
             state.language = None
         lang = state.language or self.pick_language(event.language_code)
@@ -243,6 +243,19 @@ class ConversationService:
             return
         try:
             self.stats.seen(pseudonym, self._team(state))
+        except Exception as exc:
+            log.error("statistics recording failed: %s", type(exc).__name__, exc_info=exc)
+
+    def _mark(self, what: str, pseudonym: str, value: str) -> None:
+        """A conversation started (``value``: its language) or chose its first team
+        (``value``; NO_TEAM or an unknown one is none of the teams); never breaks an update."""
+        if self.stats is None:
+            return
+        try:
+            if what == "started":
+                self.stats.started(pseudonym, value)
+            else:
+                self.stats.chose_team(pseudonym, value if value in self.content.teams else "")
         except Exception as exc:
             log.error("statistics recording failed: %s", type(exc).__name__, exc_info=exc)
 
@@ -375,6 +388,8 @@ class ConversationService:
             case callbacks.SetTeam(team):
                 if team not in self.content.teams and team != NO_TEAM:
                     return self._stale(state, lang, stale)
+                if state.team_id is None:  # the conversation's first choice: its team
+                    self._mark("chose_team", turn.pseudonym, team)
                 state.team_id = team
                 self._count("team_chosen", state, lang, team)
                 return self._go(state, lang, self.content.root)

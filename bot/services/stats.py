@@ -10,7 +10,10 @@ What is recorded has no user key of any kind and no time finer than the day:
 to the table ``stats_counter`` every few seconds and at shutdown. Distinct
 relatives per day are counted from a daily set of keyed digests that is folded
 into a counter and deleted when the day is over: nothing that could recognise
-a relative survives the day.
+a relative survives the day. Started conversations use the same daily digests, so that
+a conversation is counted for the team the relative chooses that day (it starts
+before the choice), or as "no municipality chosen yet" ('') when none is chosen;
+reports read today's digests live, so today's relatives and conversations show today.
 
 Table ``stats_counter`` (migration 0003): day DATE, team_id VARCHAR(32) ('' = none),
 language VARCHAR(16) ('' = unknown), kind VARCHAR(32), key VARCHAR(96) ('' = none),
@@ -73,7 +76,8 @@ log = logging.getLogger(__name__)
 
 # kind -> what ``key`` holds
 KINDS: dict[str, str] = {
-    "conversation_started": "'' (a /start or first contact of a chat that had no state)",
+    "conversation_started": "'' (first contact of a chat that had no state; counted from the "
+    "day's digests for the team chosen that day, else '': see StatsRecorder.started)",
     "relatives": "'' (distinct relatives that day; folded from stats_daily_seen)",
     "screen_viewed": "node id",
     "screen_move": "'<from node>><to node>' (both node ids)",
@@ -97,6 +101,10 @@ KINDS: dict[str, str] = {
 FLUSH_SECONDS = 10.0
 
 MAX_KEY = 96  # stats_counter.key
+
+
+def _hex(key: bytes, message: str) -> str:
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
 def _utc_now() -> datetime:
@@ -159,17 +167,49 @@ class StatsRecorder:
     def seen(self, pseudonym: str, team_id: str | None = None) -> None:
         """Note that this chat used the guide today (for distinct relatives per day).
 
-        ``team_id`` (added): distinct relatives are counted per team ('' = none chosen
-        yet), so one relative seen before and after choosing counts once in each. Only a
-        digest keyed with a key for this day is kept; it cannot be linked to another day.
+        ``team_id`` (added): distinct relatives are counted per team; one seen before and
+        after choosing a team counts for that team only ('' = seen with no team that day).
+        Only a digest keyed with a key for this day is kept; it cannot be linked to
+        another day. The digest is the person's part (24 hex) then the team's (8 hex).
         """
         try:
             day, team = self.today(), team_id or ""
-            message = f"{team}\x00{pseudonym}".encode()
-            digest = hmac.new(self._day_key(day), message, hashlib.sha256).hexdigest()[:32]
+            key = self._day_key(day)
+            digest = self._person(key, pseudonym) + _hex(key, f"team\x00{team}")[:8]
             self._seen.setdefault(day, set()).add((digest, team))
         except Exception as exc:
             log.error("statistics seen failed: %s", type(exc).__name__, exc_info=exc)
+
+    def started(self, pseudonym: str, language: str | None) -> None:
+        """A conversation began (a chat with no state wrote): counted at once under team ''
+        (no municipality chosen yet), and moved to the team chosen today (``chose_team``)
+        by the next flush.
+
+        The move needs to know that this chat started today: a digest of the day (``s`` +
+        the person's part, with the language) waits for the choice, like the digests of
+        distinct relatives, and is gone with the day.
+        """
+        self.count("conversation_started", None, language)
+        self._mark("s", pseudonym, (language or "")[:16])
+
+    def chose_team(self, pseudonym: str, team_id: str | None) -> None:
+        """The conversation's first choice of a municipality (``team_id`` '' or None: none
+        of them, which moves nothing). A conversation started on an earlier day stays
+        where it was counted, so nothing is counted twice."""
+        if team_id:
+            self._mark("t", pseudonym, team_id)
+
+    def _mark(self, prefix: str, pseudonym: str, team: str) -> None:
+        try:
+            day = self.today()
+            digest = prefix + self._person(self._day_key(day), pseudonym)
+            self._seen.setdefault(day, set()).add((digest, team))
+        except Exception as exc:
+            log.error("statistics mark failed: %s", type(exc).__name__, exc_info=exc)
+
+    @staticmethod
+    def _person(day_key: bytes, pseudonym: str) -> str:
+        return _hex(day_key, f"person\x00{pseudonym}")[:24]
 
     def _day_key(self, day: date) -> bytes:
         key = self._day_keys.get(day)
@@ -196,16 +236,22 @@ class StatsRecorder:
         fold = self._folded_through != today
         if not pending and not seen and not fold:
             return True
+        # A start or a choice of a team: move started conversations to their team now.
+        moves = any(d[0] in "st" for digests in seen.values() for d, _ in digests)
         try:
             async with self.database.write_tx() as conn:
                 await stats_db.add_counts(conn, pending)
                 for day, digests in sorted(seen.items()):
                     await stats_db.add_seen(conn, day, digests)
-                if fold or any(day < today for day in seen):
+                fold = fold or any(day < today for day in seen)
+                if fold or moves:
                     # Another process folding now does it for all: skip, retry next flush.
-                    fold = await locks.try_xact_lock(conn, "stats_fold")
+                    locked = await locks.try_xact_lock(conn, "stats_fold")
+                    fold = fold and locked
                     if fold:
                         await stats_db.fold_seen_before(conn, today)
+                    if locked and moves:
+                        await stats_db.resolve_started(conn)
         except Exception as exc:
             log.error("statistics flush failed: %s", type(exc).__name__, exc_info=exc)
             for cell, n in pending.items():
@@ -252,6 +298,9 @@ class StatsService:
             raise StatsRefused("Statistics are for coordinators and administrators.")
         if period.start > period.end:
             raise StatsRefused("The first day comes after the last day.")
+        today = self.today()
+        if period.start <= today < period.end:  # not over yet: up to today, no future zeros
+            period = Period(period.start, today, period.kind)
         if team_id is not None:
             if team_id not in self.known_teams:
                 raise StatsRefused("There is no such team.")
@@ -279,12 +328,23 @@ class StatsService:
                 keyed_kinds=build.KEYED_KINDS,
                 team_kinds=["conversation_started", "request_created"] if per_team else None,
             )
-        tables = build.build_tables(period, sums.daily, sums.keyed, sums.by_team)
+        tables = build.build_tables(period, sums.daily, sums.keyed, sums.by_team, last=today)
         return Report(period, teams, tables, time_zone=self.time_zone)
 
-    def to_csv(self, report: Report) -> str:
-        """(period, teams, table, row, column, shown value) rows; hidden numbers as text."""
-        return build.to_csv(report)
+    def to_csv(
+        self,
+        report: Report,
+        *,
+        delimiter: str = ",",
+        label: Callable[[str], str] | None = None,
+        say: Callable[[str], str] | None = None,
+        note: Callable[[str], str] | None = None,
+    ) -> str:
+        """(period, teams, table, row, column, shown value) rows; hidden numbers as text.
+
+        ``delimiter`` ";" for Swedish Excel; ``label``/``say``/``note`` add the table, row
+        and column in the reader's words (see ``stats_report.to_csv``)."""
+        return build.to_csv(report, delimiter=delimiter, label=label, say=say, note=note)
 
     def to_json(self, report: Report) -> dict[str, Any]:
         """Plain JSON types; a hidden number is null beside its shown text."""

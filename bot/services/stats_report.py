@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -81,11 +81,13 @@ def bucket_of(day: date, size: str, period: Period) -> str:
     return day.strftime("%Y-%m")
 
 
-def buckets(period: Period) -> list[str]:
+def buckets(period: Period, last: date | None = None) -> list[str]:
+    """The series' rows, never a day after ``last`` (today: a future day is not a zero)."""
     size = bucket_size(period)
     out: list[str] = []
     day = period.start
-    while day <= period.end:
+    end = period.end if last is None else min(period.end, last)
+    while day <= end:
         key = bucket_of(day, size, period)
         if not out or out[-1] != key:
             out.append(key)
@@ -150,9 +152,10 @@ def build_tables(
     series: list[tuple[date, str, int]],
     keyed: list[tuple[str, str, int]],
     by_team: list[tuple[str, str, int]] | None,
+    last: date | None = None,
 ) -> list[StatTable]:
     size = bucket_size(period)
-    rows_over_time = buckets(period)
+    rows_over_time = buckets(period, last)
     over: dict[str, dict[str, int]] = {k: defaultdict(int) for k in SERIES_KINDS}
     for day, kind, n in series:
         over[kind][bucket_of(day, size, period)] += n
@@ -309,32 +312,69 @@ def build_tables(
     return tables
 
 
-def to_csv(report: Report) -> str:
+CSV_COLUMNS = [
+    "period_start",
+    "period_end",
+    "time_zone",
+    "teams",
+    "table",
+    "row",
+    "column",
+    "value",
+]
+LABEL_COLUMNS = ["table_title", "row_label", "column_label"]
+
+
+def to_csv(
+    report: Report,
+    *,
+    delimiter: str = ",",
+    label: Callable[[str], str] | None = None,
+    say: Callable[[str], str] | None = None,
+    note: Callable[[str], str] | None = None,
+) -> str:
     """One tidy row per shown number: the same figures as the page, already suppressed.
 
     ``time_zone`` on every row says whose days the dates (the period's and the daily rows')
-    are: TIME_ZONE's, not UTC.
+    are: TIME_ZONE's, not UTC. Dates are ISO 8601 (YYYY-MM-DD; months YYYY-MM); every
+    value is a whole count or its shown text ("<5", "hidden"), never a hidden number, so
+    no decimal or thousands separator is ever written (Excel reads the counts as numbers
+    in every locale). ``delimiter`` ";" is what Excel expects where the decimal separator
+    is a comma (Swedish). With ``label`` (a row key in words) and ``say`` (a msgid in the
+    reader's language), three more columns name the table, row and column in words, and
+    notes and "hidden" are in that language too; ``note`` translates a table's note.
     """
+    words = say or (lambda msgid: msgid)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        ["period_start", "period_end", "time_zone", "teams", "table", "row", "column", "value"]
-    )
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    labelled = label is not None
+    writer.writerow(CSV_COLUMNS + (LABEL_COLUMNS if labelled else []))
     head = [
         report.period.start.isoformat(),
         report.period.end.isoformat(),
         report.time_zone,
         " ".join(report.team_ids),
     ]
+
+    def row(table: StatTable, key: str, column: str, value: str, key_words: str) -> None:
+        cells = [*head, table.id, key, column, value]
+        if label is not None:
+            cells += [words(table.title), key_words, words(column)]
+        writer.writerow(cells)
+
+    def shown(cell: Cell) -> str:
+        return words(cell.shown) if cell.complement else cell.shown
+
     for table in report.tables:
         for key, cells in table.rows:
+            key_words = label(key) if label is not None else key
             for column, cell in zip(table.columns, cells, strict=True):
-                writer.writerow([*head, table.id, key, column, cell.shown])
+                row(table, key, column, shown(cell), key_words)
         if table.totals is not None:
             for column, cell in zip(table.columns, table.totals, strict=True):
-                writer.writerow([*head, table.id, "Total", column, cell.shown])
+                row(table, "Total", column, shown(cell), words("Total"))
         if table.note:
-            writer.writerow([*head, table.id, "", "note", table.note])
+            row(table, "", "note", (note or words)(table.note), "")
     return out.getvalue()
 
 

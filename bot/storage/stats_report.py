@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.storage import stats as stats_db
 from bot.storage.stats import counter_table
 
 c = counter_table.c
@@ -39,18 +40,49 @@ async def report_sums(
     keyed_kinds: list[str],
     team_kinds: list[str] | None = None,
 ) -> ReportSums:
-    """Every sum one report needs, for a period (inclusive) and teams (None: all)."""
+    """Every sum one report needs, for a period (inclusive) and teams (None: all).
+
+    Today's distinct relatives and started conversations are still digests (folded into
+    counters the next day): their counts are added here, so today is not shown as 0.
+    """
     period = (start, end, team_ids)
     daily = await _sums(conn, [c.day, c.kind], *period, series_kinds)
     keyed = await _sums(conn, [c.kind, c.key], *period, keyed_kinds)
     teams = None
     if team_kinds is not None:
         teams = await _sums(conn, [c.team_id, c.kind], *period, team_kinds)
-    return ReportSums(
+    live = [
+        row
+        for row in await stats_db.derived_counts(conn, start, end)
+        if team_ids is None or row[1] in team_ids
+    ]
+    daily_sums = _add(
         [(_as_date(day), kind, n) for day, kind, n in daily],
-        [(kind, key, n) for kind, key, n in keyed],
-        None if teams is None else [(team, kind, n) for team, kind, n in teams],
+        [(day, kind, n) for day, _, kind, n in live if kind in series_kinds],
     )
+    keyed_sums = _add(
+        [(kind, key, n) for kind, key, n in keyed],
+        [(kind, "", n) for _, _, kind, n in live if kind in keyed_kinds],
+    )
+    team_sums = None
+    if teams is not None:
+        team_sums = _add(
+            [(team, kind, n) for team, kind, n in teams],
+            [(team, kind, n) for _, team, kind, n in live if kind in (team_kinds or ())],
+        )
+    return ReportSums(daily_sums, keyed_sums, team_sums)
+
+
+def _add(
+    rows: list[tuple[Any, str, int]], more: list[tuple[Any, str, int]]
+) -> list[tuple[Any, str, int]]:
+    """Sums keyed by their first two fields, ``more`` added (order kept, new keys last)."""
+    if not more:
+        return rows
+    out: dict[tuple[Any, str], int] = {(a, b): n for a, b, n in rows}
+    for a, b, n in more:
+        out[(a, b)] = out.get((a, b), 0) + n
+    return [(a, b, n) for (a, b), n in out.items()]
 
 
 async def _sums(

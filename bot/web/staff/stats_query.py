@@ -38,7 +38,14 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "out_of_range": (400, N_("That date is outside the range statistics cover.")),
     "unknown_team": (400, N_("There is no such team.")),
     "team_forbidden": (403, N_("You can only see statistics for your own teams.")),
+    "unknown_separator": (
+        400,
+        N_("Unknown separator. Choose comma or semicolon (for Excel in Swedish)."),
+    ),
 }
+# ``sep`` of a CSV export: "," by default; ";" for Excel where the decimal separator is a
+# comma (Swedish), which otherwise opens a comma-separated file as one column.
+SEPARATORS = {"": ",", "comma": ",", "semicolon": ";"}
 
 
 class StatsInputError(Exception):
@@ -126,3 +133,11 @@ def parse_stats_query(
         if not user.can_see(team):
             raise StatsInputError("team_forbidden")
     return StatsQuery(period, team)
+
+
+def csv_delimiter(query: Mapping[str, str]) -> str:
+    """The CSV export's delimiter from ``sep`` (comma or semicolon), or StatsInputError."""
+    delimiter = SEPARATORS.get(query.get("sep", "").strip().lower())
+    if delimiter is None:
+        raise StatsInputError("unknown_separator")
+    return delimiter

@@ -40,6 +40,7 @@ from bot.web.staff.stats_query import (
     PERIOD_KINDS,
     StatsInputError,
     StatsQuery,
+    csv_delimiter,
     parse_stats_query,
     visible_teams,
 )
@@ -193,6 +194,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
         note=lambda text: note_words(text, ctx.say),
         report_url=f"/staff/stats/report?{params}",
         csv_url=f"/staff/stats.csv?{params}",
+        csv_semicolon_url=f"/staff/stats.csv?{params}&sep=semicolon",
         json_url=f"/staff/stats.json?{params}",
         api_url=f"/api/v1/stats?{params}",
         **values,
@@ -258,14 +260,29 @@ async def export(request: web.Request) -> web.StreamResponse:
         query, report = await report_for(request)
     except _Problem as exc:
         return problem_page(ctx, request, exc)
+    try:
+        delimiter = csv_delimiter(request.query)
+    except StatsInputError as exc:
+        return problem_page(ctx, request, _Problem(exc.status, exc.reason, exc.message))
     service = stats_of(request).service
+    name = filename(query, ext) if delimiter == "," else filename(query, "semicolon.csv")
     headers = {
-        "Content-Disposition": f'attachment; filename="{filename(query, ext)}"',
+        "Content-Disposition": f'attachment; filename="{name}"',
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     }
     if ext == "csv":
-        body, content_type = service.to_csv(report), "text/csv"
+        # A byte-order mark, so Excel reads UTF-8 (å, ä, ö) instead of the local code page;
+        # the row, table and column named in the reader's language beside the ids.
+        label = labeller(ctx, door_of(request))
+        text = service.to_csv(
+            report,
+            delimiter=delimiter,
+            label=label,
+            say=ctx.say,
+            note=lambda note: note_words(note, ctx.say),
+        )
+        body, content_type = "\ufeff" + text, "text/csv"
     else:
         body, content_type = _dumps(service.to_json(report)), "application/json"
     await door_of(request).staff.audit(ctx.staff, f"stats_export_{ext}")
@@ -329,6 +346,7 @@ async def about(request: web.Request) -> web.StreamResponse:
     )
     headers = dict(SECURITY_HEADERS)
     headers["Cache-Control"] = "public, max-age=300"
+    headers["Vary"] = "Accept-Language"  # without ?lang= the language comes from the header
     return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
 
 

@@ -1,0 +1,99 @@
+"""A short trial as a new municipality would run it, through the bot, both databases.
+
+Issue #12's "Done when": after relatives choose Laholm, browse the guide and one sends a
+request, the Laholm team's statistics page shows today's conversations and relatives
+(not 0: a conversation starts before its municipality is chosen, and distinct relatives
+used to be folded in only the next day), small counts as "<5"; the all-teams view counts
+each conversation once, under the team chosen or as "no municipality chosen yet".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from bot import callbacks
+from bot.runtime import Server
+from tests.helpers import Relative
+from tests.staff_helpers import PASSWORD, create_accounts, signed_in, text_of
+
+CHART_DATA = re.compile(r'<script type="application/json" id="chart-data">(.*?)</script>', re.S)
+LAHOLM_RELATIVES = 6
+
+
+def charts_of(page: str) -> dict[str, dict[str, Any]]:
+    found = CHART_DATA.search(page)
+    assert found, "the page carries its chart data as JSON"
+    return {chart["id"]: chart for chart in json.loads(found.group(1))}
+
+
+def table_of(report: dict[str, Any], table_id: str) -> dict[str, Any]:
+    return next(t for t in report["tables"] if t["id"] == table_id)
+
+
+async def _send_request(relative: Relative) -> None:
+    await relative.taps("g:contact", from_older_message=True)
+    await relative.taps("k:new")
+    for code in ("k:c:child", "k:t:online", "k:u:soon", "k:r:chat", "k:l:sv"):
+        await relative.taps(code)
+    await relative.taps("k:skip")
+    done = await relative.taps("k:ok")
+    assert re.search(r"[A-Z0-9]{3}-[A-Z0-9]{3}", done["text"]), done["text"]
+
+
+async def test_a_trial_shows_today_on_the_chosen_teams_page(preview_server: Server) -> None:
+    core = preview_server.core
+    assert core is not None and core.recorder is not None
+    for i in range(LAHOLM_RELATIVES):
+        relative = Relative(preview_server.emulator)
+        await relative.onboard("sv", "laholm")
+        await relative.taps(callbacks.go("worry"), from_older_message=True)
+        if i == 0:
+            await _send_request(relative)
+    await Relative(preview_server.emulator).onboard("sv", "botkyrka")
+    undecided = Relative(preview_server.emulator)
+    await undecided.says("/start")
+    await undecided.taps("l:sv")  # never chooses a municipality
+    assert await core.recorder.flush()
+
+    await create_accounts(preview_server)
+    await core.staff.create("kim", PASSWORD, "coordinator", frozenset({"laholm"}))
+    async with signed_in(preview_server, "kim") as kim:
+        page = await kim.get("/staff/stats?period=month&team=laholm")
+        assert kim.status == 200, text_of(page)
+        charts = charts_of(page)
+        over = charts["conversations_over_time"]
+        today = core.recorder.today().isoformat()
+        assert over["labels"][-1] == today, "no future days, today the last row"
+        conversations, relatives = (d["data"][-1] for d in over["datasets"])
+        assert (conversations, relatives) == (LAHOLM_RELATIVES, LAHOLM_RELATIVES)
+        funnel = charts["funnel"]["datasets"][0]["data"]
+        assert funnel[0] == LAHOLM_RELATIVES  # conversations started
+        assert funnel[3] is None and ["3", "0", "<5"] in [
+            [str(r), str(c), m] for r, c, m in charts["funnel"]["hidden"]
+        ]  # one contact request: "<5"
+        assert "<5" in text_of(page)
+
+    async with signed_in(preview_server, "root") as root:
+        status, report = await root.api("GET", "/api/v1/stats?period=month")
+        assert status == 200, report
+        funnel = {row["key"]: row["cells"][0] for row in table_of(report, "funnel")["rows"]}
+        # Laholm's six, Botkyrka's one and the one who chose no municipality: each once.
+        assert funnel["Conversations started"]["value"] == LAHOLM_RELATIVES + 2
+        over = table_of(report, "conversations_over_time")["rows"][-1]
+        assert over["key"] == today
+        assert [c["value"] for c in over["cells"]] == [LAHOLM_RELATIVES + 2] * 2
+
+    # The next day the digests are folded into counters: the same figures, nothing twice.
+    tomorrow = core.recorder.today() + timedelta(days=1)
+    core.recorder.today = lambda: tomorrow
+    assert await core.recorder.flush()
+    async with signed_in(preview_server, "kim") as kim:
+        status, report = await kim.api(
+            "GET", f"/api/v1/stats?period=custom&from={today}&to={today}&team=laholm"
+        )
+        assert status == 200, report
+        rows = table_of(report, "conversations_over_time")["rows"]
+        assert [c["value"] for c in rows[0]["cells"]] == [LAHOLM_RELATIVES, LAHOLM_RELATIVES]
