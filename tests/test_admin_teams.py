@@ -243,8 +243,8 @@ async def test_admin_changes_laholms_hours_and_the_bot_says_so(
     await page.get_by_role("link", name="Laholms kommun").click()
     for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
         await page.locator(f"#hours-{day}").fill("00:00-24:00")
-    await page.locator("#hours-verified").check()
-    await page.locator("#hours-source").fill("Enhetschefen i telefon, 1 december")
+    await page.get_by_label("Öppettiderna är bekräftade av kommunen").check()
+    await page.get_by_label("Källa för öppettiderna").fill("Enhetschefen i telefon, 1 december")
     await page.get_by_test_id("team-hours").get_by_role("button").click()
     await expect(page.get_by_test_id("flash")).to_contain_text("Öppettiderna sparades.")
     await expect(page.locator("#hours-mon")).to_have_value("00:00-24:00")
