@@ -33,6 +33,7 @@ from bot.storage.engine import create_engine
 from tests.case_helpers import case_service
 from tests.conftest import REPO, TEST_SECRET, _reset_postgres, emulator_on_own_port, free_port
 from tests.helpers import Relative, button_data
+from tests.webhook_helpers import registered, webhooks_set
 
 TOKEN = "123456:KILLtestTOKEN_abcdefghijklmnopqrstuvwxyz"
 CODE_RE = re.compile(rf"[{CODE_ALPHABET}]{{3}}-[{CODE_ALPHABET}]{{3}}")
@@ -61,29 +62,15 @@ class BotProcess:
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        webhooks_before = sum(1 for name, _ in self.emulator.calls if name == "setWebhook")
+        webhooks_before = webhooks_set(self.emulator)
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "serve",
                 cwd=REPO, env=self.env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=log, stderr=log,
             )  # fmt: skip
-
         # Started means: it registered its webhook (an emulator event), or it exited.
-        def webhook_set() -> str | None:
-            calls = sum(1 for name, _ in self.emulator.calls if name == "setWebhook")
-            return None if calls > webhooks_before else "no setWebhook yet"
-
-        registered = asyncio.ensure_future(self.emulator.wait_until(webhook_set, timeout=60))
-        exited = asyncio.ensure_future(self.process.wait())
-        _, pending = await asyncio.wait((registered, exited), return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        assert self.process.returncode is None, self.log.read_text()[-2000:]
-        try:
-            registered.result()
-        except TimeoutError:
-            raise AssertionError("the bot did not start: " + self.log.read_text()[-2000:]) from None
+        await registered(self.emulator, [self.process], [self.log], before=webhooks_before)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -29,6 +29,7 @@ from bot.emulator.server import BotApiEmulator
 from bot.emulator.spec import BotApiSpec
 from tests.conftest import REPO, TEST_SECRET, emulator_on_own_port, free_port
 from tests.helpers import Relative, button_data
+from tests.webhook_helpers import registered
 
 TOKEN = "123456:INSTALLtestTOKEN_abcdefghijklmnopqrstuv"
 WEBHOOK_SECRET = "install-test-secret"
@@ -76,23 +77,6 @@ def clean_env(home: Path, **settings: str) -> dict[str, str]:
 async def emulator(spec: BotApiSpec) -> AsyncIterator[BotApiEmulator]:
     async with emulator_on_own_port(spec, TOKEN) as emulator:
         yield emulator
-
-
-async def wait_ready(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
-    """Poll /health/ready until 200: no event exists for another process's port opening."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    async with aiohttp.ClientSession() as session:
-        while True:
-            assert process.returncode is None, "serve exited:\n" + log.read_text()[-3000:]
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            assert loop.time() < deadline, "never ready:\n" + log.read_text()[-3000:]
-            await asyncio.sleep(0.1)
 
 
 async def test_installed_package_serves_without_the_source_tree(
@@ -163,11 +147,12 @@ async def test_installed_package_serves_without_the_source_tree(
             cwd=workdir, env=serve_env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
         )  # fmt: skip
     try:
-        await wait_ready(f"http://127.0.0.1:{port}/health/ready", process, log)
-        await emulator.wait_until(
-            lambda: None if any(n == "setWebhook" for n, _ in emulator.calls) else "no webhook",
-            timeout=60,
-        )
+        await registered(emulator, [process], [log])  # an event, no polling of the port
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/health/ready") as response,
+        ):
+            assert response.status == 200, log.read_text()[-3000:]
         swedish = await Relative(emulator, language_code="sv").says("/start")
         assert "Välkommen" in swedish["text"], swedish["text"]
         english = Relative(emulator, language_code="en-GB")
