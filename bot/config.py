@@ -108,6 +108,10 @@ class Settings:
     telegram_proxy: str | None = None  # outbound proxy for Bot API calls
     time_zone: str = "Europe/Stockholm"  # staff pages' times and statistics days
     audit_retention_days: int = 365
+    # The accessibility statement (/accessibility): who runs the service and where to
+    # report a problem (an e-mail address or an https page); unset, the page says so.
+    accessibility_organisation: str | None = None
+    accessibility_contact: str | None = None
     # Staff sign-in (issue #11): a second factor for everyone, and OpenID Connect.
     require_2fa: bool = False
     local_passwords: bool = True  # false: only single sign-on (needs OIDC_ISSUER)
@@ -161,6 +165,31 @@ def _url(env: Mapping[str, str], name: str, *, schemes: tuple[str, ...]) -> str 
     if parts.scheme not in schemes or not parts.netloc:
         raise ConfigError(f"{name} must be a {' or '.join(schemes)} URL, got {raw!r}")
     return raw
+
+
+_EMAIL = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
+
+
+def _accessibility_contact(env: Mapping[str, str]) -> str | None:
+    """An e-mail address or an https page where people report accessibility problems."""
+    raw = env.get("ACCESSIBILITY_CONTACT", "").strip()
+    if raw[:7].lower() == "mailto:":
+        raw = raw[7:]
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if (parts.scheme == "https" and parts.netloc) or _EMAIL.fullmatch(raw):
+        return raw
+    raise ConfigError(
+        f"ACCESSIBILITY_CONTACT must be an e-mail address or an https:// URL, got {raw!r}"
+    )
+
+
+def _accessibility_organisation(env: Mapping[str, str]) -> str | None:
+    raw = " ".join(env.get("ACCESSIBILITY_ORGANISATION", "").split())
+    if len(raw) > 200 or not raw.isprintable():
+        raise ConfigError("ACCESSIBILITY_ORGANISATION must be a name of at most 200 characters")
+    return raw or None
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -427,6 +456,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_telegram: boo
         telegram_proxy=_telegram_proxy(env),
         time_zone=_time_zone(env),
         audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 365, 1, 3650),
+        accessibility_organisation=_accessibility_organisation(env),
+        accessibility_contact=_accessibility_contact(env),
     )
     return _with_sign_in(settings, env)
 

@@ -260,6 +260,9 @@ def test_secret_keys_new_first_then_old() -> None:
         ("DB_POOL_SIZE", "0", "DB_POOL_SIZE must be between 1 and 100"),
         ("AUDIT_RETENTION_DAYS", "forever", "AUDIT_RETENTION_DAYS must be a whole number"),
         ("HTTPS_PROXY", "proxy.kommun.se:3128", "HTTPS_PROXY must be a"),
+        ("ACCESSIBILITY_CONTACT", "ring oss", "ACCESSIBILITY_CONTACT must be an e-mail"),
+        ("ACCESSIBILITY_CONTACT", "http://kommun.se/a11y", "ACCESSIBILITY_CONTACT must be an"),
+        ("ACCESSIBILITY_ORGANISATION", "x" * 201, "ACCESSIBILITY_ORGANISATION must be a name"),
     ],
 )
 def test_operations_settings_refuse_bad_values(name: str, value: str, message: str) -> None:
@@ -288,6 +291,23 @@ def test_operations_settings_are_read() -> None:
     assert settings.audit_retention_days == 90
     assert settings.telegram_proxy == "http://proxy.kommun.se:3128"
     assert load_settings(env(), require_telegram=True).telegram_proxy is None
+
+
+def test_accessibility_statement_settings_are_read() -> None:
+    settings = load_settings(
+        env(
+            ACCESSIBILITY_CONTACT=" mailto:tillganglighet@kommun.se ",
+            ACCESSIBILITY_ORGANISATION="  Laholms   kommun ",
+        ),
+        require_telegram=True,
+    )
+    assert settings.accessibility_contact == "tillganglighet@kommun.se"
+    assert settings.accessibility_organisation == "Laholms kommun"
+    page = "https://www.kommun.se/tillganglighet"
+    as_page = load_settings(env(ACCESSIBILITY_CONTACT=page), require_telegram=True)
+    assert as_page.accessibility_contact == page
+    unset = load_settings(env(), require_telegram=True)
+    assert unset.accessibility_contact is None and unset.accessibility_organisation is None
 
 
 def test_data_dir_defaults_to_the_working_directory_outside_a_source_tree(

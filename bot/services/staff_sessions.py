@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -60,6 +61,24 @@ def agent_family(user_agent: str | None) -> str:
         if marker in text:
             return family
     return "other"
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    """How long a session has before it ends without a real request, and which limit ends it.
+
+    ``absolute``: the limit after sign-in comes first, and no request can move it.
+    """
+
+    seconds: int
+    absolute: bool
+
+
+def time_left(idle: float, until_expiry: float) -> TimeLeft:
+    idle_left = IDLE_SECONDS - idle
+    if until_expiry < idle_left:
+        return TimeLeft(max(0, int(until_expiry)), absolute=True)
+    return TimeLeft(max(0, int(idle_left)), absolute=False)
 
 
 class StaffSessions:
@@ -107,6 +126,13 @@ class StaffSessions:
 
         A poll (a live fragment's refresh) does not move the idle clock; anything else does.
         """
+        resumed = await self.resume_timed(sid, kind, poll=poll)
+        return resumed[0] if resumed else None
+
+    async def resume_timed(
+        self, sid: str, kind: Kind, *, poll: bool = False
+    ) -> tuple[StaffUser, TimeLeft] | None:
+        """``resume``, and how long the session has left after this request (same one read)."""
         if not sid or len(sid) > 100:
             return None
         digests = self.digests(sid)
@@ -124,13 +150,16 @@ class StaffSessions:
         if row.digest != digests[0] or (not poll and idle >= TOUCH_SECONDS):
             async with self.database.write_tx() as conn:
                 await db.touch(conn, row.digest, digests[0], row.last_active_at if poll else now)
-        return StaffUser(
+            if not poll:
+                idle = 0.0
+        user = StaffUser(
             id=row.staff_id,
             username=row.username,
             role=row.role,
             teams=teams,
             display_name=row.display_name,
         )
+        return user, time_left(idle, (row.expires_at - now).total_seconds())
 
     async def end(self, sid: str) -> None:
         """This one session ends (sign-out, ``DELETE /api/v1/session``)."""

@@ -34,7 +34,18 @@ from bot.services.staff_sessions import StaffSessions
 from bot.services.stats import StatsService
 from bot.services.teams import TeamSettings
 from bot.services.totp import TotpService
-from bot.web.staff import admin, admin_api, admin_teams, api, sso, stats_views, views
+from bot.web.staff import (
+    accessibility,
+    admin,
+    admin_api,
+    admin_teams,
+    api,
+    keepalive,
+    sso,
+    stats_views,
+    views,
+)
+from bot.web.staff.accessibility import STATEMENT, StatementSettings
 from bot.web.staff.api import CSRF_HEADER, api_error
 from bot.web.staff.context import (
     CTX,
@@ -92,7 +103,9 @@ class StaffWeb:
         sign_in: SignInParts | None = None,  # second factor and single sign-on (sso.py)
         teams: TeamSettings | None = None,  # an admin's languages and hours over team files
         team_of: Callable[[str], Team | None] | None = None,  # the effective team
+        statement: StatementSettings | None = None,  # ACCESSIBILITY_* (accessibility.py)
     ) -> None:
+        self.statement = statement or StatementSettings()
         self.sign_in = sign_in or SignInParts(
             TotpService(staff.database, secret_key, old_secret_keys, now=lambda: staff.now()),
             secret_key,
@@ -180,15 +193,20 @@ class StaffWeb:
             ),
             teams=teams,
             team_of=team_of,
+            statement=StatementSettings(
+                settings.accessibility_organisation, settings.accessibility_contact
+            ),
         )
 
     def mount(self, app: web.Application) -> None:
         """Static files and plain routes first: the sub-apps answer everything under them."""
         app[DOOR] = self.door
+        app[STATEMENT] = self.statement
         app.router.add_get("/staff", views.root_redirect)
         app.router.add_static("/staff/static/", STATIC_DIR, name="staff_static")
         app.router.add_get("/api/openapi.json", api.openapi)
         app.add_routes(stats_views.public_routes)
+        app.add_routes(accessibility.public_routes)
 
         pages_app = web.Application(middlewares=[page_middleware, lookup_brake(api=False)])
         pages_app[DOOR] = self.door
@@ -198,6 +216,7 @@ class StaffWeb:
         pages_app.add_routes(admin.routes)
         pages_app.add_routes(sso.routes)
         pages_app.add_routes(stats_views.page_routes)
+        pages_app.add_routes(keepalive.routes)
         pages_app.add_routes(admin_teams.page_routes)
         app.add_subapp("/staff", pages_app)
 
@@ -240,12 +259,14 @@ async def _signed_in(door: StaffDoor, request: web.Request, session: Session) ->
     """The cookie's user while its session row lives, else None (and the cookie signed out)."""
     if session.staff_id is None:
         return None
-    user = None
+    resumed = None
     if session.sid:
-        user = await door.sessions.resume(session.sid, "cookie", poll=is_poll(request))
-    if user is None or user.id != session.staff_id:
+        resumed = await door.sessions.resume_timed(session.sid, "cookie", poll=is_poll(request))
+    if resumed is None or resumed[0].id != session.staff_id:
         session.forget()
+        session.lapsed = True
         return None
+    user, session.left = resumed
     return user
 
 
@@ -283,6 +304,12 @@ async def _run_page(door: StaffDoor, ctx: Ctx, handler: Handler) -> web.StreamRe
         ctx.user = await _signed_in(door, request, session)
         if request.method in UNSAFE_METHODS:
             ctx.form = await _read_form(request)
+            if session.lapsed and access_of(request).signed_in:
+                # A form sent after the session ran out: sign in, then back to its page
+                # (nothing is done; session.js keeps the typed text in the tab).
+                session.set_flash("info", ctx._("Your session has ended. Please sign in."))
+                location = f"/staff/login?next={quote(_form_page(request.path))}"
+                return web.Response(status=303, headers={"Location": location})
             if not hmac.compare_digest(ctx.form.get("csrf", ""), session.csrf):
                 return pages.error(ctx, 403, "stale_form")
         if access_of(request).signed_in and ctx.user is None:
@@ -349,6 +376,14 @@ async def _run_api(door: StaffDoor, ctx: Ctx, handler: Handler) -> web.StreamRes
     except Exception as exc:
         log.error("staff API failed: %s", type(exc).__name__, exc_info=exc)
         return api_error(500, "internal", "Something went wrong on the server.")
+
+
+def _form_page(path: str) -> str:
+    """The page a form was on: a case action's case page, else the queue."""
+    parts = path.split("/")  # "", "staff", "cases", code, action
+    if len(parts) == 5 and parts[1:3] == ["staff", "cases"]:
+        return "/".join(parts[:4])
+    return "/staff/queue"
 
 
 async def _read_form(request: web.Request) -> dict[str, str]:

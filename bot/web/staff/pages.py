@@ -120,6 +120,7 @@ class PageRenderer:
             "serves": self.serves,
             "texts": texts,
             "poll_ms": self.poll_ms,
+            "session_left": ctx.session.left,  # for session.js's warning (keepalive.py)
             "languages": [("sv", "Svenska"), ("en", "English")],
         }
 

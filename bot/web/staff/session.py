@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bot.services.staff_sessions import ABSOLUTE_SECONDS as ABSOLUTE_SECONDS
 from bot.services.staff_sessions import IDLE_SECONDS as IDLE_SECONDS
 from bot.services.staff_sessions import TOKEN_SECONDS as TOKEN_SECONDS
+from bot.services.staff_sessions import TimeLeft
 
 COOKIE_NAME = "staff_session"
 MAX_COOKIE_CHARS = 3000
@@ -96,6 +97,10 @@ class Session:
     # Not sealed: what the middleware does with the table after the handler.
     starting: bool = False  # signed in during this request: a row is made
     ended: list[str] = field(default_factory=list)  # ids whose rows are deleted
+    # A signed-in session that ran out (idle or absolute limit, or its row is gone): the
+    # page middleware sends its form posts to sign-in, the typed text stays in the browser.
+    lapsed: bool = False
+    left: TimeLeft | None = None  # a live session's time left after this request
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -170,6 +175,8 @@ class SessionCodec:
         if not payload:
             return None
         session = Session.from_payload(payload, int(time.time()))
+        if session is None and payload.get("s") is not None:  # signed in once, timed out
+            return Session(changed=True, lapsed=True)
         if session is not None and stale:
             session.changed = True  # sealed again under the newest key in this response
         return session
