@@ -37,6 +37,7 @@ from bot.services.health import HealthService
 from bot.services.jobs import JobFailed, JobTracker
 from bot.services.signin import forget_old_counters
 from bot.services.staff import StaffService
+from bot.services.staff_admin import purge_expired_links
 from bot.services.stats import FLUSH_SECONDS, StatsRecorder, StatsService
 from bot.services.teams import TeamFacts, TeamSettings
 from bot.services.telemetry import Telemetry
@@ -386,6 +387,7 @@ class Server:
             failed = True
         try:
             await core.staff.purge_sessions()  # staff sessions past their idle/absolute limit
+            await purge_expired_links(core.staff)  # set-password links past their expiry
         except Exception as exc:
             log.error("staff session purge failed: %s", type(exc).__name__, exc_info=exc)
             failed = True

@@ -139,6 +139,13 @@ async def test_a_link_expires(server: Server) -> None:
         with pytest.raises(AdminError) as late:
             await admin_svc.use_link(issued.token, NEW_PASSWORD)
         assert late.value.reason == "link_invalid"
+        # The purge round forgets links past their expiry (used or not).
+        await Server._purge_round(server.core)
+        async with server.core.staff.database.read_tx() as conn:
+            left = await conn.execute(
+                text("SELECT COUNT(*) FROM staff_invite WHERE expires_at < :t"), {"t": later}
+            )
+        assert left.scalar_one() == 0
     finally:
         server.core.staff.now = clock
     for bad in ("", "x" * 43, "../../etc", "A" * 500):

@@ -271,14 +271,19 @@ class AdminService:
 
     async def purge_links(self) -> int:
         """Links past their expiry are forgotten."""
-        async with self.staff.database.write_tx() as conn:
-            return await invites_db.delete_expired(conn, self.staff.now())
+        return await purge_expired_links(self.staff)
 
     def _check_teams(self, teams: frozenset[str], role: Role) -> None:
         try:
             self.staff._check_teams(teams, role)
         except StaffError as exc:
             raise AdminError(exc.reason) from None
+
+
+async def purge_expired_links(staff: StaffService) -> int:
+    """Set-password links past their expiry are forgotten (the purge round); how many."""
+    async with staff.database.write_tx() as conn:
+        return await invites_db.delete_expired(conn, staff.now())
 
 
 def _only_admins(user: StaffUser) -> None:
