@@ -121,7 +121,7 @@ async def test_reply_note_close_and_reopen_through_the_pages(server: Server) -> 
         )
         assert anna.url.endswith(f"/staff/cases/{case.code}"), anna.url
         assert "Ditt svar skickades." in anna.page, text_of(anna.page)
-        assert "undertecknat Anna" in anna.page and "Levererat" in anna.page
+        assert "undertecknat Anna" in text_of(anna.page) and "Levererat" in anna.page
         await server.emulator.wait_idle(chat_id)
         delivered = bot_messages(server.emulator, chat_id)[before:]
         assert any("Vi finns här." in m["text"] for m in delivered), delivered

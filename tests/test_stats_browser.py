@@ -14,7 +14,7 @@ import pytest
 
 from bot.runtime import Server
 from tests.browser import PHONE, expect, sign_in, watch
-from tests.staff_helpers import PASSWORD
+from tests.staff_helpers import PASSWORD, new_request
 from tests.test_stats_web import BOTKYRKA_ONLY, seed
 
 if TYPE_CHECKING:
@@ -254,4 +254,18 @@ async def test_an_arabic_language_name_reads_in_order_in_a_swedish_line(
         assert "Språk" in shown["label"], shown
         assert shown["name"][0] > shown["cell"] + 10, shown  # "Språk: " comes first
         assert shown["name"][1] <= shown["code"][0] + 1, shown  # then the name, then (ar)
+    # The queue on a phone: "Språk: العربية", the label first, the name isolated after it.
+    await new_request(server, language="ar")
+    await page.goto(f"{server.origin}/staff/queue")
+    cell = page.get_by_test_id("queue-row").first.locator("td", has=page.locator("bdi[lang=ar]"))
+    await expect(cell.locator("bdi")).to_have_text("العربية")
+    placed = await cell.evaluate(
+        """(td) => [
+          getComputedStyle(td).direction,
+          getComputedStyle(td, "::before").content,
+          td.getBoundingClientRect().left,
+          td.querySelector("bdi").getBoundingClientRect().left,
+        ]"""
+    )
+    assert placed[0] == "ltr" and "Språk" in placed[1] and placed[3] > placed[2] + 10, placed
     await context.close()
