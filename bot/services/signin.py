@@ -33,13 +33,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import StaffUser
+from bot.domain import CaseError, StaffUser
 from bot.services.staff import MAX_PASSWORD_LENGTH, StaffError, StaffService, normalise_username
 from bot.storage import cases as audit_db
 from bot.storage import signin as db
 from bot.storage import staff as staff_db
 from bot.storage.database import Conn, Database
 from bot.storage.signin import Brake, Key
+from bot.text_input import normalise_text, refuse_reason
 
 MAX_USERNAME = 100  # longer input is cut before it is looked up or counted
 # Per (address, username): five attempts, then 30 s, 1, 2, 4, 8 minutes, then 15 minutes
@@ -100,8 +101,15 @@ class SignInService:
         return Key(PAIR.scope, where, who), Key(ADDRESS.scope, where, ""), where
 
     async def sign_in(self, username: str, password: str, address: str | None) -> SignInResult:
-        """Reserved first (a blocked key never reaches argon2), checked, then audited."""
-        username = username.strip()[:MAX_USERNAME]
+        """Reserved first (a blocked key never reaches argon2), checked, then audited.
+
+        The username is normalised as accounts are (``bot.text_input``: "ＡＤＭＩＮ" and
+        "ad\u200bmin" count and sign in as "admin"); a lone surrogate, NUL or control
+        character in it, or a lone surrogate in the password, is CaseError("bad_character").
+        """
+        if refuse_reason(username) is not None or refuse_reason(password) == "surrogate":
+            raise CaseError("bad_character", "username or password")
+        username = normalise_text(username[: 4 * MAX_USERNAME]).strip()[:MAX_USERNAME]
         password = password[:MAX_PASSWORD_LENGTH]
         pair, spray, where = self._keys(username, address)
         full = self._queued >= self.max_waiting

@@ -25,17 +25,20 @@ from bot.storage import cases as audit_db
 from bot.storage import staff as db
 from bot.storage import staff_sessions as sessions_db
 from bot.storage.database import Database
+from bot.text_input import clean_text, normalise_text, refuse_reason
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1000  # argon2 takes any length; a cap keeps a request from costing more
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MAX_DISPLAY_NAME = 64
+MAX_USERNAME_INPUT = 100  # what is typed is cut to this much before it is normalised
 
 
 @dataclass
 class StaffError(Exception):
     """reasons: "exists", "not_found", "weak_password", "invalid_role", "unknown_team",
-    "invalid_username" (added: a username must be 2-64 of a-z 0-9 . _ -)."""
+    "invalid_username" (added: a username must be 2-64 of a-z 0-9 . _ -),
+    "invalid_display_name" (added: a control character or a broken one in it)."""
 
     reason: str
     detail: str = ""
@@ -222,6 +225,8 @@ class StaffService:
 
     @staticmethod
     def _check_password(password: str) -> None:
+        if refuse_reason(password) == "surrogate":  # argon2 could not even encode it
+            raise StaffError("weak_password", "a broken character (a lone surrogate)")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise StaffError("weak_password", f"at least {MIN_PASSWORD_LENGTH} characters")
         if len(password) > MAX_PASSWORD_LENGTH:
@@ -248,16 +253,26 @@ class StaffService:
 
 
 def normalise_username(username: str) -> str:
-    name = username.strip().lower()
+    """NFKC, format characters gone, trimmed, lower case ("ＡＤＭＩＮ" and "ad\u200bmin" are
+    "admin"); a lone surrogate, NUL or control character is refused ("invalid_username")."""
+    if refuse_reason(username) is not None:
+        raise StaffError("invalid_username", "a character that cannot be stored")
+    name = normalise_text(username[: 4 * MAX_USERNAME_INPUT]).strip().lower()
     if not USERNAME_RE.fullmatch(name):
-        raise StaffError("not_found" if not name else "invalid_username", username[:64])
+        raise StaffError("not_found" if not name else "invalid_username", name[:64])
     return name
 
 
 def _display_name(display_name: str | None) -> str | None:
-    if display_name is None or not display_name.strip():
+    """Normalised like every text (``bot.text_input``), on one line; invisible-only is none;
+    a lone surrogate, NUL or control character is refused ("invalid_display_name")."""
+    if display_name is None:
         return None
-    return display_name.strip()[:MAX_DISPLAY_NAME]
+    shown, refused = clean_text(display_name[: 4 * MAX_DISPLAY_NAME])
+    if refused is not None:
+        raise StaffError("invalid_display_name", "a character that cannot be stored")
+    shown = " ".join(shown.split())
+    return shown[:MAX_DISPLAY_NAME] or None
 
 
 def _view(row: db.AccountRow, teams: frozenset[str]) -> StaffAccountView:

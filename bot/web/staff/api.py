@@ -73,6 +73,22 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
+# A page of a case's messages in the API answer (a 2,000-message case stays light).
+DEFAULT_MESSAGES = 50
+MAX_MESSAGES = 200
+MAX_MESSAGE_ID = 2**31 - 1  # message ids are INTEGER (32 bits on PostgreSQL)
+
+
+def _query_int(request: web.Request, name: str, default: int | None, highest: int) -> int | None:
+    """An optional query parameter, a whole number 1..``highest``; else a clear 400."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or not 1 <= int(raw) <= highest:
+        raise CaseError("invalid", f"{name} must be a whole number from 1 to {highest}")
+    return int(raw)
+
+
 def _staff_and_code(request: web.Request) -> tuple[StaffUser, str]:
     """Who asks, and about which case (the two arguments of most case steps)."""
     return ctx_of(request).staff, case_code(request)
@@ -168,9 +184,12 @@ async def queue(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/cases/{code}")
 async def detail(request: web.Request) -> web.StreamResponse:
+    """The case with one page of its messages: the newest ``limit`` (below ``before``)."""
     staff, code = _staff_and_code(request)
     door = door_of(request)
-    found = await door.cases.detail(staff, code)
+    limit = _query_int(request, "limit", DEFAULT_MESSAGES, MAX_MESSAGES)
+    before = _query_int(request, "before", None, MAX_MESSAGE_ID)
+    found = await door.cases.detail(staff, code, page=limit, before=before)
     await door.staff.audit_case_read(staff, code, phone_shown=found.phone is not None)
     return to_json(found)
 

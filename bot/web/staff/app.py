@@ -36,6 +36,7 @@ from bot.services.teams import TeamSettings
 from bot.services.totp import TotpService
 from bot.web.staff import (
     accessibility,
+    account,
     admin,
     admin_api,
     admin_teams,
@@ -213,6 +214,7 @@ class StaffWeb:
         pages_app[PARTS] = self.sign_in
         pages_app[admin.ADMIN] = self.admin
         pages_app.add_routes(views.routes)
+        pages_app.add_routes(account.routes)
         pages_app.add_routes(admin.routes)
         pages_app.add_routes(sso.routes)
         pages_app.add_routes(stats_views.page_routes)
@@ -225,6 +227,7 @@ class StaffWeb:
         api_app[PARTS] = self.sign_in
         api_app[admin.ADMIN] = self.admin
         api_app.add_routes(api.routes)
+        api_app.add_routes(account.api_routes)
         api_app.add_routes(admin_api.routes)
         api_app.add_routes(stats_views.api_routes)
         api_app.add_routes(admin_teams.api_routes)
