@@ -20,7 +20,7 @@ import pytest_asyncio
 from bot.domain import StaffUser
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
-from bot.services.staff_sessions import IDLE_SECONDS
+from bot.services.staff_sessions import ABSOLUTE_SECONDS, IDLE_SECONDS
 from tests.browser import expect, launched, watch
 from tests.conftest import running_preview
 from tests.staff_helpers import PASSWORD, StaffClient, create_accounts, new_request
@@ -150,6 +150,23 @@ async def test_tabs_agree_a_real_request_in_another_tab_means_no_warning(
     await tab.clock.fast_forward((IDLE_SECONDS - 90) * 1000)
     # The tab asked before warning, heard of the other tab's request, and warns later.
     await expect(dialog).to_have_attribute("data-seconds-left", str(IDLE_SECONDS - 30))
+    await expect(dialog).to_be_hidden()
+    assert tab.problems == []
+
+
+async def test_near_the_absolute_limit_the_warning_offers_no_stay(
+    live: Server, clock: Clock, tab: Any
+) -> None:
+    await open_claimed_case(live, tab, "bo")
+    for _ in range(6):  # busy all day: a real request every 1 h 54 min
+        clock.advance(IDLE_SECONDS - 360)
+        await tab.reload()
+    clock.advance(ABSOLUTE_SECONDS - 6 * (IDLE_SECONDS - 360) - 60)
+    await tab.reload()  # a minute before the 12 hours: the page asks and warns at once
+    dialog = tab.get_by_role("alertdialog")
+    await expect(dialog).to_have_accessible_name("Du loggas snart ut")
+    await expect(tab.get_by_role("button", name="Fortsätt vara inloggad")).to_have_count(0)
+    await tab.get_by_role("button", name="Stäng").click()
     await expect(dialog).to_be_hidden()
     assert tab.problems == []
 
