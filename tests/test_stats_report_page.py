@@ -137,3 +137,16 @@ async def test_the_report_prints_to_a_pdf_of_several_a4_pages(server: Server, br
     assert pdf.startswith(b"%PDF-")
     pages = len(PDF_PAGE.findall(pdf))
     assert pages >= 3, pages  # the heading and protection note, then a page per section
+
+
+async def test_the_statistics_page_links_to_its_quarters_report(server: Server) -> None:
+    async with signed_in(server, "kim") as kim:
+        page = await kim.get("/staff/stats?period=month&date=2026-11-15&team=laholm")
+        link = re.search(r'href="([^"]+)" data-testid="report-link"', page)
+        assert link, text_of(page)
+        assert (
+            link.group(1)
+            == "/staff/stats/report?period=quarter&amp;date=2026-11-30&amp;team=laholm"
+        )
+        await kim.get(link.group(1).replace("&amp;", "&"))
+        assert kim.status == 200 and "Kvartal 4 2026" in text_of(kim.page)

@@ -192,7 +192,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
         charts_json=json.dumps(charts, ensure_ascii=False).replace("</", "<\\/"),
         row_label=label,
         note=lambda text: note_words(text, ctx.say),
-        report_url=f"/staff/stats/report?{params}",
+        report_url=f"/staff/stats/report?{urlencode(report_params(query))}",
         csv_url=f"/staff/stats.csv?{params}",
         csv_semicolon_url=f"/staff/stats.csv?{params}&sep=semicolon",
         json_url=f"/staff/stats.json?{params}",
@@ -202,6 +202,15 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
 
 
 REPORT_PERIODS = ("quarter", "year")
+
+
+def report_params(query: StatsQuery) -> dict[str, str]:
+    """The printable report for the page's period: its year for a year, else its quarter."""
+    kind = "year" if query.period.kind == "year" else "quarter"
+    out = {"period": kind, "date": query.period.end.isoformat()}
+    if query.team_id:
+        out["team"] = query.team_id
+    return out
 
 
 @page_routes.get("/stats/report")
