@@ -231,6 +231,9 @@ async def test_a_2000_message_case_page_stays_light(
             # A bad ``before`` is the newest page, never an error.
             odd = await client.get(f"/staff/cases/{code}?before=-1%00")
             assert re.findall(r"rad (\d{4}) ", odd)[-1] == "1999"
+            # Past a 32-bit id (PostgreSQL's INTEGER) too: the newest page, not a 500.
+            huge = await client.get(f"/staff/cases/{code}?before=99999999999")
+            assert re.findall(r"rad (\d{4}) ", huge)[-1] == "1999"
 
 
 WEBHOOK_TOKEN = "123456789:AAF-flood-webhook-token-abcdefghijklm"

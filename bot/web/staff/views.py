@@ -436,10 +436,16 @@ def _back_to_canned(ctx: Ctx, kind: str, message: str) -> web.StreamResponse:
     return redirect("/staff/canned")
 
 
+MAX_MESSAGE_ID = 2**31 - 1  # message ids are INTEGER (32 bits on PostgreSQL)
+
+
 def _before(request: web.Request) -> int | None:
     """``?before=`` (a page of older messages): a message id, else the newest page."""
     raw = request.query.get("before", "")
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 18 else None
+    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) <= 10):
+        return None
+    value = int(raw)
+    return value if value <= MAX_MESSAGE_ID else None
 
 
 def _unchanged() -> web.Response:
