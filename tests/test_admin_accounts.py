@@ -397,3 +397,16 @@ async def test_the_cli_adds_an_account_with_a_link_instead_of_a_password(
     assert ("cli", "account_add") in await actions(server)
     assert await asyncio.to_thread(main, argv) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+async def test_the_section_speaks_swedish_and_links_canned_replies(server: Server) -> None:
+    async with signed_in(server, "root", "sv") as root:
+        page = text_of(await root.get("/staff/admin/accounts"))
+        assert "Personalkonton" in page and "Lägg till ett konto" in page
+        assert "Senaste inloggning" in page and "Staff accounts" not in page
+        canned = await root.get("/staff/canned")
+        assert 'data-testid="admin-nav"' in canned
+    async with signed_in(server, "kim", "sv") as kim:
+        canned = await kim.get("/staff/canned")
+        assert kim.status == 200 and 'data-testid="admin-nav"' not in canned
+        assert 'data-testid="nav-admin"' not in canned
