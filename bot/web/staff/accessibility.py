@@ -66,6 +66,7 @@ async def statement(request: web.Request) -> web.StreamResponse:
     )
     headers = dict(SECURITY_HEADERS)
     headers["Cache-Control"] = "public, max-age=300"
+    headers["Vary"] = "Accept-Language"  # without ?lang= the language comes from the header
     return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
 
 
