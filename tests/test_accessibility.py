@@ -82,6 +82,16 @@ OVERFLOW_JS = """() => {
     .filter((e) => e.parentElement.getBoundingClientRect().right <= width + 1)
     .slice(0, 5)
     .map((e) => e.localName + (e.id ? "#" + e.id : "") + (e.className ? "." + e.className : ""));
+  // Text that does not wrap (a long word or address) sticks out of a box that fits.
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  for (let node = walker.nextNode(); node && culprits.length < 5; node = walker.nextNode()) {
+    range.selectNodeContents(node);
+    if (range.getBoundingClientRect().right > width + 1) {
+      const text = node.nodeValue.trim().slice(0, 60);
+      culprits.push(`text in ${node.parentElement.localName}: ${text}`);
+    }
+  }
   return { over, culprits };
 }"""
 
