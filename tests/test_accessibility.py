@@ -59,7 +59,7 @@ ROLE_TEAMS = {"staff": ("laholm",), "coordinator": ("laholm", "botkyrka"), "admi
 RUN_AXE_JS = """async (tags) => {
   const result = await axe.run(document, {
     runOnly: { type: "tag", values: tags },
-    resultTypes: ["violations"],  // passes and incomplete: rule ids only
+    resultTypes: ["violations"],  // passes and incomplete: the first element only
   });
   return {
     violations: result.violations.map((v) => ({
@@ -69,7 +69,10 @@ RUN_AXE_JS = """async (tags) => {
       nodes: v.nodes.map((n) => ({ target: n.target.join(" "), summary: n.failureSummary })),
     })),
     passes: result.passes.length,
-    incomplete: result.incomplete.map((v) => v.id),
+    incomplete: result.incomplete.map((v) => {
+      const node = v.nodes[0];
+      return node ? `${v.id} at ${node.target.join(" ")}: ${node.failureSummary}` : v.id;
+    }),
   };
 }"""
 # How far the page is wider than the window, and the widest elements that make it so.
