@@ -60,6 +60,8 @@ PAGES: list[Page] = [
     Page("single sign-on refused", "/staff/sso/start?next=/staff/queue", PUBLIC, status=403),
     # -- the work --------------------------------------------------------------------------
     Page("queue", "/staff/queue", SIGNED_IN),
+    Page("queue, session about to end", None, SIGNED_IN, setup="session_warning"),
+    Page("queue, session ended", None, SIGNED_IN, setup="session_ended"),
     Page("case, unclaimed", "/staff/cases/{unclaimed}", SIGNED_IN),
     Page("case, claimed, with messages and a note", "/staff/cases/{claimed}", SIGNED_IN),
     Page("case, closed", "/staff/cases/{closed}", SIGNED_IN),

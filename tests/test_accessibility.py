@@ -236,7 +236,41 @@ async def empty_reply(seeded: Seeded, role: str, width: str, lang: str) -> tuple
     return tab, await navigation.value
 
 
+async def session_dialog(tab: Any, origin: str, answer: dict[str, Any]) -> tuple[Any, Any]:
+    """The queue with session.js's dialog showing what it shows for this server answer.
+
+    Only this tab's /staff/session/left answers so (the route), and session.js asks when
+    the page becomes visible again: no clock is moved for anyone else."""
+
+    async def fulfil(route: Any) -> None:
+        await route.fulfill(json=answer, headers={"Cache-Control": "no-store"})
+
+    await tab.route(f"{origin}/staff/session/left", fulfil)
+    try:
+        response = await tab.goto(f"{origin}/staff/queue")
+        await tab.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        await tab.wait_for_selector("#session-dialog[open]")
+    finally:
+        await tab.unroute(f"{origin}/staff/session/left", fulfil)
+    return tab, response
+
+
+async def session_warning(seeded: Seeded, role: str, width: str, lang: str) -> tuple[Any, Any]:
+    """Two minutes before the idle limit: "Are you still there?" with "Stay signed in"."""
+    tab = await seeded.tab_of(role, width, lang)
+    answer = {"signed_in": True, "seconds_left": 90, "absolute": False}
+    return await session_dialog(tab, seeded.server.origin, answer)
+
+
+async def session_ended(seeded: Seeded, role: str, width: str, lang: str) -> tuple[Any, Any]:
+    """The session ended (in another tab, or the limit passed): "Sign in again"."""
+    tab = await seeded.tab_of(role, width, lang)
+    return await session_dialog(tab, seeded.server.origin, {"signed_in": False})
+
+
 SETUPS: dict[str, Setup] = {
+    "session_warning": session_warning,
+    "session_ended": session_ended,
     "password_step": password_step,
     "wrong_password": wrong_password,
     "enrolled_twin": enrolled_twin,
