@@ -91,6 +91,8 @@ PAGES: list[Page] = [
     Page("admin: teams", "/staff/admin/teams", ADMIN),
     Page("admin: one team's languages and hours", "/staff/admin/teams/laholm", ADMIN),
     Page("admin: not for this role", "/staff/admin/accounts", ("staff", "coordinator"), status=403),
+    Page("admin: a new set-password link shown", None, ADMIN, setup="new_link"),
+    Page("set a password from a link", None, PUBLIC, setup="set_password_link"),
     Page("set-password link not usable", "/staff/set-password/" + "x" * 43, PUBLIC, status=404),
     # -- public pages ----------------------------------------------------------------------
     Page("what is counted (about the statistics)", "/what-is-counted", PUBLIC),

@@ -34,6 +34,7 @@ import pytest_asyncio
 from bot.domain import StaffUser
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
+from bot.services.staff_admin import AdminService
 from bot.services.totp import TotpService
 from tests.a11y_pages import PAGES, ROLES, Page
 from tests.browser import PHONE, launched
@@ -268,7 +269,28 @@ async def session_ended(seeded: Seeded, role: str, width: str, lang: str) -> tup
     return await session_dialog(tab, seeded.server.origin, {"signed_in": False})
 
 
+async def set_password_link(seeded: Seeded, role: str, width: str, lang: str) -> tuple[Any, Any]:
+    """A set-password link an administrator made (a new one each time), opened."""
+    assert seeded.server.core is not None
+    admin = AdminService(seeded.server.core.staff, seeded.totp, TEST_SECRET.encode())
+    issued = await admin.new_link(seeded.users["root"], "bo")
+    tab = await seeded.tab_of("public", width, lang)
+    return tab, await tab.goto(f"{seeded.server.origin}/staff/set-password/{issued.token}")
+
+
+async def new_link(seeded: Seeded, role: str, width: str, lang: str) -> tuple[Any, Any]:
+    """The administrator makes a set-password link: the account page showing it once."""
+    tab = await seeded.tab_of(role, width, lang)
+    await tab.goto(f"{seeded.server.origin}/staff/admin/accounts/cecilia")
+    async with tab.expect_navigation() as navigation:
+        await tab.get_by_test_id("account-link").click()
+    await tab.get_by_test_id("issued-url").wait_for()
+    return tab, await navigation.value
+
+
 SETUPS: dict[str, Setup] = {
+    "set_password_link": set_password_link,
+    "new_link": new_link,
     "session_warning": session_warning,
     "session_ended": session_ended,
     "password_step": password_step,
