@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from bot.emulator.spec import BotApiSpec
 from bot.runtime import Server
-from bot.web.staff.accessibility import DIGG_REPORT_URL, MADE_ON
+from bot.web.staff.accessibility import CHECKED_STATES, CHECKS, DIGG_REPORT_URL, MADE_ON
 from tests.conftest import running_preview
 from tests.staff_helpers import create_accounts, signed_in, text_of
 
@@ -82,6 +82,7 @@ async def test_the_statement_is_public_in_swedish_and_english(
     assert status in text
     assert "WCAG 2.1" in text and "EN 301 549" in text
     assert MADE_ON.isoformat() in text, "the date the statement was made"
+    assert f" {CHECKED_STATES} " in text and f" {CHECKS} " in text, "what the tests measure"
     assert f'href="{DIGG_REPORT_URL}"' in page, "Digg's reporting form"
     assert "Set-Cookie" not in headers, "a public page: no session"
     assert "script-src 'self'" in headers["Content-Security-Policy"]

@@ -24,6 +24,10 @@ ACCESSIBILITY_PATH = "/accessibility"
 # When the statement was made and when it was last reviewed (change with the text).
 MADE_ON = date(2026, 12, 1)
 REVIEWED_ON = date(2026, 12, 1)
+# What tests/test_accessibility.py checks (tests/a11y_pages.py): page states, and checks per
+# run (each state as every role that sees it, in sv and en, at two widths). Update with it.
+CHECKED_STATES = 34
+CHECKS = 244
 # Digg's form for reporting a lack of accessibility, as Digg itself names it.
 DIGG_REPORT_URL = "https://www.digg.se/tdosanmalan"
 LANGUAGE_NAMES = {"sv": "Svenska", "en": "English"}
@@ -63,6 +67,8 @@ async def statement(request: web.Request) -> web.StreamResponse:
         made_on=MADE_ON.isoformat(),
         reviewed_on=REVIEWED_ON.isoformat(),
         digg_url=DIGG_REPORT_URL,
+        checked_states=CHECKED_STATES,
+        checks=CHECKS,
     )
     headers = dict(SECURITY_HEADERS)
     headers["Cache-Control"] = "public, max-age=300"
