@@ -78,8 +78,12 @@ async def test_exports_and_audit_reads_are_audited(server: Server, client: Staff
         assert root.status == 200
         await root.get("/staff/stats.json")
         assert root.status == 200
-        await root.get("/staff/audit")
+        page = await root.get("/staff/audit")
         assert root.status == 200
+        # Every action reads in words on the page, never as its code.
+        for words in ("Loggade in med lösenord", "Exporterade statistik (CSV)"):
+            assert words in page
+        assert "stats_export_csv" not in page and ">signin<" not in page
     headers = await token_for(client, "root")
     assert (await client.api("GET", "/api/v1/stats", headers=headers))[0] == 200
     assert (await client.api("GET", "/api/v1/audit", headers=headers))[0] == 200

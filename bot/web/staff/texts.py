@@ -104,6 +104,20 @@ ACTION_LABELS = {
     "account_deactivated": N_("Account deactivated"),
     "account_reactivate": N_("Reactivated an account"),
     "account_reactivated": N_("Account reactivated"),
+    # sign-ins, sessions and reads (bot.services.signin, staff_sessions, staff; the doors)
+    "signin": N_("Signed in with a password"),
+    "signin_failed": N_("Sign-in failed (wrong username or password)"),
+    "signin_throttled": N_("Too many failed sign-ins: made to wait"),
+    "signin_busy": N_("Sign-in refused for now: too many at once"),
+    "password_changed": N_("Password changed"),
+    "signed_out_elsewhere": N_("Signed out everywhere else"),
+    "signed_out_everywhere": N_("Signed out everywhere"),
+    "case_open": N_("Opened a request"),
+    "phone_view": N_("Viewed a call-back number"),
+    "audit_read": N_("Read the audit log"),
+    "stats_export_csv": N_("Exported statistics (CSV)"),
+    "stats_export_json": N_("Exported statistics (JSON)"),
+    "stats_export_api": N_("Read statistics through the API"),
 }
 DONE = {
     "claim": N_("You have claimed the request."),
