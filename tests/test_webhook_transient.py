@@ -170,6 +170,13 @@ def test_transient_is_decided_by_the_exception_types() -> None:
     assert is_transient(asyncpg.exceptions.CannotConnectNowError("starting up"))
     assert is_transient(asyncpg.exceptions.LockNotAvailableError("lock timeout"))
     assert is_transient(asyncpg.exceptions.DiskFullError("disk full"))
+    # asyncpg's client side of a connection an outage cut mid-query (seen in CI).
+    assert is_transient(
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        )
+    )
+    assert is_transient(asyncpg.exceptions.InterfaceError("connection is closed"))
     assert not is_transient(asyncpg.exceptions.UndefinedTableError("no table"))
     assert not is_transient(ProgrammingError("x", {}, ValueError("bad")))
     assert is_transient(ChatWrittenMeanwhile())

@@ -73,6 +73,11 @@ def _transient_itself(error: BaseException) -> bool:
     if isinstance(error, sqlite3.Error):
         code = getattr(error, "sqlite_errorcode", None)
         return isinstance(code, int) and (code & 0xFF) in _SQLITE_TRANSIENT
+    if isinstance(error, asyncpg.InterfaceError | asyncpg.InternalClientError):
+        # The client's side of a connection the server dropped mid-operation ("connection
+        # is closed", "cannot switch to state 12; another operation is in progress" when an
+        # outage cut a query short): the pool replaces it, so the work may be tried again.
+        return True
     if isinstance(error, asyncpg.PostgresError):
         state = str(getattr(error, "sqlstate", "") or "")
         return state[:2] in _PG_TRANSIENT_CLASSES or state in _PG_TRANSIENT_CODES
