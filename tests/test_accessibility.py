@@ -492,3 +492,13 @@ async def test_the_check_finds_violations_put_into_a_real_page(seeded: Seeded) -
     )
     found = await tab.evaluate(RUN_AXE_JS, TAGS)
     assert {"image-alt", "label", "color-contrast"} <= {v["id"] for v in found["violations"]}
+
+
+async def test_the_statement_states_what_this_test_checks() -> None:
+    """The accessibility statement's figures are this module's: a page added here changes them."""
+    from bot.web.staff.accessibility import CHECKED_STATES, CHECKS
+
+    checks = sum(len(page.roles) for page in PAGES) * len(LANGS) * len(WIDTHS)
+    assert (len(PAGES), checks) == (CHECKED_STATES, CHECKS), (
+        f"update bot/web/staff/accessibility.py: {len(PAGES)} page states, {checks} checks"
+    )
