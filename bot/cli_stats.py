@@ -16,22 +16,30 @@ from datetime import date
 from bot.config import ConfigError, Settings
 from bot.content.loader import load_content
 from bot.domain import StaffUser
-from bot.services.stats import Period, Report, StatsRefused, StatsService, day_in
+from bot.services.stats import (
+    GRID_KINDS,
+    Period,
+    Report,
+    StatsRefused,
+    StatsService,
+    day_in,
+)
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 
 TERMINAL = StaffUser(id=0, username="terminal", role="admin", teams=frozenset())
-MAX_DAYS = 2 * 366
+GRID = "statistics exist only for --period week, month, quarter or year (--date: a day in it)"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stats = sub.add_parser("stats", help="print the anonymous statistics tables for a period")
     stats.add_argument(
-        "--period", choices=("week", "month", "quarter", "year", "custom"), default="month"
+        "--period", default="month", help="week, month, quarter or year (default month)"
     )
     stats.add_argument("--date", help="a day in the period (YYYY-MM-DD; default today)")
-    stats.add_argument("--from", dest="start", help="first day of a custom period (YYYY-MM-DD)")
-    stats.add_argument("--to", dest="end", help="last day of a custom period (YYYY-MM-DD)")
+    # Custom ranges are gone (issue #13): an old script's --from/--to gets a line naming the grid.
+    stats.add_argument("--from", dest="start", help=argparse.SUPPRESS)
+    stats.add_argument("--to", dest="end", help=argparse.SUPPRESS)
     stats.add_argument("--team", help="one team id (default: every team)")
     stats.add_argument("--format", choices=("table", "csv", "json"), default="table")
     stats.add_argument(
@@ -51,17 +59,10 @@ def _day(text: str, what: str) -> date:
 
 def period_of(args: argparse.Namespace, today: date) -> Period:
     """The period the arguments ask for; one clear line for anything odd."""
-    if args.period == "custom":
-        if not args.start or not args.end:
-            raise ConfigError("a custom period needs both --from and --to")
-        start, end = _day(args.start, "--from"), _day(args.end, "--to")
-        if start > end:
-            raise ConfigError("--from comes after --to")
-        if (end - start).days >= MAX_DAYS:
-            raise ConfigError("the period is longer than two years")
-        return Period(start, end, "custom")
-    if args.start or args.end:
-        raise ConfigError("--from and --to go with --period custom")
+    if args.period == "custom" or args.start or args.end:
+        raise ConfigError(f"custom ranges are gone: {GRID}")
+    if args.period not in GRID_KINDS:
+        raise ConfigError(f"unknown period {args.period!r}: {GRID}")
     last = _day(args.date, "--date") if args.date else today
     return Period.ending(args.period, last)
 

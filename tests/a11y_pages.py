@@ -37,8 +37,8 @@ ADMIN = ("admin",)
 SIGNED_IN = ("staff", "coordinator", "admin")
 ROLES = ("public", "staff", "coordinator", "admin")
 
-STATS_NOVEMBER = "/staff/stats?period=custom&from=2026-11-01&to=2026-11-30"
-STATS_WRONG = "/staff/stats?period=custom&from=2026-13-01"
+STATS_NOVEMBER = "/staff/stats?period=month&date=2026-11-15"
+STATS_WRONG = "/staff/stats?period=fortnight"
 CHARTS_DRAWN = "body[data-charts-drawn]"
 
 

@@ -32,21 +32,18 @@ INKED = """(canvas) => {
 
 
 async def show_stats(
-    tab: Any, origin: str, *, team: str, start: str, end: str, fill_end: bool = True
+    tab: Any, origin: str, *, team: str, kind: str, day: str, fill_day: bool = True
 ) -> None:
-    """Choose a custom period and a team in the form, press Show, land on their URL.
+    """Choose a grid period (a kind and a day in it) and a team, press Show, land on their URL.
 
-    ``fill_end=False`` leaves the end date as the form kept it, which must be ``end``.
+    ``fill_day=False`` leaves the day as the form kept it, which must be ``day``.
     """
-    await tab.get_by_test_id("period").select_option("custom")
-    await tab.get_by_label("Från (eget intervall)").fill(start)
-    if fill_end:
-        await tab.get_by_label("Till (eget intervall)").fill(end)
+    await tab.get_by_test_id("period").select_option(kind)
+    if fill_day:
+        await tab.get_by_label("En dag i perioden").fill(day)
     await tab.get_by_test_id("team").select_option(team)
     await tab.get_by_test_id("show").click()
-    await expect(tab).to_have_url(
-        f"{origin}/staff/stats?period=custom&from={start}&to={end}&team={team}"
-    )
+    await expect(tab).to_have_url(f"{origin}/staff/stats?period={kind}&date={day}&team={team}")
 
 
 async def charts_drawn(tab: Any) -> int:
@@ -76,7 +73,7 @@ async def test_a_coordinator_reads_the_statistics(
     await expect(page.get_by_role("heading", name="Statistik", exact=True)).to_be_visible()
 
     # Switch period and team with the form.
-    await show_stats(page, server.origin, team="laholm", start="2026-11-01", end="2026-11-30")
+    await show_stats(page, server.origin, team="laholm", kind="month", day="2026-11-15")
     await expect(page.get_by_test_id("stats-scope")).to_contain_text("2026-11-01")
 
     # Every table has its chart, drawn; the tables show small counts as "<5".
@@ -97,9 +94,9 @@ async def test_a_coordinator_reads_the_statistics(
         page,
         server.origin,
         team="botkyrka",
-        start="2026-10-01",
-        end="2026-11-30",
-        fill_end=False,
+        kind="quarter",
+        day="2026-11-30",
+        fill_day=False,
     )
     await expect(page.locator("main")).to_contain_text(str(BOTKYRKA_ONLY))
     await charts_drawn(page)

@@ -80,10 +80,14 @@ def test_csv_and_json_formats(env: str, capsys: pytest.CaptureFixture[str]) -> N
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["stats", "--period", "custom", "--from", "2026-11-01"], "needs both --from and --to"),
-        (["stats", "--period", "custom", "--from", "2026-11-05", "--to", "2026-11-01"], "after"),
-        (["stats", "--period", "custom", "--from", "soon", "--to", "2026-11-01"], "not a date"),
-        (["stats", "--period", "week", "--from", "2026-11-01"], "go with --period custom"),
+        # the grid (issue #13): an old script's custom range is told what there is instead
+        (
+            ["stats", "--period", "custom", "--from", "2026-11-01", "--to", "2026-11-05"],
+            "custom ranges are gone: statistics exist only for --period week, month, quarter",
+        ),
+        (["stats", "--period", "week", "--from", "2026-11-01"], "week, month, quarter or year"),
+        (["stats", "--to", "2026-11-01"], "custom ranges are gone"),
+        (["stats", "--period", "fortnight"], "unknown period 'fortnight'"),
         (["stats", "--date", "2026-13-01"], "not a date"),
     ],
 )
@@ -101,12 +105,12 @@ def test_unknown_team_is_refused(env: str, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_runs_as_a_command(env: str) -> None:
-    """The real entry point, as an operator types it (custom period, JSON)."""
+    """The real entry point, as an operator types it (a week on the grid, JSON)."""
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "stats", "--period", "custom", "--from", "2026-11-16",
-         "--to", "2026-11-22", "--format", "json"],
+        [sys.executable, "-m", "bot", "stats", "--period", "week", "--date", "2026-11-18",
+         "--format", "json"],
         capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["period"] == {"start": "2026-11-16", "end": "2026-11-22", "kind": "custom"}
+    assert data["period"] == {"start": "2026-11-16", "end": "2026-11-22", "kind": "week"}

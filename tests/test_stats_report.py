@@ -141,7 +141,14 @@ async def test_refusals_are_plain(database_url: str) -> None:
         with pytest.raises(StatsRefused, match="coordinators and administrators"):
             await service.report(STAFF, NOV, None)
         with pytest.raises(StatsRefused, match="first day"):
-            await service.report(ADMIN, Period(date(2026, 11, 2), date(2026, 11, 1)), None)
+            await service.report(ADMIN, Period(date(2026, 11, 2), date(2026, 11, 1), "month"), None)
+        # the grid: a range that is no whole week, month, quarter or year is refused
+        for off_grid in (
+            Period(date(2026, 11, 2), date(2026, 11, 20), "month"),
+            Period(date(2026, 11, 2), date(2026, 11, 9), "week"),  # Monday to the next Monday
+        ):
+            with pytest.raises(StatsRefused, match="a week, a month, a quarter or a year"):
+                await service.report(ADMIN, off_grid, None)
         empty = await service.report(KIM, NOV, "laholm")
         assert all(v == 0 for v in _every_value(empty))
 

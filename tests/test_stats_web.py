@@ -138,12 +138,14 @@ async def client_anna(server: Server) -> AsyncIterator[StaffClient]:
 
 BAD_INPUT = [
     ("period=fortnight", 400, "unknown_period"),
-    ("period=custom&from=2026-11-20&to=2026-11-01", 400, "from_after_to"),
-    ("period=custom&from=2022-01-01&to=2026-11-01", 400, "too_long"),
-    ("period=custom&from=2026-11-01", 400, "missing_dates"),
+    # the grid (issue #13): an old link's custom range, however written, names the grid
+    ("period=custom&from=2026-11-01&to=2026-11-30", 400, "off_grid"),
+    ("period=custom&from=2026-11-20&to=2026-11-01", 400, "off_grid"),
+    ("period=custom", 400, "off_grid"),
+    ("period=month&from=2026-11-01", 400, "off_grid"),
     ("period=month&date=yesterday", 400, "bad_date"),
     ("period=month&date=2026-02-30", 400, "bad_date"),
-    ("period=custom&from=0001-01-01&to=0001-01-02", 400, "out_of_range"),
+    ("period=month&date=0001-01-01", 400, "out_of_range"),
     (f"{MONTH}&team=botkyrka", 403, "team_forbidden"),
     (f"{MONTH}&team=atlantis", 400, "unknown_team"),
     ("period=%00%ff&team=%F0%9F%92%A9", 400, "unknown_period"),
@@ -163,6 +165,24 @@ async def test_bad_input_gets_a_clear_answer(
     assert kim.status == status
     code, body = await kim.api("GET", f"/api/v1/stats?{query}")
     assert code == status and body["error"] == reason and body["message"]
+
+
+async def test_an_old_custom_range_link_gets_the_grid_periods(
+    server: Server, kim: StaffClient
+) -> None:
+    """A bookmarked custom range: a calm 400 naming the grid, with links to the week, month,
+    quarter and year around its last day (its team kept), each of which answers."""
+    page = await kim.get("/staff/stats?period=custom&from=2026-11-01&to=2026-11-18&team=laholm")
+    assert kim.status == 400
+    assert "en vecka, en månad, ett kvartal eller ett år" in text_of(page)
+    for kind in ("week", "month", "quarter", "year"):
+        link = f"/staff/stats?period={kind}&amp;date=2026-11-18&amp;team=laholm"
+        assert f'href="{link}" data-testid="grid-{kind}"' in page
+        await kim.get(link.replace("&amp;", "&"))
+        assert kim.status == 200
+    code, body = await kim.api("GET", "/api/v1/stats?period=custom&from=2026-11-01&to=2026-11-18")
+    assert code == 400 and body["error"] == "off_grid"
+    assert "week, a month, a quarter or a year" in body["message"]
 
 
 async def test_exports_hold_the_same_suppressed_aggregates(

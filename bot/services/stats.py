@@ -40,6 +40,8 @@ from zoneinfo import ZoneInfo
 from bot.domain import StaffUser
 from bot.services import stats_report as build
 from bot.services.stats_model import (
+    GRID_KINDS,
+    OFF_GRID,
     SMALL,
     TIME_BUCKETS,
     Cell,
@@ -57,7 +59,9 @@ from bot.storage.database import Database
 # The report's value types live in stats_model; the doors import them from here.
 __all__ = [
     "FLUSH_SECONDS",
+    "GRID_KINDS",
     "KINDS",
+    "OFF_GRID",
     "SMALL",
     "TIME_BUCKETS",
     "Cell",
@@ -291,13 +295,16 @@ class StatsService:
 
         Raises StatsRefused (its message is a plain English msgid the door shows) for a
         viewer who is not a coordinator or admin, an unknown team, a team outside the
-        viewer's teams, or an empty period. A breakdown that would single out fewer than 5
-        is not raised but shown as a table with no rows and a ``note`` saying why.
+        viewer's teams, an empty period, or a period off the grid (not a whole ISO week,
+        month, quarter or year; one not over yet ends today). A breakdown that would single
+        out fewer than 5 is not raised but shown as a table with no rows and a ``note``.
         """
         if viewer.role not in ("coordinator", "admin"):
             raise StatsRefused("Statistics are for coordinators and administrators.")
         if period.start > period.end:
             raise StatsRefused("The first day comes after the last day.")
+        if not period.on_grid:  # the grid: no free ranges, so no two reports overlap oddly
+            raise StatsRefused(OFF_GRID)
         today = self.today()
         if period.start <= today < period.end:  # not over yet: up to today, no future zeros
             period = Period(period.start, today, period.kind)

@@ -14,7 +14,17 @@ from typing import Literal
 TIME_BUCKETS = ("under_15m", "15m_1h", "1h_4h", "4h_24h", "1d_3d", "over_3d")
 SMALL = 5  # cells under this are suppressed
 
-PeriodKind = Literal["week", "month", "quarter", "year", "custom"]
+PeriodKind = Literal["week", "month", "quarter", "year"]
+# The grid (issue #13): reports exist only for these calendar periods, never a free range,
+# so two reports overlap only as a period and the periods it contains (a week may straddle
+# two months), and every figure is one protected figure per period and team.
+GRID_KINDS: tuple[PeriodKind, ...] = ("week", "month", "quarter", "year")
+# The refusal of anything else (an old link's custom range): an English msgid, the same
+# text the door's parser lists (stats_query.PROBLEMS["off_grid"]) so both are translated.
+OFF_GRID = (
+    "Statistics are shown for a week, a month, a quarter or a year, not for a range of your "
+    "own choosing. Choose one of these periods."
+)
 
 
 _BUCKET_LIMITS = (15 * 60, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600)  # upper bounds, seconds
@@ -32,13 +42,21 @@ def time_bucket(seconds: float) -> str:
 class Period:
     start: date  # inclusive
     end: date  # inclusive
-    kind: PeriodKind = "custom"
+    kind: PeriodKind
+
+    @property
+    def on_grid(self) -> bool:
+        """A whole grid period, or one cut short at its start's period's end (not over yet)."""
+        if self.kind not in GRID_KINDS:
+            return False
+        whole = Period.ending(self.kind, self.start)
+        return whole.start == self.start and self.start <= self.end <= whole.end
 
     @classmethod
     def ending(cls, kind: PeriodKind, last_day: date) -> Period:
         """The week/month/quarter/year containing ``last_day`` (calendar-aligned).
 
-        Weeks are ISO weeks (Monday to Sunday); "custom" is the one day ``last_day``.
+        Weeks are ISO weeks (Monday to Sunday).
         """
         d = last_day
         if kind == "week":
@@ -54,8 +72,6 @@ class Period:
             return cls(date(d.year, first_month, 1), date(d.year, end_month, last), kind)
         if kind == "year":
             return cls(date(d.year, 1, 1), date(d.year, 12, 31), kind)
-        if kind == "custom":
-            return cls(d, d, kind)
         raise ValueError(f"unknown period kind {kind!r}")
 
 

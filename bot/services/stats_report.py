@@ -65,10 +65,9 @@ HIDDEN_NOTE = (
 
 def bucket_size(period: Period) -> str:
     """Rows of a series: days for a week or month, weeks for a quarter, months for a year."""
-    days = (period.end - period.start).days + 1
-    if period.kind in ("week", "month") or (period.kind == "custom" and days <= 62):
+    if period.kind in ("week", "month"):
         return "day"
-    if period.kind == "quarter" or (period.kind == "custom" and days <= 190):
+    if period.kind == "quarter":
         return "week"
     return "month"
 

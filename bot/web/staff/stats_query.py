@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from bot.domain import StaffUser
 from bot.i18n import N_
-from bot.services.stats import Period, PeriodKind
+from bot.services.stats import GRID_KINDS, Period, PeriodKind
 
-PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month", "quarter", "year", "custom")
+PERIOD_KINDS: tuple[PeriodKind, ...] = GRID_KINDS  # the grid: no custom ranges (issue #13)
 _KIND_OF: dict[str, PeriodKind] = {kind: kind for kind in PERIOD_KINDS}  # a word, typed
 DEFAULT_PERIOD = "month"
-MAX_SPAN_DAYS = 2 * 366  # "a range over 2 years" is refused
+RANGE_KEYS = ("from", "to")  # an old link's custom range: refused, naming the grid
 EARLIEST = date(2020, 1, 1)
 
 # reason -> (HTTP status, English msgid shown to people and in the API's "message")
@@ -29,12 +29,16 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     ),
     "unknown_period": (
         400,
-        N_("Unknown period. Choose week, month, quarter, year or a custom range."),
+        N_("Unknown period. Choose week, month, quarter or year."),
+    ),
+    "off_grid": (
+        400,
+        N_(
+            "Statistics are shown for a week, a month, a quarter or a year, not for a range "
+            "of your own choosing. Choose one of these periods."
+        ),
     ),
     "bad_date": (400, N_("A date was not understood. Write dates as YYYY-MM-DD.")),
-    "missing_dates": (400, N_("A custom range needs both a first and a last day.")),
-    "from_after_to": (400, N_("The first day comes after the last day.")),
-    "too_long": (400, N_("The range is longer than two years. Choose a shorter one.")),
     "out_of_range": (400, N_("That date is outside the range statistics cover.")),
     "unknown_team": (400, N_("There is no such team.")),
     "team_forbidden": (403, N_("You can only see statistics for your own teams.")),
@@ -71,12 +75,7 @@ class StatsQuery:
 
     def params(self) -> dict[str, str]:
         """The query string that asks for exactly this again (for links and exports)."""
-        out: dict[str, str] = {"period": self.period.kind}
-        if self.period.kind == "custom":
-            out["from"] = self.period.start.isoformat()
-            out["to"] = self.period.end.isoformat()
-        else:
-            out["date"] = self.period.end.isoformat()
+        out: dict[str, str] = {"period": self.period.kind, "date": self.period.end.isoformat()}
         if self.team_id:
             out["team"] = self.team_id
         return out
@@ -87,7 +86,8 @@ def visible_teams(user: StaffUser, known_teams: frozenset[str]) -> list[str]:
     return sorted(t for t in known_teams if user.can_see(t))
 
 
-def _day(raw: str) -> date:
+def parse_day(raw: str) -> date:
+    """A day written YYYY-MM-DD within the range statistics cover, or StatsInputError."""
     raw = raw.strip()
     if len(raw) != 10:
         raise StatsInputError("bad_date")
@@ -101,21 +101,15 @@ def _day(raw: str) -> date:
 
 
 def parse_period(query: Mapping[str, str], today: date) -> Period:
-    kind = _KIND_OF.get(query.get("period", "").strip() or DEFAULT_PERIOD)
+    """The grid period containing ``date`` (default today); a custom range is refused."""
+    asked = query.get("period", "").strip()
+    if asked == "custom" or any(key in query for key in RANGE_KEYS):
+        raise StatsInputError("off_grid")
+    kind = _KIND_OF.get(asked or DEFAULT_PERIOD)
     if kind is None:
         raise StatsInputError("unknown_period")
-    if kind == "custom":
-        start_raw, end_raw = query.get("from", ""), query.get("to", "")
-        if not start_raw.strip() or not end_raw.strip():
-            raise StatsInputError("missing_dates")
-        start, end = _day(start_raw), _day(end_raw)
-        if start > end:
-            raise StatsInputError("from_after_to")
-        if (end - start) > timedelta(days=MAX_SPAN_DAYS):
-            raise StatsInputError("too_long")
-        return Period(start, end, "custom")
     raw = query.get("date", "")
-    last_day = _day(raw) if raw.strip() else today
+    last_day = parse_day(raw) if raw.strip() else today
     return Period.ending(kind, last_day)
 
 

@@ -41,6 +41,7 @@ from bot.web.staff.stats_query import (
     StatsInputError,
     StatsQuery,
     csv_delimiter,
+    parse_day,
     parse_stats_query,
     visible_teams,
 )
@@ -123,6 +124,8 @@ def labeller(ctx: Ctx, door: StaffDoor) -> Callable[[str], str]:
 
 def problem_page(ctx: Ctx, request: web.Request, problem: _Problem) -> web.Response:
     values = form_values(request) if problem.form else {}
+    if problem.reason == "off_grid":
+        values["grid_links"] = grid_links(request)
     return door_of(request).pages.render(
         ctx,
         "staff/stats_problem.html",
@@ -130,6 +133,29 @@ def problem_page(ctx: Ctx, request: web.Request, problem: _Problem) -> web.Respo
         message=ctx.say(problem.message),
         **values,
     )
+
+
+def grid_links(request: web.Request) -> list[tuple[str, str]]:
+    """(period kind, address) of the grid periods around an old link's custom range: the
+    week, month, quarter and year containing its last day (or its first, or today)."""
+    q = request.query
+    day = stats_of(request).today()
+    for key in ("to", "from", "date"):
+        raw = q.get(key, "").strip()
+        try:
+            day = parse_day(raw) if raw else day
+        except StatsInputError:
+            continue
+        if raw:
+            break
+    team = q.get("team", "").strip()
+    links: list[tuple[str, str]] = []
+    for kind in PERIOD_KINDS:
+        params = {"period": kind, "date": day.isoformat()}
+        if team and team in stats_of(request).service.known_teams:
+            params["team"] = team
+        links.append((kind, f"/staff/stats?{urlencode(params)}"))
+    return links
 
 
 async def report_for(
@@ -160,8 +186,7 @@ def form_values(request: web.Request) -> dict[str, Any]:
     return {
         "periods": PERIOD_KINDS,
         "period_kind": q.get("period", "month") if q.get("period") in PERIOD_KINDS else "month",
-        "from_value": q.get("from", "")[:10],
-        "to_value": q.get("to", "")[:10],
+        "date_value": q.get("date", "")[:10],
         "team_value": q.get("team", "")[:32],
         "teams": visible_teams(ctx_of(request).staff, stats_of(request).service.known_teams),
         "about_path": ABOUT_PATH,
@@ -180,9 +205,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     params = urlencode(query.params())
     values = form_values(request)
     values["period_kind"] = query.period.kind
-    if query.period.kind == "custom":
-        values["from_value"] = query.period.start.isoformat()
-        values["to_value"] = query.period.end.isoformat()
+    values["date_value"] = query.period.end.isoformat()
     return door_of(request).pages.render(
         ctx,
         "staff/stats.html",
