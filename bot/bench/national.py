@@ -376,6 +376,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = dict(QUICK_SIZES if args.quick else FULL_SIZES)
     if args.runs:
         sizes["runs"] = args.runs
+    if args.days:
+        sizes["days"] = args.days
     loop, task = asyncio.get_running_loop(), asyncio.current_task()
     if task is not None:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -544,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--teams", type=int, default=300, help="team files (default 300)")
     parser.add_argument("--runs", type=int, default=0, help="runs per timed figure")
+    parser.add_argument(
+        "--days", type=int, default=0, help="days of counters (default two years: 730)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     return parser
