@@ -21,6 +21,7 @@ _GO = re.compile(rf"^g:(?P<node>{_ID})(?::(?P<page>\d{{1,2}})?(?::(?P<back>{_ID}
 _ANSWER = re.compile(rf"^a:(?P<node>{_ID}):(?P<option>[a-z0-9_]{{1,24}})$")
 _LANG = re.compile(r"^l:(?P<code>[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})?)$")
 _TEAM = re.compile(rf"^t:(?P<team>{_ID})$")
+_GROUP = re.compile(rf"^tg:(?P<group>{_ID})(?::(?P<page>\d{{1,2}}))?$")
 _HELPFUL = re.compile(rf"^h:(?P<answer>[yn]):(?P<node>{_ID})(?::(?P<back>{_ID}))?$")
 _CONTACT = re.compile(r"^k:(?P<verb>[a-z]{1,8})(?::(?P<value>[A-Za-z0-9_-]{1,24}))?$")
 
@@ -93,6 +94,18 @@ class SetLanguage(_Joined):
 class SetTeam(_Joined):
     prefix = "t"
     team: str
+
+
+@dataclass(frozen=True)
+class PickGroup:
+    """The municipality picker's list of one group's teams (a county), at ``page``."""
+
+    group: str
+    page: int = 0
+
+    @property
+    def data(self) -> str:
+        return f"tg:{self.group}:{self.page}" if self.page else f"tg:{self.group}"
 
 
 @dataclass(frozen=True)
@@ -297,6 +310,7 @@ Action = (
     | Answer
     | SetLanguage
     | SetTeam
+    | PickGroup
     | Helpful
     | ShowPicker
     | ClearChat
@@ -359,6 +373,8 @@ def parse(data: str | None) -> Action | None:
         return SetLanguage(m["code"])
     if m := _TEAM.match(data):
         return SetTeam(m["team"])
+    if m := _GROUP.match(data):
+        return PickGroup(m["group"], int(m["page"] or 0))
     if m := _HELPFUL.match(data):
         return Helpful(m["node"], m["answer"] == "y", m["back"])
     if m := _CONTACT.match(data):

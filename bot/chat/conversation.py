@@ -413,6 +413,9 @@ class ConversationService:
                 return _Reply(self.renderer.language_picker(lang, back=state.onboarded))
             case callbacks.ShowPicker():
                 return _Reply(self.renderer.team_picker(lang, state.team_id, back=state.onboarded))
+            case callbacks.PickGroup(group, page):
+                listed = self.renderer.group_picker(lang, group, page, state.team_id)
+                return _Reply(listed) if listed is not None else self._stale(state, lang, stale)
             case callbacks.ClearChat(confirmed=False):
                 return _Reply(self._clear_question(lang))
             case callbacks.ClearChat():
@@ -729,6 +732,11 @@ class ConversationService:
                     "again, tap “Talk to someone”."
                 ),
             )
+        if self.renderer.large_picker() and (
+            state.team_id is None or self.renderer.find_teams(text)
+        ):  # part of a municipality's name, typed into the picker: the teams it matches
+            screen = self.renderer.team_matches(lang, text, state.team_id, back=state.onboarded)
+            return _Reply(screen, edit=False)
         return self._with_notice(
             state,
             lang,

@@ -25,6 +25,7 @@ from bot.content.model import (
     NodeText,
     Option,
     Team,
+    TeamGroup,
 )
 
 NODE_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
@@ -345,7 +346,8 @@ def _load_team(path: Path, out: _Collector) -> Team | None:
     return Team(
         id=team_id,
         name={str(k): str(v) for k, v in _mapping(raw.get("name"), f"{where}: name", out).items()},
-        timezone=_str(raw.get("timezone"), f"{where}: timezone", out) or "Europe/Stockholm",
+        timezone=_str(raw.get("timezone"), f"{where}: timezone", out, required=False)
+        or "Europe/Stockholm",
         languages_served=_str_list(raw.get("languages_served"), f"{where}: languages_served", out),
         languages_served_verified=bool(raw.get("languages_served_verified", False)),
         opening_hours_verified=bool(hours.get("verified", False)),
@@ -360,7 +362,27 @@ def _load_team(path: Path, out: _Collector) -> Team | None:
         ),
         notify_on_close=bool(raw.get("notify_on_close", True)),
         interpreter=raw.get("interpreter") if isinstance(raw.get("interpreter"), bool) else None,
+        group=_str(raw.get("group"), f"{where}: group", out, required=False),
     )
+
+
+def _load_team_groups(path: Path, out: _Collector) -> dict[str, TeamGroup]:
+    """The picker's groups of teams; a missing file is no groups."""
+    if not path.exists():
+        return {}
+    raw = _mapping(_read_yaml(path, out), path.name, out)
+    result: dict[str, TeamGroup] = {}
+    for key, entry in _mapping(raw.get("groups"), f"{path.name}: groups", out).items():
+        where = f"{path.name}: groups.{key}"
+        if not TEAM_ID_RE.match(str(key)):
+            out.error(where, "group ids are lower-case a-z, 0-9 and _, at most 24 characters")
+            continue
+        item = _mapping(entry, where, out)
+        name = _texts_by_language(item.get("name"), f"{where}.name", out)
+        if not name:
+            out.error(f"{where}.name", "every group needs a name")
+        result[str(key)] = TeamGroup(str(key), name)
+    return result
 
 
 def _with_parents(root: str, nodes: dict[str, Node], out: _Collector) -> dict[str, Node]:
@@ -429,11 +451,12 @@ def load_content(content_dir: Path) -> tuple[Content | None, list[Problem]]:
         if team:
             teams[team.id] = team
     teams, national = _merge_translations(content_dir, teams, national, out)
+    groups = _load_team_groups(content_dir / "team_groups.yaml", out)
     if base not in texts:
         out.error(f"texts/{base}.yaml", "the base language's texts are missing")
         return None, out.problems
     if root not in nodes:
         out.error("guide.yaml: root", f"root node {root!r} is not defined")
         return None, out.problems
-    content = Content(root, nodes, texts, languages, base, teams, national, claims)
+    content = Content(root, nodes, texts, languages, base, teams, national, claims, groups)
     return content, out.problems

@@ -84,6 +84,15 @@ class Team:
     reply_title: dict[str, str] | None = None  # first line of a staff reply; None: default
     notify_on_close: bool = True  # tell the relative once when staff close the request
     interpreter: bool | None = None  # can staff answer other languages through one? None: unknown
+    group: str | None = None  # a group of content/team_groups.yaml (a county), for the picker
+
+
+@dataclass(frozen=True)
+class TeamGroup:
+    """Teams listed together in the municipality picker (e.g. a county)."""
+
+    id: str
+    name: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,7 @@ class Content:
     teams: dict[str, Team]
     national: dict[str, NationalService]
     claims: dict[str, Claim] = field(default_factory=dict)
+    team_groups: dict[str, TeamGroup] = field(default_factory=dict)
 
     @property
     def enabled_languages(self) -> list[Language]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -25,6 +26,20 @@ UTILITY_NODES = ("emergency", "contact", "privacy")
 NO_RATING = ("emergency",)  # "Was this helpful?" jars on the danger screen
 # Places to turn offered to a relative whose municipality has no team here.
 OTHER_MUNICIPALITY_SERVICES = ("relatives_line", "exit_fryshuset", "suicide_line")
+# The municipality picker: up to PICKER_LIST_MAX teams are one list (as for two teams);
+# more are found by typing part of a name or through their group's list.
+PICKER_LIST_MAX = 8
+MAX_MATCHES = 8  # teams shown as buttons for a typed name
+GROUP_PAGE = 40  # teams per screen of a group's list (Telegram takes 100 buttons)
+OTHER_GROUP = "none"  # the list of teams that name no group
+_FOLD = str.maketrans({"ø": "o", "æ": "ae", "đ": "d", "ł": "l", "ı": "i"})
+
+
+def fold_name(text: str) -> str:
+    """A name for matching: case, diacritics, spaces and punctuation ignored
+    ("Göteborgs kommun" -> "goteborgskommun")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
+    return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
 
 
 def split_html(text: str, limit: int = 4096) -> list[str]:
@@ -90,6 +105,7 @@ class Renderer:
         # What an admin set over a team's file (bot.services.teams), see set_team_changes.
         self._team_changes: Callable[[str], Mapping[str, Any]] | None = None
         self._teams: dict[str, tuple[Team, Team]] = {}  # id -> (the file's, effective)
+        self._search_keys: list[tuple[str, set[str]]] | None = None  # see _search
 
     def set_team_changes(self, changes: Callable[[str], Mapping[str, Any]]) -> None:
         """Teams' fields set in the browser (field name -> value) over the team files."""
@@ -259,6 +275,8 @@ class Renderer:
             parts.append(self._other_municipality(lang, team_id))
         if node.kind == "contact" or (node.kind == "team" and last_page):
             parts.append(self.contacts_block(lang, team_id))
+        if node.kind == "team" and self.has_default_screen(team_id):
+            parts.append(self.services_block(lang, OTHER_MUNICIPALITY_SERVICES))
         if last_page and node.services:
             parts.append(self.services_block(lang, node.services))
         if len(pages) > 1:
@@ -362,7 +380,27 @@ class Renderer:
                     )
                 ),
             )
+        if not team.screen:
+            return (self._default_team_page(lang),)
         return team.screen.get(lang) or team.screen[self.content.base_language]
+
+    def _default_team_page(self, lang: str) -> str:
+        """A team without a screen of its own: marked as general, from its data only (the
+        contacts and the national places to turn follow on the same page)."""
+        _ = self.t(lang).gettext
+        mark = _(
+            "General information for {team}: the municipality has not written its own text here."
+        )
+        advice = _(
+            "Social services in the municipality give advice to relatives who worry about "
+            "someone close to them. You can ask to stay anonymous."
+        )
+        return f"<i>{html.escape(mark)}</i>\n\n{html.escape(advice)}"
+
+    def has_default_screen(self, team_id: str | None) -> bool:
+        """The team has no screen of its own, so it is shown the default one."""
+        team = self.content.teams.get(team_id or "")
+        return team is not None and not team.screen
 
     def _machine_translated(self, lang: str) -> bool:
         """A relatives' language translated by machine from Swedish and English, unreviewed."""
@@ -553,6 +591,8 @@ class Renderer:
         return Screen("<b>" + html.escape(_("Choose your language")) + "</b>", tuple(rows))
 
     def team_picker(self, lang: str, current: str | None, *, back: bool = False) -> Screen:
+        if self.large_picker():
+            return self._large_picker(lang, current, back=back)
         _ = self.t(lang).gettext
         rows: list[tuple[Button, ...]] = [
             (
@@ -584,6 +624,181 @@ class Renderer:
                     )
                 ),
             ]
+        )
+        return Screen(text, tuple(rows))
+
+    # -- the municipality picker at scale ----------------------------------------------
+
+    def large_picker(self) -> bool:
+        """Too many teams for one list: the picker offers typing and grouped lists."""
+        return len(self.content.teams) > PICKER_LIST_MAX
+
+    def _team_button(self, lang: str, team_id: str, current: str | None) -> tuple[Button, ...]:
+        label = ("✓ " if team_id == current else "") + self.team_name(lang, team_id)
+        return (Button(label, callbacks.set_team(team_id)),)
+
+    def group_members(self) -> dict[str, tuple[str, ...]]:
+        """Group id -> its teams' ids (OTHER_GROUP: the teams that name no known group)."""
+        members: dict[str, list[str]] = {}
+        for team in self.content.teams.values():
+            group = team.group if team.group in self.content.team_groups else OTHER_GROUP
+            members.setdefault(group or OTHER_GROUP, []).append(team.id)
+        return {group: tuple(ids) for group, ids in members.items()}
+
+    def group_name(self, lang: str, group_id: str) -> str:
+        group = self.content.team_groups.get(group_id)
+        if group is None:
+            return self.t(lang).gettext("More municipalities")
+        return (
+            group.name.get(lang)
+            or group.name.get("en")
+            or group.name.get(self.content.base_language, group_id)
+        )
+
+    def _picker_text(self, lang: str, *extra: str) -> str:
+        _ = self.t(lang).gettext
+        return "\n\n".join(
+            [
+                "<b>" + html.escape(_("Which municipality do you live in?")) + "</b>",
+                *extra,
+            ]
+        )
+
+    def _large_picker(self, lang: str, current: str | None, *, back: bool) -> Screen:
+        """The last choice first, then one button per group, "another municipality"."""
+        _ = self.t(lang).gettext
+        rows: list[tuple[Button, ...]] = []
+        if current in self.content.teams:
+            rows.append(self._team_button(lang, current, current))
+        members = self.group_members()
+        groups = sorted(
+            (g for g in members if g != OTHER_GROUP), key=lambda g: self.group_name(lang, g)
+        )
+        if OTHER_GROUP in members:
+            groups.append(OTHER_GROUP)
+        for group in groups:
+            rows.append((Button(self.group_name(lang, group), callbacks.PickGroup(group).data),))
+        rows.append(
+            (
+                Button(
+                    ("✓ " if current == NO_TEAM else "") + _("Another municipality"),
+                    callbacks.set_team(NO_TEAM),
+                ),
+            )
+        )
+        if back:
+            rows.append(self._back_row(lang))
+        rows.append((self.emergency_button(lang),))
+        text = self._picker_text(
+            lang,
+            html.escape(
+                _(
+                    "This only decides which local information and contacts you see. "
+                    "You can change it at any time."
+                )
+            ),
+            html.escape(
+                _(
+                    "Type part of your municipality's name and send it, or choose from "
+                    "the lists below."
+                )
+            ),
+        )
+        return Screen(text, tuple(rows))
+
+    def group_picker(self, lang: str, group: str, page: int, current: str | None) -> Screen | None:
+        """One group's teams (a page of them); None for a group that does not exist."""
+        tr = self.t(lang)
+        _ = tr.gettext
+        members = self.group_members().get(group)
+        if not members:
+            return None
+        ordered = sorted(members, key=lambda t: self.team_name(lang, t))
+        pages = (len(ordered) + GROUP_PAGE - 1) // GROUP_PAGE
+        page = max(0, min(page, pages - 1))
+        rows = [
+            self._team_button(lang, team_id, current)
+            for team_id in ordered[page * GROUP_PAGE : (page + 1) * GROUP_PAGE]
+        ]
+        extra = ["<b>" + tr.embed(html.escape(self.group_name(lang, group))) + "</b>"]
+        if pages > 1:
+            pager = []
+            if page > 0:
+                previous = self.arrow(lang, _("Previous"), back=True)
+                pager.append(Button(previous, callbacks.PickGroup(group, page - 1).data))
+            if page < pages - 1:
+                following = self.arrow(lang, _("Next"))
+                pager.append(Button(following, callbacks.PickGroup(group, page + 1).data))
+            rows.append(tuple(pager))
+            extra.append(
+                "<i>"
+                + html.escape(_("Page {page} of {pages}")).format(
+                    page=tr.number(page + 1), pages=tr.number(pages)
+                )
+                + "</i>"
+            )
+        rows.append((Button(self.back_label(lang), callbacks.ShowPicker("team").data),))
+        rows.append((self.emergency_button(lang),))
+        return Screen(self._picker_text(lang, *extra), tuple(rows))
+
+    def group_pages(self, group: str) -> int:
+        members = self.group_members().get(group, ())
+        return (len(members) + GROUP_PAGE - 1) // GROUP_PAGE
+
+    def _search(self, query: str) -> tuple[list[str], list[str]]:
+        """(teams whose name begins with the text, teams whose name contains it)."""
+        wanted = fold_name(query)
+        starts: list[str] = []
+        contains: list[str] = []
+        if not 2 <= len(wanted) <= 40:
+            return starts, contains
+        if self._search_keys is None:
+            self._search_keys = [
+                (team.id, {fold_name(name) for name in team.name.values()} | {fold_name(team.id)})
+                for team in self.content.teams.values()
+            ]
+        for team_id, keys in self._search_keys:
+            if any(key.startswith(wanted) for key in keys):
+                starts.append(team_id)
+            elif any(wanted in key for key in keys):
+                contains.append(team_id)
+        return starts, contains
+
+    def find_teams(self, query: str) -> list[str]:
+        """Teams whose name (in any language) or id contains the typed text, names that
+        begin with it first; case, diacritics, spaces and punctuation do not matter."""
+        starts, contains = self._search(query)
+        return starts + contains
+
+    def team_matches(self, lang: str, query: str, current: str | None, *, back: bool) -> Screen:
+        """The answer to a typed name: the matching teams as buttons (at most MAX_MATCHES;
+        names that begin with the text win when there are more), else a request to type
+        more, or that none matched, above the grouped picker."""
+        _ = self.t(lang).gettext
+        starts, contains = self._search(query)
+        matches = starts + contains
+        if len(matches) > MAX_MATCHES and 0 < len(starts) <= MAX_MATCHES:
+            matches = starts
+        if not matches or len(matches) > MAX_MATCHES:
+            notice = (
+                _(
+                    "Many municipalities match what you wrote. Please type more of the name, "
+                    "or choose from the lists below."
+                )
+                if matches
+                else _(
+                    "No municipality matches what you wrote. Check the spelling, or choose "
+                    "from the lists below. If yours is not there, choose “Another "
+                    "municipality”."
+                )
+            )
+            picker = self._large_picker(lang, current, back=back)
+            return Screen(f"<i>{html.escape(notice)}</i>\n\n{picker.text}", picker.keyboard)
+        rows = [self._team_button(lang, team_id, current) for team_id in matches]
+        rows.append((Button(self.back_label(lang), callbacks.ShowPicker("team").data),))
+        rows.append((self.emergency_button(lang),))
+        text = self._picker_text(
+            lang, html.escape(_("Municipalities whose name matches what you wrote:"))
         )
         return Screen(text, tuple(rows))
 

@@ -25,6 +25,7 @@ from bot.tghtml import validate_telegram_html, visible_length
 MAX_MESSAGE = 4096
 SOFT_SCREEN = 900  # a phone screen: no relative's screen may be longer
 MAX_BUTTON = 40
+MAX_BUTTONS = 100  # Telegram refuses bigger inline keyboards (not stated in the Bot API spec)
 KNOWN_PLACEHOLDERS = {"team", "staff", "retention_days", "case_text_days", "case_link_days"}
 # Digits that look like a phone number or an hour written into a text by hand.
 LITERAL_NUMBER_RE = re.compile(r"(?<![\w{])(\d[\d \-]{3,}\d|\d{1,2}[:.]\d{2})(?![\w}])")
@@ -235,10 +236,13 @@ def _texts(content: Content, out: list[Problem]) -> dict[str, int]:
             out.append(Problem("error", f"texts/{code}.yaml", "enabled language has no texts"))
     for team in content.teams.values():
         where = f"teams/{team.id}.yaml"
+        if content.base_language not in team.name:  # a proper noun: other languages fall back
+            out.append(Problem("error", where, f"name missing in {content.base_language}"))
+        if team.group is not None and team.group not in content.team_groups:
+            out.append(Problem("error", where, f"group {team.group!r} is not in team_groups.yaml"))
         for language in content.enabled_languages:
-            if language.code not in team.name:
-                out.append(Problem("error", where, f"name missing in {language.code}"))
-            if language.code not in team.screen:
+            # A team without a screen of its own gets the default screen (its data).
+            if team.screen and language.code not in team.screen:
                 out.append(Problem("error", where, f"screen missing in {language.code}"))
             for contact in team.contacts:
                 if language.code not in contact.label:
@@ -255,6 +259,10 @@ def _texts(content: Content, out: list[Problem]) -> dict[str, int]:
         for pages in team.screen.values():
             for page in pages:
                 _check_placeholders(content, page, where, out)
+    for group in content.team_groups.values():
+        if content.base_language not in group.name:
+            message = f"name missing in {content.base_language}"
+            out.append(Problem("error", f"team_groups.yaml: {group.id}", message))
     emergency = content.national.get("emergency")
     if emergency is None or not emergency.number:
         out.append(Problem("error", "national.yaml", "the emergency number is required"))
@@ -391,7 +399,34 @@ def _screens(
         ]:
             check_screen(screen, f"screen {lang}/{name}", out, need={"emergency"})
             checked += 1
+        if renderer.large_picker():
+            checked += _large_picker_screens(content, renderer, lang, out)
     return checked
+
+
+def _large_picker_screens(
+    content: Content, renderer: Renderer, lang: str, out: list[Problem]
+) -> int:
+    """The picker for many teams: every group's list, a typed name's answers (found, too
+    many, none), each within Telegram's limits (at most 100 buttons on a screen)."""
+    some_team = next(iter(sorted(content.teams)))
+    screens = [
+        (renderer.team_matches(lang, some_team, some_team, back=True), "typed name"),
+        (renderer.team_matches(lang, "a", None, back=False), "typed name, too short"),
+        (renderer.team_matches(lang, "zzzzqqq", None, back=False), "typed name, none found"),
+        (renderer.team_picker(lang, some_team, back=True), "municipality picker, a choice"),
+    ]
+    for group in renderer.group_members():
+        for page in range(renderer.group_pages(group)):
+            listed = renderer.group_picker(lang, group, page, some_team)
+            if listed is not None:
+                screens.append((listed, f"municipality group {group}/page {page + 1}"))
+    for screen, name in screens:
+        where = f"screen {lang}/{name}"
+        check_screen(screen, where, out, need={"emergency"})
+        if len(screen.buttons()) > MAX_BUTTONS:
+            out.append(Problem("error", where, f"over {MAX_BUTTONS} buttons (Telegram's limit)"))
+    return len(screens)
 
 
 # Where relative-facing UI strings are written; everything else is for staff. A language
