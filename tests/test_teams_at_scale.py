@@ -82,7 +82,7 @@ def test_a_team_without_a_screen_gets_the_marked_default(renderer: Renderer) -> 
 
 def test_typed_names_match_without_case_or_diacritics(renderer: Renderer) -> None:
     assert renderer.find_teams("goteborg") == ["goteborg"]
-    assert renderer.find_teams("GÖTEBORG KOMMUN") == ["goteborg"]
+    assert renderer.find_teams("GÖTEBORGS KOMMUN") == ["goteborg"]
     assert renderer.find_teams("orebro")[:1] == ["orebro"]
     assert "malmo" in renderer.find_teams("Malmö")
     assert renderer.find_teams("x") == []  # one letter finds nothing yet

@@ -82,6 +82,11 @@ def municipality_names(count: int) -> list[str]:
     return names[:count]
 
 
+def _genitive(name: str) -> str:
+    """'Göteborg' -> 'Göteborgs' (as in 'Göteborgs kommun'); 'Umeå', 'Borås' unchanged."""
+    return name if name[-1].lower() in "aeiouyåäösxz" else name + "s"
+
+
 def team_id(name: str) -> str:
     """The ASCII id of a name: 'Göteborg' -> 'goteborg'."""
     folded = unicodedata.normalize("NFKD", name.casefold())
@@ -115,7 +120,7 @@ def write_national_teams(content_dir: Path, count: int = 300, groups: int = 20) 
         tid = team_id(name)
         data = {
             "id": tid,
-            "name": {"sv": f"{name} kommun", "en": f"{name} Municipality"},
+            "name": {"sv": f"{_genitive(name)} kommun", "en": f"{name} Municipality"},
             "group": counties[i % groups][0],
             "languages_served": ["sv"],
             "contacts": [

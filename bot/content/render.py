@@ -35,6 +35,14 @@ OTHER_GROUP = "none"  # the list of teams that name no group
 _FOLD = str.maketrans({"ø": "o", "æ": "ae", "đ": "d", "ł": "l", "ı": "i"})
 
 
+_SWEDISH_ORDER = str.maketrans({"å": "{", "ä": "|", "ö": "}", "æ": "|", "ø": "}"})
+
+
+def sort_key(name: str) -> str:
+    """Swedish alphabetical order for names (å, ä, ö after z), case ignored."""
+    return name.casefold().translate(_SWEDISH_ORDER)
+
+
 def fold_name(text: str) -> str:
     """A name for matching: case, diacritics, spaces and punctuation ignored
     ("Göteborgs kommun" -> "goteborgskommun")."""
@@ -672,7 +680,8 @@ class Renderer:
             rows.append(self._team_button(lang, current, current))
         members = self.group_members()
         groups = sorted(
-            (g for g in members if g != OTHER_GROUP), key=lambda g: self.group_name(lang, g)
+            (g for g in members if g != OTHER_GROUP),
+            key=lambda g: sort_key(self.group_name(lang, g)),
         )
         if OTHER_GROUP in members:
             groups.append(OTHER_GROUP)
@@ -713,7 +722,7 @@ class Renderer:
         members = self.group_members().get(group)
         if not members:
             return None
-        ordered = sorted(members, key=lambda t: self.team_name(lang, t))
+        ordered = sorted(members, key=lambda t: sort_key(self.team_name(lang, t)))
         pages = (len(ordered) + GROUP_PAGE - 1) // GROUP_PAGE
         page = max(0, min(page, pages - 1))
         rows = [
@@ -794,6 +803,8 @@ class Renderer:
             )
             picker = self._large_picker(lang, current, back=back)
             return Screen(f"<i>{html.escape(notice)}</i>\n\n{picker.text}", picker.keyboard)
+        by_name = {t: sort_key(self.team_name(lang, t)) for t in matches}
+        matches = sorted(matches, key=lambda t: (t not in starts, by_name[t]))
         rows = [self._team_button(lang, team_id, current) for team_id in matches]
         rows.append((Button(self.back_label(lang), callbacks.ShowPicker("team").data),))
         rows.append((self.emergency_button(lang),))
