@@ -56,6 +56,7 @@ def test_national_benchmark_prints_every_figure() -> None:
         r"per-update throughput, 2 teams\s+[1-9]\d*\.\d updates/s",
         r"per-update throughput, 12 teams\s+[1-9]\d*\.\d updates/s",
         r"throughput 12 / 2 teams\s+\d+\.\d+\s+target >= 0\.90\s+(PASS|FAIL)",
+        r"serve CPU ms per update, 2 / 12 teams\s+\d+\.\d+ / \d+\.\d+, ratio .*(PASS|FAIL)",
         r"updates lost or not 200: 0; error replies: 0",
     ):
         assert re.search(figure, done.stdout), f"missing {figure!r}:\n{done.stdout}"
