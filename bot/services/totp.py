@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain import StaffUser
 from bot.services.link_crypto import LinkCipher, LinkError
 from bot.services.signin import keyed_digest
+from bot.services.staff import StaffError, normalise_username
 from bot.storage import cases as audit_db
 from bot.storage import mfa as db
 from bot.storage import signin as brake_db
@@ -195,8 +196,12 @@ class TotpService:
 
     async def reset(self, by: str, username: str) -> bool:
         """Remove an account's second factor (admin or CLI; audited). False: it had none."""
+        try:
+            name = normalise_username(username)
+        except StaffError:
+            raise TotpError("not_found") from None
         async with self.database.write_tx() as conn:
-            account = await staff_db.by_username(conn, username.strip().lower())
+            account = await staff_db.by_username(conn, name)
             if account is None:
                 raise TotpError("not_found")
             removed = await db.delete_second_factor(conn, account.id)

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.domain import ROLES
 from bot.i18n import N_
-from bot.services.staff import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from bot.services.staff import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, normalise_username
 from bot.services.staff_admin import AdminError, AdminService, IssuedLink
 from bot.web.limits import staff_text
 from bot.web.staff.context import Ctx, PageError, ctx_of, public
@@ -261,7 +261,7 @@ async def _step(request: web.Request, action: str) -> web.StreamResponse:
     if issued is not None:
         return await _account_page(request, issued.username, issued=issued)
     ctx.session.set_flash("success", message)
-    return _redirect(account_url(username.strip().lower()))
+    return _redirect(account_url(normalise_username(username)))
 
 
 @routes.post("/admin/accounts/{username}/change")
