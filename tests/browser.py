@@ -58,6 +58,29 @@ SCREEN_SHOWN_JS = """(expected) => {
 }"""
 
 
+async def wait_until(tab: Any, predicate: str, arg: Any = None, timeout: float = 15_000) -> None:
+    """Wait, frame by frame, until the page-side ``predicate(arg)`` holds.
+
+    Playwright's ``wait_for_function`` compiles its predicate with ``eval`` in the page; under
+    the pages' CSP (no 'unsafe-eval') Chromium allows that only in the synchronous part of
+    a DevTools evaluation, and Playwright's escape hatch races with its other evaluations
+    (microsoft/playwright#36982), so on a loaded machine the wait failed with an EvalError
+    instead of waiting. Here the predicate is written into one evaluated function, compiled
+    once with it, and then only called: on every animation frame until true, or until
+    ``timeout`` ms have passed (then it raises).
+    """
+    waiter = (
+        "async ([arg, timeout]) => { const predicate = " + predicate + ";\n"
+        "  const deadline = performance.now() + timeout;\n"
+        "  while (!predicate(arg)) {\n"
+        "    if (performance.now() > deadline) throw new Error('wait_until: timed out');\n"
+        "    await new Promise((done) => requestAnimationFrame(() => done(null)));\n"
+        "  }\n"
+        "}"
+    )
+    await tab.evaluate(waiter, [arg, timeout])
+
+
 @contextlib.asynccontextmanager
 async def launched(chromium: str) -> AsyncIterator[Any]:
     """Chromium, headless, closed on the way out whatever the test did."""

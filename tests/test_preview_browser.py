@@ -31,6 +31,7 @@ from tests.browser import (
     SCREEN_SHOWN_JS,
     USER_MESSAGES,
     playwright_api,
+    wait_until,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,12 +103,12 @@ class ChatPage:
         """Open the page, choose the Telegram language in its select, start a fresh chat."""
         if self.tab.url == "about:blank":
             await self.tab.goto(f"{self.server.origin}/preview/")
-        await self.tab.wait_for_function("sessionStorage.getItem('emulator.chatId') !== null")
+        await wait_until(self.tab, "() => sessionStorage.getItem('emulator.chatId') !== null")
         before = await self.chat_id()
         await self.tab.get_by_test_id("lang-select").select_option(lang)
         await self.tab.get_by_test_id("new-chat").click()
-        await self.tab.wait_for_function(
-            "(old) => sessionStorage.getItem('emulator.chatId') !== old", arg=str(before)
+        await wait_until(
+            self.tab, "(old) => sessionStorage.getItem('emulator.chatId') !== old", str(before)
         )
         await self.expect(self.tab.get_by_test_id("start")).to_be_visible()
         await self.expect(self.tab.locator(BOT_MESSAGES)).to_have_count(0)
@@ -139,7 +140,7 @@ class ChatPage:
     async def wait_for(self, screen: Screen, what: str) -> None:
         """Wait until a new (or re-rendered) last bot message shows exactly ``screen``."""
         try:
-            await self.tab.wait_for_function(SCREEN_SHOWN_JS, arg=codes_of(screen), timeout=WAIT_MS)
+            await wait_until(self.tab, SCREEN_SHOWN_JS, codes_of(screen), timeout=WAIT_MS)
         except playwright_api.Error as exc:
             last = await self.tab.evaluate(_LAST_BOT_JS)
             status = await self.tab.locator("#status").text_content()
@@ -327,7 +328,7 @@ async def test_sticker_and_long_text_get_a_helpful_answer(chat: ChatPage, lang: 
     await chat.send_kind("sticker")
     await chat.expect(users).to_have_count(2)
     await chat.expect(users.last).to_contain_text("Sticker")
-    await chat.tab.wait_for_function(SCREEN_SHOWN_JS, arg=codes_of(home))
+    await wait_until(chat.tab, SCREEN_SHOWN_JS, codes_of(home))
     await chat.expect(bots).to_have_count(2)  # a new message: the home screen stays above
     await _assert_helpful_notice(chat, home)
 
@@ -340,7 +341,7 @@ async def test_sticker_and_long_text_get_a_helpful_answer(chat: ChatPage, lang: 
     await chat.type_and_send(long_text)
     await chat.expect(users).to_have_count(3)
     assert (await users.last.locator(".text").text_content()) == long_text
-    await chat.tab.wait_for_function(SCREEN_SHOWN_JS, arg=codes_of(home))
+    await wait_until(chat.tab, SCREEN_SHOWN_JS, codes_of(home))
     await chat.expect(bots).to_have_count(3)
     await _assert_helpful_notice(chat, home)
 
@@ -425,7 +426,7 @@ async def test_bot_html_renders_safely(chat: ChatPage, lang: str) -> None:
     await chat.expect(user_text).to_have_text(typed)
     assert await user_text.locator("*").count() == 0
     # The bot answers the typed text with its notice and the screen again, as a new message.
-    await chat.tab.wait_for_function(SCREEN_SHOWN_JS, arg=codes_of(contact))
+    await wait_until(chat.tab, SCREEN_SHOWN_JS, codes_of(contact))
     await chat.expect(tab.locator(BOT_MESSAGES)).to_have_count(2)
 
     # Hostile HTML from the bot side (sent with the bot's token, as the product would).
@@ -474,10 +475,11 @@ async def test_page_scrolls_to_the_newest_message(chat: ChatPage) -> None:
         await chat.type_and_send(f"Hej {i}")
         await chat.expect(users).to_have_count(sent + 1)
         await chat.expect(newest).to_be_in_viewport()  # the relative's, or already the answer
-        await chat.tab.wait_for_function(
+        await wait_until(
+            chat.tab,
             "() => { const m = document.querySelectorAll('[data-testid=\"message\"]');"
             " return m.length && m[m.length - 1].dataset.from === 'bot'"
-            " && m[m.length - 1].dataset.seenByTest !== '1'; }"
+            " && m[m.length - 1].dataset.seenByTest !== '1'; }",
         )  # the bot's answer arrived
         await chat.expect(chat.last_bot()).to_be_in_viewport()
     overflow = await log.evaluate("(e) => e.scrollHeight > e.clientHeight")
@@ -504,3 +506,4 @@ async def test_language_controls_say_which_language_is_which(chat: ChatPage) -> 
     assert chat_id is not None
     assert chat.emulator.snapshot(chat_id)["user"]["language_code"] == "en"
     await chat.assert_healthy()
+

@@ -39,6 +39,7 @@ from tests.browser import (
     USER_MESSAGES,
     expect,
     sign_in,
+    wait_until,
     watch,
 )
 from tests.conftest import running_preview
@@ -213,7 +214,7 @@ _MESSAGE_LAYOUT_JS = """(from) => {
 
 
 async def _wait_for_screen(tab: Any, codes: list[str]) -> None:
-    await tab.wait_for_function(SCREEN_SHOWN_JS, arg=codes, timeout=WAIT_MS)
+    await wait_until(tab, SCREEN_SHOWN_JS, codes, timeout=WAIT_MS)
 
 
 async def _press(tab: Any, code: str, next_codes: list[str]) -> None:
@@ -260,13 +261,11 @@ async def test_arabic_conversation_in_the_preview_reads_right_to_left(
 
     # The page's own language select: a relative whose Telegram is in Arabic.
     await tab.goto(f"{server.origin}/preview/")
-    await tab.wait_for_function("sessionStorage.getItem('emulator.chatId') !== null")
+    await wait_until(tab, "() => sessionStorage.getItem('emulator.chatId') !== null")
     before = await tab.evaluate("sessionStorage.getItem('emulator.chatId')")
     await tab.get_by_test_id("lang-select").select_option("ar")
     await tab.get_by_test_id("new-chat").click()
-    await tab.wait_for_function(
-        "(old) => sessionStorage.getItem('emulator.chatId') !== old", arg=before
-    )
+    await wait_until(tab, "(old) => sessionStorage.getItem('emulator.chatId') !== old", before)
     await expect(tab.get_by_test_id("start")).to_be_visible()
     composer = tab.get_by_test_id("composer")
     await composer.fill("/start")
