@@ -506,4 +506,3 @@ async def test_language_controls_say_which_language_is_which(chat: ChatPage) -> 
     assert chat_id is not None
     assert chat.emulator.snapshot(chat_id)["user"]["language_code"] == "en"
     await chat.assert_healthy()
-
