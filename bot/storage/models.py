@@ -307,6 +307,32 @@ class StatsCounter(SQLModel, table=True):
     count: int = Field(default=0)
 
 
+class StatsRollup(SQLModel, table=True):
+    """Counters summed over language for one grid period (migration 0012, stats_rollup)."""
+
+    __tablename__ = "stats_rollup"
+    __table_args__ = (
+        Index("ix_stats_rollup_period_kind", "period_kind", "period_start", "kind", "team_id"),
+        Index("ix_stats_rollup_team_period", "team_id", "period_kind", "kind", "period_start"),
+    )
+
+    period_kind: str = Field(primary_key=True, max_length=8)  # day|week|month|quarter|year
+    period_start: date = Field(primary_key=True)
+    team_id: str = Field(default="", primary_key=True, max_length=32)  # '' = none
+    kind: str = Field(primary_key=True, max_length=32)
+    key: str = Field(default="", primary_key=True, max_length=96)
+    count: int = Field(default=0)
+
+
+class StatsRollupState(SQLModel, table=True):
+    """The rollups' watermark: every counter day up to ``through`` is rolled up."""
+
+    __tablename__ = "stats_rollup_state"
+
+    name: str = Field(primary_key=True, max_length=32)
+    through: date
+
+
 class StatsDailySeen(SQLModel, table=True):
     """Today's keyed digests for distinct relatives; folded into a count and deleted next day."""
 

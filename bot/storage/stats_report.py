@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage import stats as stats_db
+from bot.storage import stats_rollup as rollup
 from bot.storage.stats import counter_table
 
 c = counter_table.c
@@ -39,18 +40,36 @@ async def report_sums(
     series_kinds: list[str],
     keyed_kinds: list[str],
     team_kinds: list[str] | None = None,
+    series_grain: rollup.SeriesGrain = "day",
 ) -> ReportSums:
     """Every sum one report needs, for a period (inclusive) and teams (None: all).
 
+    Days up to the rollups' watermark are read from ``stats_rollup`` (whole grid periods;
+    the series from 'day' rows, or with ``series_grain`` 'month' from whole months dated
+    their first day, for series whose rows are months), later days from the counters.
     Today's distinct relatives and started conversations are still digests (folded into
     counters the next day): their counts are added here, so today is not shown as 0.
     """
-    period = (start, end, team_ids)
-    daily = await _sums(conn, [c.day, c.kind], *period, series_kinds)
-    keyed = await _sums(conn, [c.kind, c.key], *period, keyed_kinds)
-    teams = None
-    if team_kinds is not None:
-        teams = await _sums(conn, [c.team_id, c.kind], *period, team_kinds)
+    through = await rollup.rolled_through(conn)
+    raw_start = start
+    daily: list[tuple[Any, ...]] = []
+    keyed: list[tuple[Any, ...]] = []
+    teams: list[tuple[Any, ...]] | None = None if team_kinds is None else []
+    if through is not None and through >= start:
+        rolled_end = min(end, through)
+        raw_start = rolled_end + timedelta(days=1)
+        pieces = rollup.cover(start, rolled_end)
+        daily = await rollup.series(conn, start, rolled_end, team_ids, series_kinds, series_grain)
+        keyed = await rollup.sums(conn, ["kind", "key"], pieces, team_ids, keyed_kinds)
+        if team_kinds is not None:
+            teams = await rollup.sums(conn, ["team_id", "kind"], pieces, team_ids, team_kinds)
+    if raw_start <= end:
+        period = (raw_start, end, team_ids)
+        daily = _add(daily, await _sums(conn, [c.day, c.kind], *period, series_kinds))
+        keyed = _add(keyed, await _sums(conn, [c.kind, c.key], *period, keyed_kinds))
+        if team_kinds is not None:
+            more = await _sums(conn, [c.team_id, c.kind], *period, team_kinds)
+            teams = _add(teams or [], more)
     live = [
         row
         for row in await stats_db.derived_counts(conn, start, end)
