@@ -399,6 +399,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     rows = await fill_counters(core, teams, sizes["days"])
                     figures["counter_rows"] = rows
                     figures["fill_counters_s"] = round(time.perf_counter() - t0, 1)
+                    # The roll-up the service runs after its fold (through yesterday), timed.
+                    assert core.recorder is not None
+                    t0 = time.perf_counter()
+                    await core.recorder.fold_finished_days()
+                    figures["roll_up_s"] = round(time.perf_counter() - t0, 1)
                     t0 = time.perf_counter()
                     await fill_requests(core, teams, sizes["requests"], sizes["open"])
                     figures["fill_requests_s"] = round(time.perf_counter() - t0, 1)
@@ -491,6 +496,7 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"code: {report['code']}; command: {report['command']}")
     print(f"team files: {f['team_files']}")
     print(f"filling: counters {f['fill_counters_s']} s, requests {f['fill_requests_s']} s")
+    print(f"roll-up of the filled counters (the fold's, through yesterday): {f['roll_up_s']} s")
     many, two = f["serve_all_teams"], f["serve_2_teams"]
     print()
     startup = f"target < {TARGETS['startup_s']:g} s   {mark('startup')}"
