@@ -28,19 +28,22 @@ suppression so no hidden value can be worked out from what is shown together.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain import StaffUser
 from bot.services import stats_report as build
+from bot.services.protected import ALL, BOOK_KINDS, Book, build_book, group_unit
 from bot.services.stats_model import (
     GRID_KINDS,
+    NO_WHOLE_DAY,
     OFF_GRID,
     SMALL,
     TIME_BUCKETS,
@@ -51,7 +54,7 @@ from bot.services.stats_model import (
     StatTable,
     time_bucket,
 )
-from bot.storage import locks
+from bot.storage import locks, stats_book, stats_rollup
 from bot.storage import stats as stats_db
 from bot.storage import stats_report as sql
 from bot.storage.database import Database
@@ -254,6 +257,8 @@ class StatsRecorder:
                     fold = fold and locked
                     if fold:
                         await stats_db.fold_seen_before(conn, today)
+                        # Yesterday is closed now: into the rollups (reports read them).
+                        await stats_rollup.roll_up(conn, today - timedelta(days=1))
                     if locked and moves:
                         await stats_db.resolve_started(conn)
         except Exception as exc:
@@ -268,11 +273,22 @@ class StatsRecorder:
         return True
 
     async def fold_finished_days(self) -> int:
-        """(added) Fold earlier days' digests into "relatives" now (purge); days folded."""
+        """(added) Fold earlier days' digests into "relatives" now (purge); days folded.
+
+        Then roll up the closed days, but not one this process still holds increments or
+        digests of (not flushed yet, just after midnight): the next flush rolls it up.
+        A failure raises (the purge job logs it by type and records "stats_fold" failed;
+        the next round retries).
+        """
+        today = self.today()
+        waiting = [day for day, _, _, _, _ in self._pending] + list(self._seen)
+        through = min([today, *waiting]) - timedelta(days=1)
         async with self.database.write_tx() as conn:
             if not await locks.try_xact_lock(conn, "stats_fold"):
                 return 0  # another process is folding them
-            return await stats_db.fold_seen_before(conn, self.today())
+            days = await stats_db.fold_seen_before(conn, today)
+            await stats_rollup.roll_up(conn, through)
+            return days
 
 
 class StatsRefused(Exception):
@@ -286,9 +302,36 @@ class StatsService:
     time_zone: str = "UTC"  # TIME_ZONE: the days the counters are kept in (the recorder's)
     now: Callable[[], datetime] = _utc_now
 
+    _books: dict[tuple[date, frozenset[frozenset[str]]], Book] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _book_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+
     def today(self) -> date:
         """Today in ``time_zone``: the default last day of a period."""
         return day_in(self.time_zone, self.now)()
+
+    async def _book(self, through: date, groups: list[frozenset[str]]) -> Book:
+        """Every report's figures through ``through``, protected once (built once a day).
+
+        Closed days do not change, so the book is kept until the next day (or a new team
+        group); it is built in a thread, so the bot keeps answering meanwhile.
+        """
+        key = (through, frozenset(g & self.known_teams for g in groups))
+        async with self._book_lock:
+            book = self._books.get(key)
+            if book is None:
+                async with self.database.snapshot_tx() as conn:
+                    counts = await stats_book.day_counts(conn, through, BOOK_KINDS)
+                book = await asyncio.to_thread(
+                    build_book,
+                    counts,
+                    through=through,
+                    teams=self.known_teams,
+                    groups=key[1],
+                )
+                self._books = {key: book}  # only the newest: yesterday's is never asked again
+            return book
 
     async def report(self, viewer: StaffUser, period: Period, team_id: str | None) -> Report:
         """Coordinators: their teams; admins: all. ``team_id`` None = all the viewer's teams.
@@ -305,9 +348,13 @@ class StatsService:
             raise StatsRefused("The first day comes after the last day.")
         if not period.on_grid:  # the grid: no free ranges, so no two reports overlap oddly
             raise StatsRefused(OFF_GRID)
-        today = self.today()
-        if period.start <= today < period.end:  # not over yet: up to today, no future zeros
-            period = Period(period.start, today, period.kind)
+        # Closed days only: a day is shown from the next day on, when its counts are final,
+        # so every report of the same days shows the same protected figures (issue #13).
+        through = self.today() - timedelta(days=1)
+        if period.start > through:
+            raise StatsRefused(NO_WHOLE_DAY)
+        if period.end > through:  # not over yet: up to yesterday, no future zeros
+            period = Period(period.start, through, period.kind)
         if team_id is not None:
             if team_id not in self.known_teams:
                 raise StatsRefused("There is no such team.")
@@ -334,8 +381,21 @@ class StatsService:
                 series_kinds=build.SERIES_KINDS,
                 keyed_kinds=build.KEYED_KINDS,
                 team_kinds=["conversation_started", "request_created"] if per_team else None,
+                series_grain="month" if build.bucket_size(period) == "month" else "day",
             )
-        tables = build.build_tables(period, sums.daily, sums.keyed, sums.by_team, last=today)
+            groups = await stats_book.coordinator_team_sets(conn)
+        if not viewer.is_admin and len(teams) > 1:
+            groups.append(frozenset(teams))  # a single sign-on coordinator's teams
+        book = await self._book(through, groups)
+        if team_id is not None or (len(teams) == 1 and where is not None):
+            unit = teams[0]
+        elif where is None:
+            unit = ALL
+        else:
+            unit = group_unit(teams)
+        tables = build.build_tables(
+            period, sums.daily, sums.keyed, sums.by_team, last=through, book=book, unit=unit
+        )
         return Report(period, teams, tables, time_zone=self.time_zone)
 
     def to_csv(

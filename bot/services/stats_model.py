@@ -26,6 +26,11 @@ OFF_GRID = (
     "own choosing. Choose one of these periods."
 )
 
+# A period whose first day is today (a new week, month ...): no day of it is closed yet.
+NO_WHOLE_DAY = (
+    "This period has no finished day yet. Each day's figures are shown from the next day on."
+)
+
 
 _BUCKET_LIMITS = (15 * 60, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600)  # upper bounds, seconds
 
@@ -85,11 +90,16 @@ class Cell:
 
     value: int | None
     complement: bool = False
+    # (added, issue #13) not shown at all, with no bound: where the rules themselves would
+    # pin a small count (four "<5" days of 1 under a "<5" week), one figure is withheld.
+    withheld: bool = False
 
     @property
     def shown(self) -> str:
         if self.value is not None:
             return str(self.value)
+        if self.withheld:
+            return "not shown"
         return "hidden" if self.complement else "<5"
 
 

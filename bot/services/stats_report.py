@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.domain import CONCERNS, FEEDBACK, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
+from bot.services.protected import ALL, Book, Level
 from bot.services.stats_model import (
     SMALL,
     TIME_BUCKETS,
@@ -64,11 +65,13 @@ HIDDEN_NOTE = (
 
 
 def bucket_size(period: Period) -> str:
-    """Rows of a series: days for a week or month, weeks for a quarter, months for a year."""
+    """Rows of a series: days for a week or month, months for a quarter or a year.
+
+    Only grid cells (issue #13): a quarter's rows are its months, not weeks cut at its
+    edges, so every row is a figure some other report shows too, and the same one.
+    """
     if period.kind in ("week", "month"):
         return "day"
-    if period.kind == "quarter":
-        return "week"
     return "month"
 
 
@@ -146,13 +149,26 @@ def ranking(
     return column_table(table_id, title, row_label, ["Count"], rows, what)
 
 
+def _bucket_start(key: str, size: str) -> date:
+    return date.fromisoformat(key if size == "day" else f"{key}-01")
+
+
 def build_tables(
     period: Period,
     series: list[tuple[date, str, int]],
     keyed: list[tuple[str, str, int]],
     by_team: list[tuple[str, str, int]] | None,
     last: date | None = None,
+    *,
+    book: Book | None = None,
+    unit: str = ALL,
 ) -> list[StatTable]:
+    """The report's tables. With ``book`` (every report's figures protected once, see
+    ``bot.services.protected``), the series, the funnel and the per-team table show the
+    book's figures for ``unit`` (a team, a group or ALL) unchanged; the breakdowns are
+    protected here, and one whose total the book hides is not shown."""
+    if book is not None:
+        return _tables_from_book(period, keyed, by_team, last, book, unit)
     size = bucket_size(period)
     rows_over_time = buckets(period, last)
     over: dict[str, dict[str, int]] = {k: defaultdict(int) for k in SERIES_KINDS}
@@ -311,6 +327,141 @@ def build_tables(
     return tables
 
 
+# Breakdowns whose total is a book figure: each request has one urgency, topic, concern and
+# way of reply, and the ranking of screens adds up every screen view.
+TOTAL_KIND = {
+    "top_screens": "screen_viewed",
+    "urgency": "request_created",
+    "topics": "request_created",
+    "concerns": "request_created",
+    "reply_via": "request_created",
+}
+FUNNEL = [
+    ("Conversations started", "conversation_started"),
+    ("Guide screens viewed", "screen_viewed"),
+    ("Contact questions begun", "request_started"),
+    ("Contact requests sent", "request_created"),
+    ("Requests withdrawn", "request_withdrawn"),
+    ("Replies that could not be delivered", "relay_failed"),
+]
+BOOK_HIDES_TOTAL = (
+    "Not shown: its total is hidden in this period's figures so that a small count elsewhere "
+    "cannot be worked out, and this table would show it."
+)
+
+
+def _tables_from_book(
+    period: Period,
+    keyed: list[tuple[str, str, int]],
+    by_team: list[tuple[str, str, int]] | None,
+    last: date | None,
+    book: Book,
+    unit: str,
+) -> list[StatTable]:
+    size = bucket_size(period)
+    level: Level = period.kind
+    rows_over_time = buckets(period, last)
+    row_level: Level = "day" if size == "day" else "month"
+
+    def fig(kind: str, lvl: Level, start: date, who: str = unit) -> Cell:
+        return book.cell(kind, lvl, start, who)
+
+    def over_time(kinds: list[str]) -> tuple[list[tuple[str, list[Cell]]], list[Cell]]:
+        rows = [
+            (b, [fig(k, row_level, _bucket_start(b, size)) for k in kinds]) for b in rows_over_time
+        ]
+        return rows, [fig(k, level, period.start) for k in kinds]
+
+    def table(
+        table_id: str,
+        title: str,
+        row_label: str,
+        columns: list[str],
+        rows: list[tuple[str, list[Cell]]],
+        totals: list[Cell] | None,
+        note: str | None = None,
+    ) -> StatTable:
+        if any(c.complement for _, cells in rows for c in cells) or any(
+            c.complement for c in totals or []
+        ):
+            note = f"{note} {HIDDEN_NOTE}" if note else HIDDEN_NOTE
+        return StatTable(table_id, title, row_label, columns, rows, totals, note)
+
+    time_label = {"day": "Day", "month": "Month"}[size]
+    conv_rows, conv_totals = over_time(["conversation_started", "relatives"])
+    req_rows, req_totals = over_time(["request_created"])
+    tables = [
+        table(
+            "conversations_over_time",
+            "Conversations and relatives over time",
+            time_label,
+            ["Conversations started", "Relatives (distinct per day)"],
+            conv_rows,
+            conv_totals,
+            note=(
+                "A relative is counted once per day; rows and totals longer than a day add "
+                "up the days."
+            )
+            if size != "day"
+            else "A relative is counted once per day; the total adds up the days.",
+        ),
+        table(
+            "requests_over_time",
+            "Contact requests over time",
+            time_label,
+            ["Contact requests"],
+            req_rows,
+            req_totals,
+        ),
+        table(
+            "funnel",
+            "From first message to contact request",
+            "Step",
+            ["Count"],
+            [(label, [fig(kind, level, period.start)]) for label, kind in FUNNEL],
+            None,
+            note="Screens are counted per view, not per person.",
+        ),
+    ]
+    legacy = build_tables(period, [], keyed, None, last)
+    skip = {"conversations_over_time", "requests_over_time", "funnel", "by_team"}
+    for t in legacy:
+        if t.id in skip:
+            continue
+        kind = TOTAL_KIND.get(t.id)
+        if kind is not None and t.rows:
+            total = fig(kind, level, period.start)
+            if total.complement:
+                t = _refused(t.id, t.title, t.row_label, t.columns, BOOK_HIDES_TOTAL)
+        tables.append(t)
+    if by_team is not None:
+        members = sorted({team or "none" for team, _, _ in by_team})
+        rows = [
+            (
+                name,
+                [
+                    fig(k, level, period.start, "" if name == "none" else name)
+                    for k in PER_TEAM_COLUMNS
+                ],
+            )
+            for name in members
+        ]
+        tables.append(
+            table(
+                "by_team",
+                "Per team",
+                "Team",
+                ["Conversations started", "Contact requests"],
+                rows,
+                [fig(k, level, period.start) for k in PER_TEAM_COLUMNS],
+            )
+        )
+    return tables
+
+
+PER_TEAM_COLUMNS = ["conversation_started", "request_created"]
+
+
 CSV_COLUMNS = [
     "period_start",
     "period_end",
@@ -362,7 +513,7 @@ def to_csv(
         writer.writerow(cells)
 
     def shown(cell: Cell) -> str:
-        return words(cell.shown) if cell.complement else cell.shown
+        return words(cell.shown) if cell.complement or cell.withheld else cell.shown
 
     for table in report.tables:
         for key, cells in table.rows:

@@ -18,6 +18,8 @@ from bot.services.stats import SMALL, TIME_BUCKETS
 
 # A cell hidden although 5 or more (complementary suppression): "<5" would be untrue.
 HIDDEN = N_("hidden")
+# Withheld: not shown at all, where the rules would otherwise pin a small count (#13).
+NOT_SHOWN = N_("not shown")
 TOTAL = N_("Total")
 TIME_BUCKET_LABELS = {
     "under_15m": N_("Under 15 minutes"),

@@ -28,6 +28,7 @@ from bot.web.staff.deps import StaffDoor, door_of, stats_of
 from bot.web.staff.pages import SECURITY_HEADERS
 from bot.web.staff.stats_labels import (
     HIDDEN,
+    NOT_SHOWN,
     ROW_KEYS,
     TIME_BUCKET_LABELS,
     chart_kind,
@@ -77,7 +78,7 @@ def _chart(
 ) -> dict[str, Any]:
     """Chart.js-ready data: a suppressed cell is null (a gap), in ``hidden`` with its mark."""
     hidden = [
-        [r, c, say(HIDDEN) if cell.complement else cell.shown]
+        [r, c, say(HIDDEN) if cell.complement else say(NOT_SHOWN) if cell.withheld else cell.shown]
         for r, (_, cells) in enumerate(table.rows)
         for c, cell in enumerate(cells)
         if cell.value is None
