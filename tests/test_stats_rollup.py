@@ -76,15 +76,17 @@ async def rows(database: Database) -> Rows:
 
 
 def expected(cells: Mapping[CounterKey, int], through: date) -> Rows:
-    """What the rollups must hold: counters summed over language per period."""
+    """What the rollups must hold: counters summed over language per period, per team
+    and for all teams together."""
     out: Rows = {}
     for (day, team, _lang, kind, key), n in cells.items():
         if day > through:
             continue
         for period in ("day", *rollup.GRIDS):
             first, _ = rollup.period_of(period, day)
-            cell = (period, first, team, kind, key)
-            out[cell] = out.get(cell, 0) + n
+            for who in (team, rollup.ALL_TEAMS):
+                cell = (period, first, who, kind, key)
+                out[cell] = out.get(cell, 0) + n
     return out
 
 

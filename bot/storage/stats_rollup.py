@@ -15,6 +15,9 @@ too (waiting; a transaction may take its own lock twice), so the second reads th
 watermark after the first commits. Never roll up a day whose counters can still change:
 the service rolls up through yesterday, right after the fold of yesterday's digests.
 
+Besides each team's rows ('' = no team), rows with team_id ALL_TEAMS ('*') hold every
+team together, so the all-teams report reads one row per key, not one per team and key.
+
 Read helpers for ``bot.storage.stats_report``: ``rolled_through``, ``cover`` (a day range
 as whole grid periods), ``sums`` (sums over such pieces) and ``series`` (the daily series
 from 'day' rows, or whole months from 'month' rows).
@@ -45,6 +48,10 @@ r = rollup_table.c
 RollupKind = Literal["day", "week", "month", "quarter", "year"]
 GRIDS: tuple[RollupKind, ...] = ("week", "month", "quarter", "year")
 STATE_NAME = "stats_rollup"
+# Rows for every team together, '' included (the admins' all-teams view): it reads a
+# period's few thousand keys instead of 300 teams' rows. Never a team id (those are
+# content.loader.TEAM_ID_RE: a lowercase letter, then letters, digits, _).
+ALL_TEAMS = "*"
 SeriesGrain = Literal["day", "month"]
 
 # A day's period start per grid, in each dialect's SQL (``d`` a DATE column or value).
@@ -70,6 +77,12 @@ _DAYS = text(
     "INSERT INTO stats_rollup (period_kind, period_start, team_id, kind, key, count) "
     "SELECT 'day', day, team_id, kind, key, sum(count) FROM stats_counter "
     "WHERE day > :after AND day <= :through GROUP BY day, team_id, kind, key" + _UPSERT
+).bindparams(bindparam("after", type_=Date), bindparam("through", type_=Date))
+# The same days for all teams together (team_id ALL_TEAMS), for the all-teams report.
+_ALL_DAYS = text(
+    "INSERT INTO stats_rollup (period_kind, period_start, team_id, kind, key, count) "
+    "SELECT 'day', day, :all, kind, key, sum(count) FROM stats_counter "
+    "WHERE day > :after AND day <= :through GROUP BY day, kind, key" + _UPSERT
 ).bindparams(bindparam("after", type_=Date), bindparam("through", type_=Date))
 
 
@@ -112,6 +125,7 @@ async def roll_up(conn: AsyncConnection, through: date) -> int:
         return 0
     bounds = {"after": after or date.min, "through": through}
     await conn.execute(_DAYS, bounds)
+    await conn.execute(_ALL_DAYS, {**bounds, "all": ALL_TEAMS})
     for kind in GRIDS:
         await conn.execute(_grid_statement(conn.dialect.name, kind), bounds)
     statement = _insert(conn)(state_table).values(name=STATE_NAME, through=through)
@@ -195,7 +209,9 @@ async def sums(
     kinds: Sequence[str],
 ) -> list[tuple[Any, ...]]:
     """(*by, sum of count) over the rollup rows of ``pieces`` (from ``cover``), the kinds
-    and teams (None: all, '' included), grouped by ``by`` (column names)."""
+    and teams (None: all, '' included), grouped by ``by`` (column names).
+
+    All teams (None) read the ALL_TEAMS rows, unless grouped by team (then every team's)."""
     if not pieces or not kinds or (team_ids is not None and not team_ids):
         return []
     columns = [r[name] for name in by]
@@ -206,6 +222,10 @@ async def sums(
     )
     if team_ids is not None:
         statement = statement.where(r.team_id.in_(sorted(team_ids)))
+    elif "team_id" in by:
+        statement = statement.where(r.team_id != ALL_TEAMS)
+    else:
+        statement = statement.where(r.team_id == ALL_TEAMS)
     return [(*row[:-1], int(row[-1])) for row in await conn.execute(statement)]
 
 
