@@ -9,6 +9,7 @@ modelled on tdlib's ``parse_html``; lengths are UTF-16 code units, as Telegram c
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,8 @@ __all__ = [
 
 def utf16_length(text: str) -> int:
     """Length in UTF-16 code units, which is how Telegram counts characters."""
-    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    # Two bytes a unit; a lone surrogate (one unit) passes through as its two bytes.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 _HTML_TAGS = frozenset(
@@ -58,6 +60,7 @@ _SIMPLE_ENTITIES = {
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _TIME_FORMAT_RE = re.compile(r"r|w?[dD]?[tT]?")
 _HTML_SPACE = " \t\n\r\f\v"
+_MARKUP_RE = re.compile("[&<]")
 
 
 def _decode_entity(text: str, pos: int) -> tuple[str | None, int, str]:
@@ -159,9 +162,11 @@ class _HtmlParser:
                     self.out.append(char)
                 i = end
                 continue
-            if ch != "<":
-                self.out.append(ch)
-                i += 1
+            if ch != "<":  # plain text up to the next '&' or '<': one item per code point
+                found = _MARKUP_RE.search(text, i)
+                end = found.start() if found else n
+                self.out.extend(text[i:end])
+                i = end
                 continue
             after = self._end_tag(i) if i + 1 < n and text[i + 1] == "/" else self._start_tag(i)
             if after is None:  # not a valid tag: keep the '<' as text and carry on
@@ -350,9 +355,14 @@ def parse_telegram_html(text: str) -> ParsedHtml:
     """Parse ``text`` as Telegram does; entities of length 0 are dropped, as Telegram does."""
     parser = _parse_html(text)
     # ``out`` holds one code point per item: map item indexes to UTF-16 offsets.
-    units = [0]
-    for ch in parser.out:
-        units.append(units[-1] + (2 if ord(ch) > 0xFFFF else 1))
+    visible = "".join(parser.out)
+    if utf16_length(visible) == len(visible):  # nothing outside the BMP: units are indexes
+        units: Sequence[int] = range(len(parser.out) + 1)
+    else:
+        offsets = [0]
+        for ch in parser.out:
+            offsets.append(offsets[-1] + (2 if ord(ch) > 0xFFFF else 1))
+        units = offsets
     entities = []
     for entity in parser.entities:
         if "offset" not in entity:  # never closed: the message fails anyway
@@ -360,7 +370,7 @@ def parse_telegram_html(text: str) -> ParsedHtml:
         start, end = entity["offset"], entity["offset"] + entity["length"]
         if end > start:
             entities.append({**entity, "offset": units[start], "length": units[end] - units[start]})
-    return ParsedHtml("".join(parser.out), entities, parser.problems, parser.failure)
+    return ParsedHtml(visible, entities, parser.problems, parser.failure)
 
 
 def validate_telegram_html(text: str) -> list[str]:

@@ -53,25 +53,29 @@ def contact_screens(content: Content, renderer: Renderer, lang: str, out: list[P
     }
     checked = 0
     need = {"emergency", content.root}
+    # The same for every team (no team in their making): rendered once, checked per team.
+    edit_menu, withdraw = screens.edit_menu(lang), screens.withdraw_question(lang, "ACD-EFG")
+    withdrawn, sent = screens.withdrawn(lang), screens.message_sent(lang)
+    thanks = screens.feedback_thanks(lang)
     for team_id in content.teams:
         rendered = [(screens.step(lang, team_id, {**draft, "step": s}), s) for s in STEPS]
         for status in STATUSES:
             view = RelativeView("ACD-EFG", status, now, status == "claimed", 1)
             rendered.append((screens.status(lang, team_id, view, now), f"status {status}"))
         rendered += [
-            (screens.edit_menu(lang), "edit menu"),
+            (edit_menu, "edit menu"),
             (screens.created(lang, team_id, "ACD-EFG", "chat", now), "case code"),
-            (screens.withdraw_question(lang, "ACD-EFG"), "withdraw"),
-            (screens.withdrawn(lang), "withdrawn"),
+            (withdraw, "withdraw"),
+            (withdrawn, "withdrawn"),
         ]
         for screen, name in rendered:
             check_screen(screen, f"screen {lang}/{team_id}/contact: {name}", out, need=need)
             checked += 1
         for screen, name in [
-            (screens.message_sent(lang), "message sent"),
+            (sent, "message sent"),
             (screens.relayed(lang, team_id, "…", "Anna"), "staff reply"),
             (screens.closed_notice(lang, team_id, "ACD-EFG"), "close notice"),
-            (screens.feedback_thanks(lang), "feedback thanks"),
+            (thanks, "feedback thanks"),
         ]:
             where = f"screen {lang}/{team_id}/contact: {name}"
             check_screen(screen, where, out, need={"emergency"})

@@ -27,6 +27,7 @@ from bot.content.model import (
     Team,
     TeamGroup,
 )
+from bot.content.translations import safe_load
 
 NODE_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 TEAM_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
@@ -64,8 +65,7 @@ class _Collector:
 
 def _read_yaml(path: Path, out: _Collector) -> Any:
     try:
-        with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+        return safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         out.error(str(path), "file is missing")
     except yaml.YAMLError as exc:

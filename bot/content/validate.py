@@ -12,6 +12,7 @@ import gettext as _gettext
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
 from bot import callbacks
@@ -20,7 +21,7 @@ from bot.content.model import NO_TEAM, REQUIRED_NODES, Content
 from bot.content.render import PLACEHOLDER_RE, Renderer, Screen
 from bot.content.translations import LanguageStatus, language_status, read_store
 from bot.i18n import I18n, Translator
-from bot.tghtml import validate_telegram_html, visible_length
+from bot.tghtml import parse_telegram_html, utf16_length
 
 MAX_MESSAGE = 4096
 SOFT_SCREEN = 900  # a phone screen: no relative's screen may be longer
@@ -337,26 +338,34 @@ def _check_placeholders(content: Content, text: str, where: str, out: list[Probl
 
 def check_screen(screen: Screen, where: str, out: list[Problem], *, need: set[str]) -> None:
     """Telegram would take ``screen``, and it offers the buttons in ``need``."""
-    for problem in validate_telegram_html(screen.text):
-        out.append(Problem("error", where, f"HTML: {problem}"))
-    length = visible_length(screen.text)
+    for message in _screen_problems(screen, frozenset(need)):
+        out.append(Problem("error", where, message))
+
+
+@cache
+def _screen_problems(screen: Screen, need: frozenset[str]) -> tuple[str, ...]:
+    """What ``check_screen`` finds: a function of the screen (its text and buttons) and
+    ``need`` alone, so a screen many teams show alike is parsed once per walk (``check``
+    clears this cache at its end)."""
+    problems: list[str] = []
+    parsed = parse_telegram_html(screen.text)  # one parse: its problems and visible text
+    problems.extend(f"HTML: {problem}" for problem in parsed.problems)
+    length = utf16_length(parsed.text)
     if length > MAX_MESSAGE or length == 0:
-        out.append(Problem("error", where, f"{length} characters; Telegram takes 1-{MAX_MESSAGE}"))
+        problems.append(f"{length} characters; Telegram takes 1-{MAX_MESSAGE}")
     elif length > SOFT_SCREEN:
-        out.append(
-            Problem("error", where, f"{length} characters; a phone screen is {SOFT_SCREEN} at most")
-        )
+        problems.append(f"{length} characters; a phone screen is {SOFT_SCREEN} at most")
     targets = set()
     for button in screen.buttons():
         if not 1 <= len(button.data.encode()) <= callbacks.MAX_BYTES:
-            out.append(Problem("error", where, f"callback code {button.data!r} too long"))
+            problems.append(f"callback code {button.data!r} too long")
         action = callbacks.parse(button.data)
         if action is None:
-            out.append(Problem("error", where, f"button {button.label!r} has an unknown code"))
+            problems.append(f"button {button.label!r} has an unknown code")
         elif isinstance(action, callbacks.Go):
             targets.add(action.node)
-    for target in need - targets:
-        out.append(Problem("error", where, f"no way to {target!r} from this screen"))
+    problems.extend(f"no way to {target!r} from this screen" for target in sorted(need - targets))
+    return tuple(problems)
 
 
 # A walk over more screens for one language (the chat's contact screens): how many it checked.
@@ -516,7 +525,10 @@ def check(
         code: replace(tr, translations=recording[code]) for code, tr in report.translators.items()
     }
     renderer = report.renderer = Renderer(content, walking, retention_days)
-    report.screens_checked = _screens(content, renderer, report.problems, walks)
+    try:
+        report.screens_checked = _screens(content, renderer, report.problems, walks)
+    finally:
+        _screen_problems.cache_clear()  # the walk's screens are not kept after it
     renderer.translators = report.translators
     renderer.guide.cache_clear()
     for language in content.enabled_languages:
