@@ -28,11 +28,15 @@ over day counters.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
 
 from bot.services.stats_model import SMALL, Cell, Period
 
@@ -59,6 +63,7 @@ def group_unit(teams: Iterable[str]) -> str:
     return "group:" + "+".join(sorted(teams))
 
 
+@functools.lru_cache(maxsize=65_536)
 def cell_start(level: Level, day: date) -> date:
     """The first day of the grid cell of ``level`` that holds ``day``."""
     if level == "day":
@@ -82,126 +87,159 @@ class _Model:
         return found
 
 
-def _bounds(model: _Model) -> tuple[list[int], list[int]]:
-    """Outer bounds that propagation over every relation proves (a worklist to a fixed point)."""
-    n = len(model.values)
-    lo = [0] * n
-    hi = [INF] * n
-    for i, (v, m) in enumerate(zip(model.values, model.marks, strict=True)):
-        if m == "shown":
-            lo[i] = hi[i] = v
-        elif m == "small":
-            lo[i], hi[i] = 1, SMALL - 1
-        elif m == "complement":
-            lo[i] = SMALL
-    lines_of: list[list[int]] = [[] for _ in range(n)]
-    active: list[int] = []
-    for li, (total, members) in enumerate(model.lines):
-        if lo[total] == hi[total] and all(lo[i] == hi[i] for i in members):
-            continue  # everything known: nothing to learn
-        active.append(li)
-        lines_of[total].append(li)
-        for i in members:
-            lines_of[i].append(li)
-    queue = list(active)
-    queued = set(queue)
-    budget = 200 * max(1, len(active))
-    while queue and budget > 0:
-        budget -= 1
-        li = queue.pop()
-        queued.discard(li)
-        total, members = model.lines[li]
-        s_lo = sum(lo[i] for i in members)
-        finite = [hi[i] for i in members if hi[i] < INF]
-        unbounded = len(members) - len(finite)  # members with no upper bound yet
-        s_hi = sum(finite) if not unbounded else INF
-        changed: list[int] = []
-        if s_lo > lo[total]:
-            lo[total] = s_lo
-            changed.append(total)
-        if s_hi < hi[total]:
-            hi[total] = s_hi
-            changed.append(total)
-        t_lo, t_hi = lo[total], hi[total]
-        s_fin = sum(finite)
-        for i in members:
-            own_unbounded = hi[i] >= INF
-            if unbounded - own_unbounded == 0:  # every other member is bounded above
-                others_hi = s_fin - (0 if own_unbounded else hi[i])
-                new_lo = t_lo - others_hi
-                if new_lo > lo[i]:
-                    lo[i] = new_lo
-                    changed.append(i)
-            if t_hi < INF:
-                new_hi = t_hi - (s_lo - lo[i])
-                if new_hi < hi[i]:
-                    hi[i] = new_hi
-                    changed.append(i)
-        for var in changed:
-            for other in lines_of[var]:
-                if other not in queued:
-                    queued.add(other)
-                    queue.append(other)
+@dataclass(frozen=True)
+class _Lines:
+    """The relations as arrays: each line's total, and its members laid out line by line."""
+
+    totals: npt.NDArray[np.int64]
+    members: npt.NDArray[np.int64]
+    line_of: npt.NDArray[np.int64]  # the line of each entry of ``members``
+    starts: npt.NDArray[np.int64]  # where each line's members begin
+
+    @classmethod
+    def of(cls, model: _Model) -> _Lines:
+        totals = np.array([t for t, _ in model.lines], dtype=np.int64)
+        sizes = np.array([len(m) for _, m in model.lines], dtype=np.int64)
+        members = np.array([i for _, m in model.lines for i in m], dtype=np.int64)
+        starts = np.zeros(len(sizes), dtype=np.int64)
+        if len(sizes):
+            starts[1:] = np.cumsum(sizes)[:-1]
+        line_of = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        return cls(totals, members, line_of, starts)
+
+
+CODES: dict[Mark, int] = {"shown": 0, "small": 1, "complement": 2, "free": 3, "withheld": 4}
+
+
+def _codes(model: _Model) -> npt.NDArray[np.int8]:
+    return np.array([CODES[m] for m in model.marks], dtype=np.int8)
+
+
+def _bounds(
+    model: _Model, lines: _Lines | None = None, codes: npt.NDArray[np.int8] | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Outer bounds that propagation over every relation proves, to a fixed point.
+
+    Every relation is applied at once per round (arrays, so that a national deployment's
+    hundreds of thousands of figures take seconds): a total lies within the sums of its
+    members' bounds, and a member within the total's bounds less the others'. Each step
+    only narrows a bound that holds, so every bound proved is true.
+    """
+    lines = lines or _Lines.of(model)
+    codes = _codes(model) if codes is None else codes
+    values = np.array(model.values, dtype=np.int64)
+    shown, small, comp = codes == 0, codes == 1, codes == 2
+    lo = np.where(shown, values, np.where(small, 1, np.where(comp, SMALL, 0))).astype(np.int64)
+    hi = np.where(shown, values, np.where(small, SMALL - 1, INF)).astype(np.int64)
+    if not len(lines.totals):
+        return lo, hi
+    t_idx, m_idx, l_of, starts = lines.totals, lines.members, lines.line_of, lines.starts
+    for _ in range(10_000):  # converges long before; a bound narrows at least by 1 a round
+        m_lo, m_hi = lo[m_idx], hi[m_idx]
+        unbounded = m_hi >= INF
+        s_lo = np.add.reduceat(m_lo, starts)
+        n_inf = np.add.reduceat(unbounded.astype(np.int64), starts)
+        fin_hi = np.add.reduceat(np.where(unbounded, 0, m_hi), starts)
+        s_hi = np.where(n_inf > 0, INF, np.minimum(fin_hi, INF))
+        t_lo, t_hi = lo[t_idx], hi[t_idx]
+        others_inf = n_inf[l_of] - unbounded
+        others_hi = fin_hi[l_of] - np.where(unbounded, 0, m_hi)
+        cand_lo = np.where(others_inf == 0, t_lo[l_of] - others_hi, 0)
+        cand_hi = np.where(t_hi[l_of] < INF, t_hi[l_of] - (s_lo[l_of] - m_lo), INF)
+        new_lo, new_hi = lo.copy(), hi.copy()
+        np.maximum.at(new_lo, t_idx, s_lo)
+        np.minimum.at(new_hi, t_idx, s_hi)
+        np.maximum.at(new_lo, m_idx, cand_lo)
+        np.minimum.at(new_hi, m_idx, cand_hi)
+        if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
+            break
+        if (new_lo > new_hi).any():  # pragma: no cover - the figures are true sums
+            raise RuntimeError("figures inconsistent with their relations")
+        lo, hi = new_lo, new_hi
     return lo, hi
 
 
-def _complement_for(model: _Model, var: int, lines_of: list[list[int]]) -> int | None:
-    """The smallest shown non-zero figure in a relation through ``var`` (members first)."""
-    lines = sorted(
-        lines_of[var],
-        key=lambda li: sum(
-            model.marks[i] != "shown" for i in [model.lines[li][0], *model.lines[li][1]]
-        ),
-    )
+def _withhold(model: _Model, var: int, lines_of: list[list[int]]) -> int:
+    """Nothing shown is left around a pinned count: the rules pin it (four counts of 1
+    under a week of 4, all "<5"). The smallest hidden total of its relations is then not
+    shown at all ("withheld": no bound), else the count itself."""
+    totals = [
+        model.lines[li][0]
+        for li in lines_of[var]
+        if model.marks[model.lines[li][0]] in ("small", "complement")
+    ]
+    return min(totals, key=lambda i: (model.values[i], i)) if totals else var
+
+
+def _complement_for(
+    model: _Model,
+    var: int,
+    lines_of: list[list[int]],
+    touched: set[int],
+    barren: set[tuple[int, bool]],
+) -> tuple[int, int] | None:
+    """(the smallest shown non-zero figure in a relation through ``var``, that relation);
+    members before totals, the shortest relations first (a day's week before all teams).
+    (-1, li): a relation this round already chose in comes first, so wait for propagation.
+    ``barren`` remembers relations with nothing left to hide (they stay so in a round)."""
+    lines = sorted(lines_of[var], key=lambda li: (len(model.lines[li][1]), li))
     for with_totals in (False, True):
         for li in lines:
+            if li in touched:
+                return -1, li
+            if (li, with_totals) in barren:
+                continue
             total, members = model.lines[li]
             pool = [i for i in members if model.marks[i] == "shown" and model.values[i] > 0]
             if with_totals and model.marks[total] == "shown" and model.values[total] > 0:
                 pool.append(total)
             if pool:
-                return min(pool, key=lambda i: (model.values[i], i))
+                return min(pool, key=lambda i: (model.values[i], i)), li
+            barren.add((li, with_totals))
     return None
 
 
-def protect(model: _Model, rounds: int = 200) -> None:
-    """Hide complements until propagation pins no hidden small count (see the module)."""
+def protect(model: _Model, rounds: int = 500) -> None:
+    """Hide complements until propagation pins no hidden small count (see the module).
+
+    Each round frees every pinned count whose relations no earlier choice of the round
+    touched (one complement each), then propagates again: many pins, few rounds.
+    """
     lines_of: list[list[int]] = [[] for _ in model.values]
     for li, (total, members) in enumerate(model.lines):
         lines_of[total].append(li)
         for i in members:
             lines_of[i].append(li)
+    arrays = _Lines.of(model)
+    codes = _codes(model)
     for _ in range(rounds):
-        lo, hi = _bounds(model)
-        pinned = [
-            i for i, m in enumerate(model.marks) if m in ("small", "complement") and lo[i] >= hi[i]
-        ]
-        primary = [i for i in pinned if model.marks[i] == "small"]
+        lo, hi = _bounds(model, arrays, codes)
+        at_one = (lo >= hi) & ((codes == 1) | (codes == 2))
+        primary = np.flatnonzero(at_one & (codes == 1)).tolist()
         if not primary:
             return
-        chosen = False
-        for var in [*primary, *(i for i in pinned if i not in primary)]:
-            pick = _complement_for(model, var, lines_of)
-            if pick is not None:
-                model.marks[pick] = "complement"
-                chosen = True
-                break
-        if not chosen:
-            # Nothing shown is left around a pinned count: the rules pin it (four counts
-            # of 1 under a week of 4, all "<5"). The tightest published total of its
-            # relations is then not shown at all ("withheld": no bound), else the count.
-            var = primary[0]
-            totals = [
-                model.lines[li][0]
-                for li in lines_of[var]
-                if model.marks[model.lines[li][0]] in ("small", "complement")
-            ]
-            model.marks[min(totals, key=lambda i: (model.values[i], i)) if totals else var] = (
-                "withheld"
-            )
-    lo, hi = _bounds(model)
+        others = np.flatnonzero(at_one & (codes == 2)).tolist()
+        touched: set[int] = set()
+        barren: set[tuple[int, bool]] = set()
+        for var in [*primary, *others]:
+            found = _complement_for(model, var, lines_of, touched, barren)
+            if found is not None and found[0] < 0:
+                continue  # a relation of it changed this round: propagate first
+            if found is None:
+                if model.marks[var] != "small":
+                    continue
+                pick, line = _withhold(model, var, lines_of), -1 - var
+            else:
+                pick, line = found
+            if line in touched:
+                continue  # this round's choice in that relation may free it: propagate first
+            touched.add(line)
+            mark: Mark = "complement" if model.marks[pick] == "shown" else "withheld"
+            model.marks[pick] = mark
+            codes[pick] = CODES[mark]
+    lo, hi = _bounds(model, arrays, codes)
     names = {i: key for key, i in model.index.items()}
-    stuck = [names[i] for i, m in enumerate(model.marks) if m == "small" and lo[i] >= hi[i]]
+    stuck = [names[i] for i in np.flatnonzero((lo >= hi) & (codes == 1)).tolist()]
     raise RuntimeError(f"protection did not settle: {stuck[:3]}")  # pragma: no cover
 
 
@@ -250,6 +288,8 @@ def build_book(
     out: dict[FigureKey, Cell] = {}
     for kind in BOOK_KINDS:
         data = per.get(kind, {})
+        if not data:
+            continue  # nothing counted: every figure is 0, shown (Book.cell's default)
         units = sorted(set(known) | {t for _, t in data} | {""})
         out.update(_protect_kind(kind, data, days, units, known, group_sets))
     return Book(through, out)
