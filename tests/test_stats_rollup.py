@@ -299,3 +299,21 @@ def test_the_migration_upgrades_from_0011_and_downgrades(migrated_url: str) -> N
             await database.close()
 
     asyncio.run(run())
+
+
+async def test_counters_written_for_a_rolled_up_day_reach_the_rollups(database_url: str) -> None:
+    """A flush just after midnight in another process, or a tool writing past days."""
+    cells = _cells()
+    async with fresh(database_url) as database:
+        await add(database, cells)
+        through = date(2026, 11, 30)
+        await roll(database, through)
+        late = {
+            (date(2026, 11, 30), "laholm", "sv", "conversation_started", ""): 5,
+            (date(2026, 3, 2), "", "fi", "screen_viewed", "new"): 2,
+            (date(2026, 12, 1), "laholm", "sv", "conversation_started", ""): 4,  # not rolled
+        }
+        await add(database, late)
+        for cell, n in late.items():
+            cells[cell] = cells.get(cell, 0) + n
+        assert await rows(database) == expected(cells, through)

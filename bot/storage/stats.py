@@ -45,6 +45,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.storage import stats_rollup
 from bot.storage.models import StatsCounter, StatsDailySeen, table_of
 
 counter_table = table_of(StatsCounter)
@@ -72,6 +73,8 @@ async def add_counts(conn: AsyncConnection, increments: Mapping[CounterKey, int]
     """Add each increment to its cell, creating the cell when it is new."""
     if not increments:
         return
+    # A day already rolled up (stats_rollup) gets the increments there too.
+    through = await stats_rollup.before_counts(conn, min(key[0] for key in increments))
     rows = [
         {"day": d, "team_id": t, "language": lang, "kind": k, "key": key, "count": n}
         for (d, t, lang, k, key), n in sorted(increments.items())
@@ -82,6 +85,7 @@ async def add_counts(conn: AsyncConnection, increments: Mapping[CounterKey, int]
         set_={"count": counter_table.c.count + statement.excluded.count},
     )
     await conn.execute(statement, rows)
+    await stats_rollup.add_late(conn, increments, through)
 
 
 async def add_seen(conn: AsyncConnection, day: date, digests: Iterable[tuple[str, str]]) -> None:

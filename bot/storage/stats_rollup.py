@@ -29,7 +29,7 @@ the counters did: sums without language).
 from __future__ import annotations
 
 import calendar
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -243,3 +243,55 @@ async def series(
     pieces = cover(start, end, ("month",) if grain == "month" else ())
     rows = await sums(conn, ["period_start", "kind"], pieces, team_ids, kinds)
     return [(_as_date(first), kind, n) for first, kind, n in rows]
+
+
+# --- counters written for a day already rolled up --------------------------------------
+
+
+async def before_counts(conn: AsyncConnection, first_day: date) -> date | None:
+    """Call before adding counters whose earliest day is ``first_day``; the watermark.
+
+    A day can be rolled up while another process still writes to it (its flush just after
+    midnight) or after a test or tool wrote past days: those increments go to the rollups
+    too (``add_late``). Where a roll-up could run meanwhile (nothing rolled up yet, or
+    ``first_day`` at most the day after the watermark), this waits for the "stats_fold"
+    lock first (PostgreSQL), before any counter row is written, so the watermark read is
+    the one that holds at commit.
+    """
+    through = await rolled_through(conn)
+    if through is None or first_day <= through + timedelta(days=1):
+        await locks.wait_xact_lock(conn, "stats_fold")
+        through = await rolled_through(conn)
+    return through
+
+
+async def add_late(
+    conn: AsyncConnection,
+    increments: Mapping[tuple[date, str, str, str, str], int],
+    through: date | None,
+) -> None:
+    """Add the increments of days up to ``through`` (the watermark from ``before_counts``)
+    to their rollup rows, per team and for all teams, like ``roll_up`` would have."""
+    if through is None:
+        return
+    cells: dict[tuple[str, date, str, str, str], int] = {}
+    for (day, team, _language, kind, key), n in increments.items():
+        if day > through:
+            continue
+        for period in ("day", *GRIDS):
+            first, _ = period_of(period, day)
+            for who in (team, ALL_TEAMS):
+                cell = (period, first, who, kind, key)
+                cells[cell] = cells.get(cell, 0) + n
+    if not cells:
+        return
+    rows = [
+        {"period_kind": p, "period_start": s, "team_id": t, "kind": k, "key": key, "count": n}
+        for (p, s, t, k, key), n in sorted(cells.items())
+    ]
+    statement = _insert(conn)(rollup_table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["period_kind", "period_start", "team_id", "kind", "key"],
+        set_={"count": rollup_table.c.count + statement.excluded.count},
+    )
+    await conn.execute(statement, rows)
