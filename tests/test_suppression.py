@@ -299,7 +299,12 @@ def test_independent_values_only_hide_small_ones() -> None:
 
 UNITS = ("laholm", "botkyrka", "")  # "": no municipality chosen (admins' all-teams view)
 GROUP = ("botkyrka", "laholm")  # a coordinator who sees both teams (their overview)
-KINDS = ("conversation_started", "request_created")
+# A request's counter carries its topic ("request_created#worry"): the requests are the sum of
+# the topics, as in the product (each request has one topic), so the topics table is checked
+# across reports too.
+TOPIC_KEYS = ("worry", "talk", "other")
+KINDS = ("conversation_started", "request_created", *(f"request_created#{t}" for t in TOPIC_KEYS))
+ATOM_KINDS = (KINDS[0], *KINDS[2:])  # what a counter is: a start, or a request on a topic
 DAYS = [date(2026, 11, 1) + timedelta(days=n) for n in (-3, 0, 5, 20, 26, 28, 29, 30, 33)]
 Atom = tuple[str, date, str]  # (unit, day, kind)
 
@@ -307,28 +312,22 @@ Atom = tuple[str, date, str]  # (unit, day, kind)
 def _figures(
     period: Period, units: tuple[str, ...], per_team: bool, counts: dict[Atom, int]
 ) -> list[tuple[frozenset[Atom], Cell]]:
-    """Every number one report shows of the series, funnel and per-team tables, with the
-    counters (atoms) it adds up."""
-    series = [
-        (day, kind, n)
+    """Every number one report shows of the series, funnel, per-team and topics tables,
+    with the counters (atoms) it adds up."""
+    inside = [
+        (unit, day, kind.partition("#")[0], kind.partition("#")[2], n)
         for (unit, day, kind), n in counts.items()
-        if unit in units and period.start <= day <= period.end
+        if period.start <= day <= period.end
     ]
-    by_team = (
-        [
-            (u, k, n)
-            for (u, d, k), n in counts.items()
-            if u in units and period.start <= d <= period.end
-        ]
-        if per_team
-        else None
-    )
+    series = [(day, kind, n) for unit, day, kind, _, n in inside if unit in units]
+    by_team = [(u, k, n) for u, _, k, _, n in inside if u in units] if per_team else None
+    topics = [("request_topic", t, n) for u, _, _, t, n in inside if u in units and t]
     size = stats_report.bucket_size(period)
     atoms = [
         (u, period.start + timedelta(days=i), k)
         for u in units
         for i in range((period.end - period.start).days + 1)
-        for k in KINDS
+        for k in ATOM_KINDS
     ]
     out: list[tuple[frozenset[Atom], Cell]] = []
 
@@ -336,7 +335,7 @@ def _figures(
         return frozenset(
             a
             for a in atoms
-            if a[2] == kind
+            if (a[2] == kind or a[2].startswith(kind + "#"))
             and (unit is None or a[0] == unit)
             and (bucket is None or stats_report.bucket_of(a[1], size, period) == bucket)
         )
@@ -354,9 +353,9 @@ def _figures(
             if column in kinds:
                 out.append((cover(kinds[column]), cell))
 
-    keyed = [(kind, "", n) for _day, kind, n in series]  # the funnel's steps are keyed sums
+    keyed = [(kind, "", n) for _day, kind, n in series] + topics  # funnel steps, topics
     book = build_book(
-        [(day, unit, kind, n) for (unit, day, kind), n in counts.items()],
+        [(day, unit, kind.partition("#")[0], n) for (unit, day, kind), n in counts.items()],
         through=THROUGH,
         teams=[u for u in UNITS if u],
         groups=[frozenset(GROUP)],
@@ -371,6 +370,11 @@ def _figures(
             add(table, {"Contact requests": KINDS[1]}, "bucket")
         elif table.id == "by_team":
             add(table, {"Conversations started": KINDS[0], "Contact requests": KINDS[1]}, "unit")
+        elif table.id == "topics":
+            for key, (cell,) in table.rows:
+                out.append((cover(f"request_created#{key}"), cell))
+            for cell in table.totals or []:
+                out.append((cover("request_created"), cell))
         elif table.id == "funnel":
             steps = {"Conversations started": KINDS[0], "Contact requests sent": KINDS[1]}
             for key, (cell,) in table.rows:
@@ -446,7 +450,7 @@ PAIRS = {
     ),
 }
 atom_counts = st.dictionaries(
-    st.tuples(st.sampled_from(UNITS), st.sampled_from(DAYS), st.sampled_from(KINDS)),
+    st.tuples(st.sampled_from(UNITS), st.sampled_from(DAYS), st.sampled_from(ATOM_KINDS)),
     st.integers(1, 12),
     max_size=12,
 )

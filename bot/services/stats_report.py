@@ -431,7 +431,7 @@ def _tables_from_book(
         kind = TOTAL_KIND.get(t.id)
         if kind is not None and t.rows:
             total = fig(kind, level, period.start)
-            if total.complement:
+            if total.value is None:  # hidden or withheld there: this table would show it
                 t = _refused(t.id, t.title, t.row_label, t.columns, BOOK_HIDES_TOTAL)
         tables.append(t)
     if by_team is not None:
