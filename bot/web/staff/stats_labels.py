@@ -20,6 +20,15 @@ from bot.services.stats import SMALL, TIME_BUCKETS
 HIDDEN = N_("hidden")
 # Withheld: not shown at all, where the rules would otherwise pin a small count (#13).
 NOT_SHOWN = N_("not shown")
+# (added, issue #13) the service's refusals and the page's closed-days line, as msgids.
+NO_WHOLE_DAY = N_(
+    "This period has no finished day yet. Each day's figures are shown from the next day on."
+)
+BOOK_HIDES_TOTAL = N_(
+    "Not shown: its total is hidden in this period's figures so that a small count elsewhere "
+    "cannot be worked out, and this table would show it."
+)
+THROUGH = N_("Figures up to and including %(date)s. Each day is counted from the next day on.")
 TOTAL = N_("Total")
 TIME_BUCKET_LABELS = {
     "under_15m": N_("Under 15 minutes"),

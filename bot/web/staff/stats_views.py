@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,6 +28,7 @@ from bot.web.staff.deps import StaffDoor, door_of, stats_of
 from bot.web.staff.pages import SECURITY_HEADERS
 from bot.web.staff.stats_labels import (
     HIDDEN,
+    NO_WHOLE_DAY,
     NOT_SHOWN,
     ROW_KEYS,
     TIME_BUCKET_LABELS,
@@ -127,10 +128,14 @@ def problem_page(ctx: Ctx, request: web.Request, problem: _Problem) -> web.Respo
     values = form_values(request) if problem.form else {}
     if problem.reason == "off_grid":
         values["grid_links"] = grid_links(request)
+    # A period just begun (its first day is today) is no error: a calm note, 200, the
+    # form to choose another period (issue #13: closed days only).
+    calm = problem.message == NO_WHOLE_DAY
     return door_of(request).pages.render(
         ctx,
         "staff/stats_problem.html",
-        status=problem.status,
+        status=200 if calm else problem.status,
+        calm=calm,
         message=ctx.say(problem.message),
         **values,
     )
@@ -174,7 +179,10 @@ async def report_for(
         raise _Problem(refused.status, refused.reason, refused.message, form=False)
     try:
         asked: Mapping[str, str] = {**defaults, **request.query} if defaults else request.query
-        query = parse_stats_query(asked, user, stats.service.known_teams, stats.today())
+        # Without a date: the last closed day (yesterday), so the default period is never
+        # one that began today and has no finished day yet (issue #13).
+        last_closed = stats.today() - timedelta(days=1)
+        query = parse_stats_query(asked, user, stats.service.known_teams, last_closed)
         return query, await stats.service.report(user, query.period, query.team_id)
     except StatsInputError as exc:
         raise _Problem(exc.status, exc.reason, exc.message) from None
