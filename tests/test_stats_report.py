@@ -80,15 +80,19 @@ async def test_a_coordinator_sees_only_their_team_with_small_counts_hidden(
         over = _table(report, "conversations_over_time")
         assert len(over.rows) == 30 and over.rows[0][0] == "2026-11-01"
         conversations = sum(2 + i % 7 for i in range(30))
-        assert over.totals is not None and over.totals[0].value == conversations
+        # Issue #13: the month total is the one protected figure every report shows (here
+        # hidden, since the all-teams per-team table hides laholm beside "none" 4): the
+        # true count or hidden, never another number; the funnel shows the same figure.
+        assert over.totals is not None and over.totals[0].value in (conversations, None)
         # Days with 2-4 conversations are hidden; botkyrka's 10 a day never appear.
         shown = [cells[0].shown for _, cells in over.rows]
-        assert shown[:4] == ["<5", "<5", "<5", "5"] and "10" not in shown
+        assert shown[:3] == ["<5", "<5", "<5"] and shown[3] in ("5", "hidden")
+        assert "10" not in shown
         funnel = dict((k, c[0]) for k, c in _table(report, "funnel").rows)
-        assert funnel["Conversations started"].value == conversations
-        assert funnel["Contact requests sent"].shown == "<5"
+        assert funnel["Conversations started"] == over.totals[0]
+        assert funnel["Contact requests sent"].value is None  # 3: "<5" or not shown
         # Three requests: their breakdowns are refused with a plain note, not shown.
-        for table_id in ("topics", "urgency", "requests_over_time"):
+        for table_id in ("topics", "urgency"):
             table = _table(report, table_id)
             assert table.rows == [] and table.note and "fewer than 5" in table.note
         screens = _table(report, "top_screens")
@@ -105,15 +109,21 @@ async def test_a_coordinator_sees_only_their_team_with_small_counts_hidden(
 async def test_complementary_cell_is_hidden_and_says_so(database_url: str) -> None:
     async with report_service(database_url, _fixture_cells(), TEAMS) as service:
         service.now = lambda: AFTER  # the fixture's periods are over
+        # Within a breakdown: "No" 2 for "worry" is "<5", so "No" 5 for "talk" is hidden too
+        # (the column total 7 would give it away), and the note says why.
+        helpful = _table(await service.report(ADMIN, NOV, "laholm"), "helpfulness")
+        shown = {k: [c.shown for c in cells] for k, cells in helpful.rows}
+        assert shown == {"talk": ["6", "hidden"], "worry": ["7", "<5"]}
+        assert helpful.note and "hidden" in helpful.note
+        # A breakdown whose total the book hides (botkyrka's 19 requests, hidden beside
+        # laholm's 3 in the per-team table) is not shown: its total would give it away.
         report = await service.report(ADMIN, NOV, "botkyrka")
-        urgency = _table(report, "urgency")
-        shown = {k: c[0].shown for k, c in urgency.rows}
-        assert shown == {"urgent": "<5", "soon": "hidden", "later": "10"}
-        assert urgency.totals is not None and urgency.totals[0].value == 19
-        assert urgency.note and "hidden" in urgency.note
-        # The same total is shown in the funnel: hidden in both or in neither.
         funnel = dict((k, c[0]) for k, c in _table(report, "funnel").rows)
-        assert funnel["Contact requests sent"].value == 19
+        urgency = _table(report, "urgency")
+        if funnel["Contact requests sent"].value is None:
+            assert urgency.rows == [] and urgency.note and "total is hidden" in urgency.note
+        else:
+            assert urgency.totals is not None and urgency.totals[0].value == 19
 
 
 async def test_admin_all_teams_adds_the_per_team_table_and_teamless_counts(
@@ -125,11 +135,17 @@ async def test_admin_all_teams_adds_the_per_team_table_and_teamless_counts(
         assert report.team_ids == ("botkyrka", "laholm")
         over = _table(report, "conversations_over_time")
         laholm = sum(2 + i % 7 for i in range(30))
-        assert over.totals is not None and over.totals[0].value == laholm + 300 + 4
-        by_team = {k: [c.shown for c in cells] for k, cells in _table(report, "by_team").rows}
-        # "none" (4) is hidden; the smallest other team is hidden with it.
-        assert by_team["none"][0] == "<5" and by_team["laholm"][0] == "hidden"
-        assert by_team["botkyrka"][0] == "300"
+        assert over.totals is not None and over.totals[0].value in (laholm + 300 + 4, None)
+        by_team = {k: cells for k, cells in _table(report, "by_team").rows}
+        # "none" (4) is hidden, and at least one more figure of its line with it.
+        assert by_team["none"][0].shown == "<5"
+        line = [by_team["laholm"][0], by_team["botkyrka"][0], over.totals[0]]
+        assert any(c.value is None for c in line)
+        assert {c.value for c in line} <= {laholm, 300, laholm + 304, None}
+        # One figure everywhere (issue #13): laholm in the per-team table is laholm's own
+        # month total in laholm's own report.
+        own = _table(await service.report(ADMIN, NOV, "laholm"), "conversations_over_time")
+        assert own.totals is not None and own.totals[0] == by_team["laholm"][0]
 
 
 async def test_refusals_are_plain(database_url: str) -> None:
@@ -174,24 +190,30 @@ async def test_quarter_by_month_and_year_by_month(database_url: str) -> None:
 async def test_csv_and_json_carry_the_same_suppressed_figures(database_url: str) -> None:
     async with report_service(database_url, _fixture_cells(), TEAMS) as service:
         service.now = lambda: AFTER  # the fixture's periods are over
-        report = await service.report(ADMIN, NOV, "botkyrka")
+        report = await service.report(ADMIN, NOV, "laholm")
         lines = list(csv.DictReader(io.StringIO(service.to_csv(report))))
         values = [r["value"] for r in lines if r["column"] != "note"]
         assert "<5" in values and "hidden" in values
         assert not {"1", "2", "3", "4"} & set(values)
-        urgent = [r for r in lines if r["table"] == "urgency" and r["row"] == "urgent"]
-        assert urgent[0]["value"] == "<5" and urgent[0]["teams"] == "botkyrka"
+        worry = [r for r in lines if r["table"] == "helpfulness" and r["row"] == "worry"]
+        assert [r["value"] for r in worry] == ["7", "<5"] and worry[0]["teams"] == "laholm"
         data = service.to_json(report)
         import json
 
         json.dumps(data)  # plain JSON types only
-        urgency = next(t for t in data["tables"] if t["id"] == "urgency")
-        assert urgency["rows"][0] == {"key": "urgent", "cells": [{"value": None, "shown": "<5"}]}
+        helpful = next(t for t in data["tables"] if t["id"] == "helpfulness")
+        assert helpful["rows"][1] == {
+            "key": "worry",
+            "cells": [{"value": 7, "shown": "7"}, {"value": None, "shown": "<5"}],
+        }
         assert data["period"] == {"start": "2026-11-01", "end": "2026-11-30", "kind": "month"}
 
 
-async def test_a_period_not_over_yet_ends_today_and_today_counts_live(database_url: str) -> None:
-    """No future zero rows; today's relatives and conversations from the day's digests."""
+async def test_a_period_not_over_yet_ends_yesterday_and_a_day_counts_the_next_day(
+    database_url: str,
+) -> None:
+    """Changed (issue #13): closed days only. On the day itself the report ends the day
+    before; the next day, the day's relatives and conversations (from its digests) are in."""
     today = date(2026, 11, 10)
     async with report_service(database_url, {}, TEAMS) as service:
         service.now = lambda: datetime(2026, 11, 10, 12, tzinfo=UTC)
@@ -205,19 +227,27 @@ async def test_a_period_not_over_yet_ends_today_and_today_counts_live(database_u
         recorder.seen("undecided", None)
         assert await recorder.flush()
         report = await service.report(KIM, Period.ending("month", today), None)
+        assert report.period == Period(date(2026, 11, 1), date(2026, 11, 9), "month")
+        rows = _table(report, "conversations_over_time").rows
+        assert len(rows) == 9 and all(c.value == 0 for _, cells in rows for c in cells)
+        service.now = lambda: datetime(2026, 11, 11, 8, tzinfo=UTC)  # the next morning
+        report = await service.report(KIM, Period.ending("month", today), None)
         assert report.period == Period(date(2026, 11, 1), today, "month")
         rows = _table(report, "conversations_over_time").rows
         assert len(rows) == 10 and rows[-1][0] == "2026-11-10"
-        assert [c.value for c in rows[-1][1]] == [6, 6]  # not counted tomorrow: today
+        # 6 relatives for laholm that day; its 6 conversations are hidden in every report
+        # (the all-teams day is 7 with the undecided one, "<5" beside it would follow).
+        conversations, relatives = rows[-1][1]
+        assert relatives.value == 6 and conversations.shown in ("6", "hidden")
         funnel = dict((k, c[0]) for k, c in _table(report, "funnel").rows)
-        assert funnel["Conversations started"].value == 6
+        assert funnel["Conversations started"].value in (6, None)
         everyone = await service.report(ADMIN, Period.ending("week", today), None)
         rows = _table(everyone, "conversations_over_time").rows
         assert rows[-1][0] == "2026-11-10" and [c.value for c in rows[-1][1]] == [7, 7]
         year = await service.report(ADMIN, Period.ending("year", today), None)
         assert _table(year, "conversations_over_time").rows[-1][0] == "2026-11"
-        future = await service.report(ADMIN, Period.ending("month", date(2026, 12, 5)), None)
-        assert _table(future, "conversations_over_time").rows == []
+        with pytest.raises(StatsRefused, match="no finished day"):  # December has no day yet
+            await service.report(ADMIN, Period.ending("month", date(2026, 12, 5)), None)
 
 
 def test_the_benchmark_still_runs() -> None:
