@@ -256,22 +256,26 @@ async def test_the_fold_rolls_up_yesterday(database_url: str) -> None:
         recorder.count("conversation_started", "laholm", "sv")
         recorder.seen("pseudonym-1", "laholm")
         assert await recorder.flush()
+        async with database.read_tx() as conn:  # rolled up a day after the day is closed
+            assert await rollup.rolled_through(conn) == today - timedelta(days=2)
+        today = date(2026, 12, 3)  # the next day: yesterday's digests folded, not rolled up
+        assert await recorder.flush()
         async with database.read_tx() as conn:
-            assert await rollup.rolled_through(conn) == today - timedelta(days=1)
-        today = date(2026, 12, 3)  # the next day: yesterday's digests folded, rolled up
+            assert await rollup.rolled_through(conn) == date(2026, 12, 1)
+        today = date(2026, 12, 4)  # a day later: rolled up, relatives included
         assert await recorder.flush()
         got = await rows(database)
         assert got[("day", date(2026, 12, 2), "laholm", "relatives", "")] == 1
         assert got[("month", date(2026, 12, 1), "laholm", "conversation_started", "")] == 1
         # Increments still in memory for a day keep that day out of the purge's roll-up.
-        recorder.count("conversation_started", "laholm", "sv")
-        today = date(2026, 12, 4)
+        recorder.count("conversation_started", "laholm", "sv")  # on 4 December
+        today = date(2026, 12, 6)
         await recorder.fold_finished_days()
         async with database.read_tx() as conn:
             assert await rollup.rolled_through(conn) == date(2026, 12, 2)
         assert await recorder.flush()
         got = await rows(database)
-        assert got[("day", date(2026, 12, 3), "laholm", "conversation_started", "")] == 1
+        assert got[("day", date(2026, 12, 4), "laholm", "conversation_started", "")] == 1
 
 
 def test_the_migration_upgrades_from_0011_and_downgrades(migrated_url: str) -> None:

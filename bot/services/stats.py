@@ -257,8 +257,9 @@ class StatsRecorder:
                     fold = fold and locked
                     if fold:
                         await stats_db.fold_seen_before(conn, today)
-                        # Yesterday is closed now: into the rollups (reports read them).
-                        await stats_rollup.roll_up(conn, today - timedelta(days=1))
+                        # Closed days into the rollups (reports read them), a day late:
+                        # another process may still fold yesterday's last digests.
+                        await stats_rollup.roll_up(conn, today - ROLL_UP_LAG)
                     if locked and moves:
                         await stats_db.resolve_started(conn)
         except Exception as exc:
@@ -282,13 +283,19 @@ class StatsRecorder:
         """
         today = self.today()
         waiting = [day for day, _, _, _, _ in self._pending] + list(self._seen)
-        through = min([today, *waiting]) - timedelta(days=1)
+        through = min([today, *waiting]) - ROLL_UP_LAG
         async with self.database.write_tx() as conn:
             if not await locks.try_xact_lock(conn, "stats_fold"):
                 return 0  # another process is folding them
             days = await stats_db.fold_seen_before(conn, today)
             await stats_rollup.roll_up(conn, through)
             return days
+
+
+# Days are rolled up the day after they are closed: a fold of another process's last digests
+# for yesterday writes counters directly, and reports read days after the watermark from the
+# counters, so nothing folded late is missing from them.
+ROLL_UP_LAG = timedelta(days=2)
 
 
 class StatsRefused(Exception):
