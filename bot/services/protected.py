@@ -77,6 +77,9 @@ class _Model:
     marks: list[Mark] = field(default_factory=list)
     lines: list[tuple[int, list[int]]] = field(default_factory=list)
     index: dict[FigureKey, int] = field(default_factory=dict)
+    # Figures of all teams or a group: hidden first where a choice exists, so that a team's
+    # own figures (what its coordinator reads) stay shown where they can.
+    aggregate: set[int] = field(default_factory=set)
 
     def var(self, key: FigureKey) -> int:
         found = self.index.get(key)
@@ -179,7 +182,8 @@ def _complement_for(
     barren: set[tuple[int, bool]],
 ) -> tuple[int, int] | None:
     """(the smallest shown non-zero figure in a relation through ``var``, that relation);
-    members before totals, the shortest relations first (a day's week before all teams).
+    all teams' or a group's figures before a team's, members before totals, the shortest
+    relations first (a day's week before all teams).
     (-1, li): a relation this round already chose in comes first, so wait for propagation.
     ``barren`` remembers relations with nothing left to hide (they stay so in a round)."""
     lines = sorted(lines_of[var], key=lambda li: (len(model.lines[li][1]), li))
@@ -191,10 +195,15 @@ def _complement_for(
                 continue
             total, members = model.lines[li]
             pool = [i for i in members if model.marks[i] == "shown" and model.values[i] > 0]
-            if with_totals and model.marks[total] == "shown" and model.values[total] > 0:
+            if (
+                (with_totals or total in model.aggregate)
+                and model.marks[total] == "shown"
+                and model.values[total] > 0
+            ):
                 pool.append(total)
             if pool:
-                return min(pool, key=lambda i: (model.values[i], i)), li
+                agg = model.aggregate
+                return min(pool, key=lambda i: (i not in agg, model.values[i], i)), li
             barren.add((li, with_totals))
     return None
 
@@ -281,9 +290,7 @@ def build_book(
     known = sorted(set(teams))
     group_sets = sorted({frozenset(g) & set(known) for g in groups if len(g) > 1}, key=sorted)
     group_sets = [g for g in group_sets if len(g) > 1]
-    start = first or min(
-        (day for cells in per.values() for day, _ in cells), default=through
-    )
+    start = first or min((day for cells in per.values() for day, _ in cells), default=through)
     days = _days(min(start, through), through)
     out: dict[FigureKey, Cell] = {}
     for kind in BOOK_KINDS:
@@ -356,6 +363,9 @@ def _protect_kind(
                     [model.index[(kind, level, start, t)] for t in team_ids],
                 )
             )
+    model.aggregate = {
+        i for (_, _, _, unit), i in model.index.items() if unit == ALL or unit.startswith("group:")
+    }
     for i in published:
         v = model.values[i]
         model.marks[i] = "small" if 0 < v < SMALL else "shown"
