@@ -246,6 +246,7 @@ class Server:
         self.preview = preview
         self.spec_validator = spec_validator
         self.core: Core | None = None
+        self.stats: StatsService | None = None  # the staff pages' statistics (tests move its clock)
         self.application: TelegramApplication | None = None
         self.emulator: BotApiEmulator | None = None
         self._stack: contextlib.AsyncExitStack | None = None
@@ -310,7 +311,9 @@ class Server:
         if self.emulator is not None:
             report_processed(application, self.emulator.update_processed)
 
-        stats = StatsService(core.database, frozenset(core.content.teams), settings.time_zone)
+        stats = self.stats = StatsService(
+            core.database, frozenset(core.content.teams), settings.time_zone
+        )
         health = HealthService(core.database, jobs=core.jobs)  # /health/ready and /metrics
         web_app = create_web_app(
             staff=StaffWeb.from_core(core, stats, teams=core.teams, team_of=core.renderer.team),
