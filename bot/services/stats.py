@@ -385,10 +385,9 @@ class StatsService:
                 period.start,
                 period.end,
                 where,
-                series_kinds=build.SERIES_KINDS,
+                series_kinds=[],  # the series, funnel and per-team figures are the book's
                 keyed_kinds=build.KEYED_KINDS,
                 team_kinds=["conversation_started", "request_created"] if per_team else None,
-                series_grain="month" if build.bucket_size(period) == "month" else "day",
             )
             groups = await stats_book.coordinator_team_sets(conn)
         if not viewer.is_admin and len(teams) > 1:

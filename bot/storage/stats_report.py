@@ -59,13 +59,17 @@ async def report_sums(
         rolled_end = min(end, through)
         raw_start = rolled_end + timedelta(days=1)
         pieces = rollup.cover(start, rolled_end)
-        daily = await rollup.series(conn, start, rolled_end, team_ids, series_kinds, series_grain)
+        if series_kinds:
+            daily = await rollup.series(
+                conn, start, rolled_end, team_ids, series_kinds, series_grain
+            )
         keyed = await rollup.sums(conn, ["kind", "key"], pieces, team_ids, keyed_kinds)
         if team_kinds is not None:
             teams = await rollup.sums(conn, ["team_id", "kind"], pieces, team_ids, team_kinds)
     if raw_start <= end:
         period = (raw_start, end, team_ids)
-        daily = _add(daily, await _sums(conn, [c.day, c.kind], *period, series_kinds))
+        if series_kinds:
+            daily = _add(daily, await _sums(conn, [c.day, c.kind], *period, series_kinds))
         keyed = _add(keyed, await _sums(conn, [c.kind, c.key], *period, keyed_kinds))
         if team_kinds is not None:
             more = await _sums(conn, [c.team_id, c.kind], *period, team_kinds)
