@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import os
 import secrets
 import shlex
 import shutil
@@ -49,6 +50,13 @@ import yaml
 from sqlalchemy import insert
 
 from bot.bench.common import percentile, signed_in_staff_web
+from bot.bench.national_fill import (
+    bulk_tx,
+    check_rollups,
+    fill_rollups,
+    indexes_after,
+    samples,
+)
 from bot.bench.webhook import (
     BOT_TOKEN,
     CHAT_ID_BASE,
@@ -76,6 +84,7 @@ from bot.runtime import Core, build_core
 from bot.services.stats import TIME_BUCKETS, Period, StatsService
 from bot.storage.models import CaseRequest, table_of
 from bot.storage.stats import counter_table
+from bot.storage.stats_rollup import ALL_TEAMS, rolled_through
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONTENT = REPO_ROOT / "content"
@@ -85,6 +94,10 @@ LAST_DAY = date(2026, 11, 30)
 LANGUAGES = ("sv", "en", "ar", "fa", "so", "ti", "tr", "fi")
 SCREENS = tuple(f"screen{i:03d}" for i in range(200))
 FULL_SIZES = {"days": 730, "requests": 50_000, "open": 2_000, "updates": 2_000, "runs": 10}
+# The rollups of the days up to LAST_DAY - ROLLED_BY_PRODUCT are filled directly (as daily
+# roll-ups would have left them, see bot.bench.national_fill); the product rolls up the rest.
+ROLLED_BY_PRODUCT = 7
+CHECKED_KINDS = ("screen_move", "screen_viewed", "relatives", "request_topic")
 QUICK_SIZES = {"days": 14, "requests": 300, "open": 40, "updates": 60, "runs": 2}
 TARGETS = {
     "startup_s": 10.0,
@@ -203,13 +216,14 @@ COUNTER_COLUMNS = ("day", "team_id", "language", "kind", "key", "count")
 
 
 async def fill_counters(core: Core, teams: list[str], days: int) -> int:
-    """Bulk insert into ``stats_counter``: COPY on PostgreSQL, executemany on SQLite."""
+    """Bulk insert into ``stats_counter``: COPY on PostgreSQL, executemany on SQLite, with
+    room for it (``national_fill.bulk_tx``) and its secondary indexes built after it."""
     assert tuple(c.name for c in counter_table.columns) == COUNTER_COLUMNS, "the table changed"
     total = 0
     batch: list[tuple[Any, ...]] = []
 
     async def flush() -> None:
-        async with core.database.write_tx() as conn:
+        async with bulk_tx(core.database) as conn:
             raw: Any = (await conn.get_raw_connection()).driver_connection
             if core.database.is_sqlite:
                 marks = ", ".join("?" for _ in COUNTER_COLUMNS)
@@ -223,15 +237,17 @@ async def fill_counters(core: Core, teams: list[str], days: int) -> int:
                     counter_table.name, records=batch, columns=list(COUNTER_COLUMNS)
                 )
 
-    for offset in reversed(range(days)):  # oldest day first: the primary key grows
-        batch.extend(counter_rows(teams, offset))
-        if len(batch) >= 500_000:
+    # The two secondary indexes are built after the fill (one sort each), as they were.
+    async with indexes_after(core.database, counter_table):
+        for offset in reversed(range(days)):  # oldest day first: the primary key grows
+            batch.extend(counter_rows(teams, offset))
+            if len(batch) >= 500_000:
+                await flush()
+                total += len(batch)
+                batch = []
+        if batch:
             await flush()
             total += len(batch)
-            batch = []
-    if batch:
-        await flush()
-        total += len(batch)
     return total
 
 
@@ -300,6 +316,15 @@ def _proc_kb(pid: int, field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's VmHWM to its current VmRSS (Linux: 5 > /proc/self/clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 async def _serve(
@@ -399,11 +424,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     rows = await fill_counters(core, teams, sizes["days"])
                     figures["counter_rows"] = rows
                     figures["fill_counters_s"] = round(time.perf_counter() - t0, 1)
-                    # The roll-up the service runs after its fold (through yesterday), timed.
-                    assert core.recorder is not None
-                    t0 = time.perf_counter()
-                    await core.recorder.fold_finished_days()
-                    figures["roll_up_s"] = round(time.perf_counter() - t0, 1)
+                    figures.update(await _rollups(core, teams, sizes["days"]))
                     t0 = time.perf_counter()
                     await fill_requests(core, teams, sizes["requests"], sizes["open"])
                     figures["fill_requests_s"] = round(time.perf_counter() - t0, 1)
@@ -429,16 +450,65 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def _rollups(core: Core, teams: list[str], days: int) -> dict[str, Any]:
+    """Fill the rollups of all days but the last ROLLED_BY_PRODUCT directly, check them
+    against the counters, then time the product's roll-up of the last days (the fold the
+    service runs daily, through the day before yesterday) and check again."""
+    out: dict[str, Any] = {}
+    cut = LAST_DAY - timedelta(days=min(days, ROLLED_BY_PRODUCT))
+    first = LAST_DAY - timedelta(days=days - 1)
+    t0 = time.perf_counter()
+    filled = await fill_rollups(core.database, cut)
+    out["fill_rollups_s"] = round(time.perf_counter() - t0, 1)
+    out["fill_rollups_steps_s"] = filled.seconds
+    out["rollup_rows_filled"] = filled.rows
+    out["rolled_by_bench_through"] = cut.isoformat()
+    who = [teams[0], teams[-1], ALL_TEAMS]
+    t0 = time.perf_counter()
+    compared, differ = await check_rollups(
+        core.database, cut, samples(first, cut, who, CHECKED_KINDS)
+    )
+    out["check_fill"] = {"sums": compared, "differ": len(differ)}
+    check_s = time.perf_counter() - t0
+    if differ:
+        raise BenchError("the direct fill differs from the counters:\n" + "\n".join(differ[:20]))
+    assert core.recorder is not None
+    t0 = time.perf_counter()
+    await core.recorder.fold_finished_days()
+    out["roll_up_s"] = round(time.perf_counter() - t0, 1)
+    async with core.database.read_tx() as conn:
+        through = await rolled_through(conn)
+    if through is None or through < LAST_DAY:
+        raise BenchError(f"the product's roll-up stopped at {through}, not {LAST_DAY}")
+    out["rolled_by_product"] = f"({cut.isoformat()}, {through.isoformat()}]"
+    out["rolled_by_product_days"] = (LAST_DAY - cut).days
+    t0 = time.perf_counter()
+    compared, differ = await check_rollups(
+        core.database, LAST_DAY, samples(cut + timedelta(days=1), LAST_DAY, who, CHECKED_KINDS)
+    )
+    out["check_after_roll_up"] = {"sums": compared, "differ": len(differ)}
+    out["check_s"] = round(check_s + time.perf_counter() - t0, 1)
+    if differ:
+        raise BenchError("the rollups differ from the counters:\n" + "\n".join(differ[:20]))
+    return out
+
+
 async def _reports(core: Core, teams: list[str], runs: int) -> dict[str, Any]:
     service = StatsService(core.database, frozenset(teams))
     admin = StaffUser(0, "bench", "admin", frozenset())
     coordinator = StaffUser(1, "kim", "coordinator", frozenset({teams[0]}))
     year = Period.ending("year", LAST_DAY)
     quarter = Period.ending("quarter", LAST_DAY)
+    # The peak resident memory of this process so far (the fills), then from the book on.
+    peak_before = _proc_kb(os.getpid(), "VmHWM")
+    reset = _reset_peak_rss()
     t0 = time.perf_counter()
     await service.report(admin, year, None)  # the day's first report builds the protected book
     out: dict[str, Any] = {
         "book_build_s": round(time.perf_counter() - t0, 1),
+        "bench_rss_peak_before_book_mb": round(peak_before / 1024, 1),
+        "bench_rss_peak_book_mb": round(_proc_kb(os.getpid(), "VmHWM") / 1024, 1),
+        "bench_rss_peak_reset": reset,
         "year_report_service": await timed(runs, lambda: service.report(admin, year, None)),
         "team_quarter_service": await timed(
             runs, lambda: service.report(coordinator, quarter, None)
@@ -498,11 +568,30 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"database: {f['database']}")
     print(f"code: {report['code']}; command: {report['command']}")
     print(f"team files: {f['team_files']}")
-    print(f"filling: counters {f['fill_counters_s']} s, requests {f['fill_requests_s']} s")
-    print(f"roll-up of the filled counters (the fold's, through yesterday): {f['roll_up_s']} s")
+    steps = ", ".join(f"{k} {v} s" for k, v in f["fill_rollups_steps_s"].items())
+    print(
+        f"filling: counters {f['fill_counters_s']} s, requests {f['fill_requests_s']} s, "
+        f"rollups through {f['rolled_by_bench_through']} {f['fill_rollups_s']} s "
+        f"({f['rollup_rows_filled']:,} rows; {steps})"
+    )
+    fill, after = f["check_fill"], f["check_after_roll_up"]
+    print(
+        f"rollups checked: {fill['sums'] + after['sums']:,} sums, "
+        f"{fill['differ'] + after['differ']} differ (the direct fill {fill['sums']:,}, after "
+        f"the product's roll-up {after['sums']:,}; against sums over stats_counter, "
+        f"{f['check_s']} s)"
+    )
+    print(
+        f"the product's roll-up of the last {f['rolled_by_product_days']} days "
+        f"{f['rolled_by_product']} (fold_finished_days, the daily job's path): "
+        f"{f['roll_up_s']} s (no target)"
+    )
+    reset = "" if f["bench_rss_peak_reset"] else " (VmHWM not reset: the fills' peak)"
     print(
         "protected figures of every report (built once a day, by the first report): "
-        f"{f['book_build_s']} s (no target; reports after it read them)"
+        f"{f['book_build_s']} s (no target; reports after it read them); bench process "
+        f"peak RSS during it {f['bench_rss_peak_book_mb']:.0f} MB{reset} "
+        f"(before it: {f['bench_rss_peak_before_book_mb']:.0f} MB)"
     )
     many, two = f["serve_all_teams"], f["serve_2_teams"]
     print()
