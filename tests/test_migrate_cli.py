@@ -153,6 +153,7 @@ def test_a_database_behind_shows_what_is_pending_and_its_sql(
         "0010",
         "0011",
         "0012",
+        "0013",
     ]
     assert main(["migrate", "--sql"]) == 0
     sql = capsys.readouterr().out
@@ -167,6 +168,7 @@ def test_a_database_behind_shows_what_is_pending_and_its_sql(
     assert "Running upgrade 0009 -> 0010" in sql and "staff_invite" in sql
     assert "Running upgrade 0010 -> 0011" in sql and "team_setting" in sql
     assert "Running upgrade 0011 -> 0012" in sql and "stats_rollup_state" in sql
+    assert "Running upgrade 0012 -> 0013" in sql and "stats_book_state" in sql
     assert f"UPDATE alembic_version SET version_num='{migrations_head()}'" in sql
     assert _revision(empty_url) == "0003"  # --sql changed nothing
 

@@ -4,10 +4,18 @@ from the rollups, the counters or both (a watermark inside the span), on both da
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime, time
 
+from sqlalchemy import func, select
+
+from bot.domain import StaffUser
 from bot.services.protected import BOOK_KINDS, build_book
+from bot.services.stats import StatsService
+from bot.services.stats_model import Cell, Period
+from bot.services.stats_report import BREAKDOWN_NOT_OVER
 from bot.storage import stats_book
+from bot.storage.database import Database
+from bot.storage.stats_book import book_table
 from tests.test_stats_rollup import _cells, add, fresh, roll
 
 
@@ -37,3 +45,81 @@ async def test_day_counts_are_the_same_across_the_watermark(database_url: str) -
             assert _sums(rows) == want, watermark
             seen.append(build_book(rows, through=through, teams=["laholm", "botkyrka"]))
         assert seen[0].cells == seen[1].cells == seen[2].cells  # the same protected figures
+
+
+# --- the stored book (migration 0013): built once, read by every process, never rewritten
+
+
+def _service(database: Database, today: date) -> StatsService:
+    service = StatsService(database, frozenset({"laholm", "botkyrka"}))
+    service.now = lambda: datetime.combine(today, time(12), UTC)
+    return service
+
+
+ADMIN = StaffUser(0, "root", "admin", frozenset())
+WEEK = date(2026, 11, 23)  # Monday to Sunday 29 November
+
+
+async def _stored_rows(database: Database) -> int:
+    async with database.read_tx() as conn:
+        return int((await conn.execute(select(func.count()).select_from(book_table))).scalar_one())
+
+
+async def test_the_book_is_stored_once_and_read_by_another_process(database_url: str) -> None:
+    async with fresh(database_url) as database:
+        await add(database, {(WEEK, "laholm", "sv", "conversation_started", ""): 12})
+        first = _service(database, date(2026, 11, 25))
+        report = await first.report(ADMIN, Period.ending("week", WEEK), None)
+        stored = await _stored_rows(database)
+        assert stored > 0
+        async with database.read_tx() as conn:
+            assert await stats_book.book_through(conn) == date(2026, 11, 24)
+        # Another process (its own service) reads the stored figures, and stores nothing.
+        second = _service(database, date(2026, 11, 25))
+        again = await second.report(ADMIN, Period.ending("week", WEEK), None)
+        assert again.tables == report.tables and await _stored_rows(database) == stored
+        # A stored book built from another day is never overwritten by an older one.
+        async with database.write_tx() as conn:
+            assert not await stats_book.save_book(conn, None, date(2026, 11, 24), [], {}, [])
+        assert await _stored_rows(database) == stored
+
+
+async def test_a_figure_shown_one_day_is_the_same_the_next(database_url: str) -> None:
+    """The 23rd's 12 is shown on the 24th; 3 more counted late for the 23rd leave it 12 on
+    the 25th, and the week, once over, is the days' published figures: 12 + 6."""
+    async with fresh(database_url) as database:
+        await add(database, {(WEEK, "laholm", "sv", "conversation_started", ""): 12})
+        day_view = Period.ending("week", WEEK)
+        laholm = StaffUser(1, "kim", "coordinator", frozenset({"laholm"}))
+
+        async def cells(today: date) -> dict[str, Cell]:
+            report = await _service(database, today).report(laholm, day_view, "laholm")
+            table = next(t for t in report.tables if t.id == "conversations_over_time")
+            assert table.totals is not None
+            return {**{key: row[0] for key, row in table.rows}, "total": table.totals[0]}
+
+        on_24th = await cells(date(2026, 11, 24))
+        assert on_24th == {"2026-11-23": Cell(12), "total": Cell(None, pending=True)}
+        await add(
+            database,
+            {
+                (WEEK, "laholm", "fi", "conversation_started", ""): 3,  # late, for the 23rd
+                (date(2026, 11, 24), "laholm", "sv", "conversation_started", ""): 6,
+            },
+        )
+        on_30th = await cells(date(2026, 11, 30))
+        assert on_30th["2026-11-23"] == Cell(12) and on_30th["2026-11-24"] == Cell(6)
+        assert on_30th["total"] == Cell(18)
+
+
+async def test_a_period_not_over_shows_no_breakdown(database_url: str) -> None:
+    async with fresh(database_url) as database:
+        await add(database, {(WEEK, "laholm", "sv", "screen_viewed", "worry"): 40})
+        laholm = StaffUser(1, "kim", "coordinator", frozenset({"laholm"}))
+        week = Period.ending("week", WEEK)
+        during = await _service(database, date(2026, 11, 26)).report(laholm, week, "laholm")
+        screens = next(t for t in during.tables if t.id == "top_screens")
+        assert screens.rows == [] and screens.note == BREAKDOWN_NOT_OVER
+        after = await _service(database, date(2026, 11, 30)).report(laholm, week, "laholm")
+        screens = next(t for t in after.tables if t.id == "top_screens")
+        assert [key for key, _ in screens.rows] == ["worry"]

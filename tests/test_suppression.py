@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.services import stats_report
-from bot.services.protected import ALL, build_book, group_unit
+from bot.services.protected import ALL, Book, build_book, group_unit
 from bot.services.stats_model import Cell, Period, StatTable
 from bot.services.suppression import (
     SMALL,
@@ -310,10 +310,17 @@ Atom = tuple[str, date, str]  # (unit, day, kind)
 
 
 def _figures(
-    period: Period, units: tuple[str, ...], per_team: bool, counts: dict[Atom, int]
+    period: Period,
+    units: tuple[str, ...],
+    per_team: bool,
+    counts: dict[Atom, int],
+    book: Book | None = None,
 ) -> list[tuple[frozenset[Atom], Cell]]:
     """Every number one report shows of the series, funnel, per-team and topics tables,
-    with the counters (atoms) it adds up."""
+    with the counters (atoms) it adds up. ``book``: the day's book the report is asked on
+    (default: one through THROUGH); the period ends at its last day, as in the service."""
+    through = book.through if book is not None else THROUGH
+    period = Period(period.start, min(period.end, through), period.kind)
     inside = [
         (unit, day, kind.partition("#")[0], kind.partition("#")[2], n)
         for (unit, day, kind), n in counts.items()
@@ -354,15 +361,12 @@ def _figures(
                 out.append((cover(kinds[column]), cell))
 
     keyed = [(kind, "", n) for _day, kind, n in series] + topics  # funnel steps, topics
-    book = build_book(
-        [(day, unit, kind.partition("#")[0], n) for (unit, day, kind), n in counts.items()],
-        through=THROUGH,
-        teams=[u for u in UNITS if u],
-        groups=[frozenset(GROUP)],
-        first=FIRST,
-    )
+    if book is None:
+        book = book_on(THROUGH, counts)
     unit = units[0] if len(units) == 1 else ALL if units == UNITS else group_unit(units)
-    tables = stats_report.build_tables(period, series, keyed, by_team, book=book, unit=unit)
+    tables = stats_report.build_tables(
+        period, series, keyed, by_team, last=through, book=book, unit=unit
+    )
     for table in tables:
         if table.id == "conversations_over_time":
             add(table, {"Conversations started": KINDS[0]}, "bucket")
@@ -383,21 +387,45 @@ def _figures(
     return out
 
 
+def book_on(through: date, counts: dict[Atom, int], previous: Book | None = None) -> Book:
+    """The book of the day after ``through``, from these counters (and the day before's)."""
+    return build_book(
+        [(day, unit, kind.partition("#")[0], n) for (unit, day, kind), n in counts.items()],
+        through=through,
+        teams=[u for u in UNITS if u],
+        groups=[frozenset(GROUP)],
+        first=FIRST,
+        previous=previous,
+    )
+
+
 def revealed(figures: list[tuple[frozenset[Atom], Cell]]) -> list[frozenset[Atom]]:
     """The "<5" figures that propagation over both reports' sums pins to one value."""
     atoms = sorted({a for cover, _ in figures for a in cover})
     lo = dict.fromkeys(atoms, 0)
     hi = dict.fromkeys(atoms, 10**9)
-    lines: list[tuple[frozenset[Atom], int, int]] = []
+    known: dict[frozenset[Atom], tuple[int, int]] = {}
     for cover, cell in figures:
-        if cell.withheld:
-            continue  # "not shown": no bound at all
+        if cell.withheld or cell.pending:
+            continue  # "not shown", "after the period": no bound at all
         if cell.value is not None:
-            lines.append((cover, cell.value, cell.value))
+            bound = (cell.value, cell.value)
         elif cell.complement:
-            lines.append((cover, SMALL, 10**9))
+            bound = (SMALL, 10**9)
         else:
-            lines.append((cover, 1, SMALL - 1))
+            bound = (1, SMALL - 1)
+        old = known.get(cover, (0, 10**9))
+        known[cover] = (max(old[0], bound[0]), min(old[1], bound[1]))
+    lines = [(cover, lo_, hi_) for cover, (lo_, hi_) in known.items()]
+    # A figure inside another (a month so far inside the same month a day later): their
+    # difference is a figure too, the days between.
+    by_size = sorted(known, key=len)
+    for i, inner in enumerate(by_size):
+        for outer in by_size[i + 1 :]:
+            if len(inner) < len(outer) and inner < outer:
+                (i_lo, i_hi), (o_lo, o_hi) = known[inner], known[outer]
+                hi_ = 10**9 if o_hi >= 10**9 else o_hi - i_lo
+                lines.append((outer - inner, max(0, o_lo - i_hi), hi_))
     changed, rounds = True, 0
     while changed and rounds < 50:  # every round's bounds are sound; stop creeping ones
         changed, rounds = False, rounds + 1
@@ -417,6 +445,7 @@ def revealed(figures: list[tuple[frozenset[Atom], Cell]]) -> list[frozenset[Atom
         if cell.value is None
         and not cell.complement
         and not cell.withheld
+        and not cell.pending
         and sum(lo[a] for a in cover) == min(sum(hi[a] for a in cover), 10**9)
     ]
 
@@ -542,3 +571,96 @@ def test_a_figure_is_the_same_in_every_report_that_shows_it() -> None:
     laholm_month = frozenset(("laholm", MONTH.start + timedelta(days=i), C) for i in range(30))
     shown = {cell for cover, cell in own + every if cover == laholm_month}
     assert len(shown) == 1, shown  # one figure, however many tables show it
+
+
+# --- reports asked for on different days (issue #13): the same figures, never a running total
+
+
+def views_on(through: date) -> list[tuple[Period, tuple[str, ...], bool]]:
+    """Every report of the periods holding ``through`` (week, month, quarter) and the month
+    before, for a team, the group and all teams: what can be asked for that day."""
+    periods = [Period.ending(kind, through) for kind in ("week", "month", "quarter")]
+    periods.append(Period.ending("month", Period.ending("month", through).start - timedelta(1)))
+    return [
+        (period, units, per_team)
+        for period in periods
+        for units, per_team in ((("laholm",), False), (GROUP, True), (UNITS, True))
+    ]
+
+
+def figures_on_days(
+    days: list[date], counts: dict[Atom, int], *, keep: bool = True
+) -> list[tuple[frozenset[Atom], Cell]]:
+    """Every figure of every report asked for on each of ``days`` (each the day after its
+    book's last day), each day's book built on the one before (``keep``) or afresh."""
+    out: list[tuple[frozenset[Atom], Cell]] = []
+    book: Book | None = None
+    for through in days:
+        book = book_on(through, counts, book if keep else None)
+        for view in views_on(through):
+            out += _figures(*view, counts, book)
+    return out
+
+
+CROSS_DAYS = [date(2026, 11, 27), date(2026, 11, 28), date(2026, 11, 30), date(2026, 12, 1)]
+# Found by the checker with each day's book built afresh: on the 28th Laholm's requests of
+# the 24th (8) and the 26th ("<5") are both shown; on 1 December the week of 23 to 29
+# November is over, and a fresh book shows its 9 and hides the 24th instead: 9 - 8 = 1.
+R = "request_created#worry"
+DAY_LEAK: dict[Atom, int] = {
+    ("laholm", date(2026, 11, 24), R): 8,
+    ("laholm", date(2026, 11, 26), R): 1,
+}
+
+
+def test_the_day_checker_finds_a_count_revealed_by_two_days_reports() -> None:
+    """A running total asked for on two days gives away the day between, and so did books
+    built afresh each day: the checker finds both."""
+    month_so_far = frozenset(("laholm", date(2026, 11, d), C) for d in (1, 2))
+    next_day = frozenset({("laholm", date(2026, 11, 3), C)})
+    both = month_so_far | next_day
+    assert revealed([(month_so_far, Cell(7)), (both, Cell(9)), (next_day, Cell(None))])
+    assert revealed(figures_on_days(CROSS_DAYS, DAY_LEAK, keep=False))
+
+
+def test_reports_of_different_days_reveal_no_small_count() -> None:
+    """Every report a coordinator or admin can ask for, on four days in a row (a week and a
+    month ending among them): together they pin no "<5". Each day's book keeps every
+    figure the day before published, and a period has a total only once it is over."""
+    assert revealed(figures_on_days(CROSS_DAYS, DAY_LEAK)) == []
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(counts=day_counts)
+    def random_counters(counts: dict[Atom, int]) -> None:
+        assert revealed(figures_on_days(CROSS_DAYS, counts)) == []
+
+    random_counters()
+
+
+def test_a_published_figure_never_changes() -> None:
+    """A count added late to a day already published leaves the day's figure (and every
+    total holding it) as it was: the next day's book takes the earlier one's figures."""
+    counts: dict[Atom, int] = {("laholm", date(2026, 11, 27), C): 7}
+    first = book_on(date(2026, 11, 27), counts)
+    counts[("laholm", date(2026, 11, 27), C)] = 9  # folded late
+    counts[("laholm", date(2026, 11, 28), C)] = 6
+    second = book_on(date(2026, 11, 30), counts, first)
+    assert second.cell(C, "day", date(2026, 11, 27), "laholm") == Cell(7)
+    assert second.cell(C, "day", date(2026, 11, 28), "laholm") == Cell(6)
+    assert first.figures.items() <= second.figures.items()
+    # The week of 23 to 29 November is over by the 30th: its total is 13, not 15.
+    assert second.cell(C, "week", date(2026, 11, 23), "laholm") == Cell(13)
+    assert first.cell(C, "week", date(2026, 11, 23), "laholm").pending
+
+
+day_counts = st.dictionaries(
+    st.tuples(
+        st.sampled_from(UNITS),
+        st.sampled_from(
+            [date(2026, 11, d) for d in (2, 20, 24, 26, 27, 28, 29, 30)] + [date(2026, 12, 1)]
+        ),
+        st.sampled_from(ATOM_KINDS),
+    ),
+    st.integers(1, 12),
+    max_size=10,
+)

@@ -6,7 +6,7 @@ quarter): a complement hidden in one report is shown in the other, and a small c
 out. So the figures of *every* report that can be asked for are protected together, once:
 
 - **Figures.** For each counted kind: the count per grid cell (day, ISO week, month,
-  quarter, year; a period not over yet counts up to the last day covered) and per unit: each
+  quarter, year; only whole periods: a period not over yet has no total) and per unit: each
   team, "no municipality chosen" (''), every team group a coordinator sees (``GROUP``) and
   all teams (``ALL``). A figure is *published* when some report shows it; the others (a
   day of a funnel-only kind, '' over time) are still unknowns a reader could reason about.
@@ -20,6 +20,11 @@ out. So the figures of *every* report that can be asked for are protected togeth
 - Every view then *shows* these figures; it never suppresses them again. Two reports
   together show a subset of the published figures, so they reveal nothing the whole set
   does not, and the whole set pins no small count.
+- **Across days.** Each day's book extends the day before's (``previous``): a published
+  figure keeps its count and its mark for good, and only the new figures (the new day,
+  periods just over, a new group) may be hidden. Reports asked for on different days
+  therefore show subsets of the newest book too. Hence no running totals: a period's
+  total appears once it is over, and never changes after that.
 
 Propagation proves outer bounds, so whatever it pins is truly pinned; the pair property
 test (tests/test_suppression.py) checks reports built from a book by the same reasoning
@@ -29,6 +34,7 @@ over day counters.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -59,8 +65,10 @@ Mark = Literal["shown", "small", "complement", "free", "withheld"]
 
 
 def group_unit(teams: Iterable[str]) -> str:
-    """The unit name of a group of teams (a coordinator's teams): stable for the same set."""
-    return "group:" + "+".join(sorted(teams))
+    """The unit name of a group of teams (a coordinator's teams): stable for the same set,
+    and short however many teams it holds (a key column of the stored book)."""
+    digest = hashlib.sha256("+".join(sorted(teams)).encode()).hexdigest()
+    return "group:" + digest[:16]
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -69,6 +77,14 @@ def cell_start(level: Level, day: date) -> date:
     if level == "day":
         return day
     return Period.ending(level, day).start
+
+
+@functools.lru_cache(maxsize=65_536)
+def cell_end(level: Level, start: date) -> date:
+    """The last day of the grid cell of ``level`` that begins on ``start``."""
+    if level == "day":
+        return start
+    return Period.ending(level, start).end
 
 
 @dataclass
@@ -80,6 +96,8 @@ class _Model:
     # Figures of all teams or a group: hidden first where a choice exists, so that a team's
     # own figures (what its coordinator reads) stay shown where they can.
     aggregate: set[int] = field(default_factory=set)
+    # Figures an earlier book published: their marks never change (see ``build_book``).
+    frozen: set[int] = field(default_factory=set)
 
     def var(self, key: FigureKey) -> int:
         found = self.index.get(key)
@@ -162,16 +180,53 @@ def _bounds(
     return lo, hi
 
 
-def _withhold(model: _Model, var: int, lines_of: list[list[int]]) -> int:
+def _withhold(model: _Model, var: int, lines_of: list[list[int]]) -> int | None:
     """Nothing shown is left around a pinned count: the rules pin it (four counts of 1
     under a week of 4, all "<5"). The smallest hidden total of its relations is then not
-    shown at all ("withheld": no bound), else the count itself."""
+    shown at all ("withheld": no bound), else the count itself; never a figure an earlier
+    book published (None: there is none of those to withhold)."""
     totals = [
         model.lines[li][0]
         for li in lines_of[var]
         if model.marks[model.lines[li][0]] in ("small", "complement")
+        and model.lines[li][0] not in model.frozen
     ]
-    return min(totals, key=lambda i: (model.values[i], i)) if totals else var
+    if totals:
+        return min(totals, key=lambda i: (model.values[i], i))
+    return None if var in model.frozen else var
+
+
+def _loosening_order(model: _Model, i: int) -> int:
+    if model.marks[i] == "shown":
+        return 0 if model.values[i] > 0 else 2
+    return 1
+
+
+def _nearest_loosenable(model: _Model, var: int, lines_of: list[list[int]]) -> int | None:
+    """The figure nearest ``var`` through the relations that this book may still hide or
+    withhold (not published before): a published count pinned by today's new figures only
+    (its own relations all published earlier) is freed by loosening the new ones around
+    it. Loosening every new figure gives back the earlier book, which pinned nothing."""
+    seen = {var}
+    frontier = [var]
+    while frontier:
+        found = [
+            i
+            for i in frontier
+            if i not in model.frozen and model.marks[i] in ("shown", "small", "complement")
+        ]
+        if found:  # hide a shown count first, then withhold a hidden one, then a shown 0
+            return min(found, key=lambda i: (_loosening_order(model, i), model.values[i], i))
+        step: list[int] = []
+        for i in frontier:
+            for li in lines_of[i]:
+                total, members = model.lines[li]
+                for j in (total, *members):
+                    if j not in seen:
+                        seen.add(j)
+                        step.append(j)
+        frontier = step
+    return None
 
 
 def _complement_for(
@@ -183,10 +238,11 @@ def _complement_for(
 ) -> tuple[int, int] | None:
     """(the smallest shown non-zero figure in a relation through ``var``, that relation);
     all teams' or a group's figures before a team's, members before totals, the shortest
-    relations first (a day's week before all teams).
+    relations first (a day's week before all teams); never one an earlier book published.
     (-1, li): a relation this round already chose in comes first, so wait for propagation.
     ``barren`` remembers relations with nothing left to hide (they stay so in a round)."""
     lines = sorted(lines_of[var], key=lambda li: (len(model.lines[li][1]), li))
+    frozen = model.frozen
     for with_totals in (False, True):
         for li in lines:
             if li in touched:
@@ -194,11 +250,16 @@ def _complement_for(
             if (li, with_totals) in barren:
                 continue
             total, members = model.lines[li]
-            pool = [i for i in members if model.marks[i] == "shown" and model.values[i] > 0]
+            pool = [
+                i
+                for i in members
+                if model.marks[i] == "shown" and model.values[i] > 0 and i not in frozen
+            ]
             if (
                 (with_totals or total in model.aggregate)
                 and model.marks[total] == "shown"
                 and model.values[total] > 0
+                and total not in frozen
             ):
                 pool.append(total)
             if pool:
@@ -212,7 +273,8 @@ def protect(model: _Model, rounds: int = 500) -> None:
     """Hide complements until propagation pins no hidden small count (see the module).
 
     Each round frees every pinned count whose relations no earlier choice of the round
-    touched (one complement each), then propagates again: many pins, few rounds.
+    touched (one complement each), then propagates again: many pins, few rounds. Figures
+    in ``model.frozen`` keep their marks: only the others are hidden or withheld.
     """
     lines_of: list[list[int]] = [[] for _ in model.values]
     for li, (total, members) in enumerate(model.lines):
@@ -237,13 +299,19 @@ def protect(model: _Model, rounds: int = 500) -> None:
             if found is None:
                 if model.marks[var] != "small":
                     continue
-                pick, line = _withhold(model, var, lines_of), -1 - var
+                pick = _withhold(model, var, lines_of)
+                if pick is None:
+                    pick = _nearest_loosenable(model, var, lines_of)
+                if pick is None:  # pragma: no cover - the earlier book pinned nothing
+                    break
+                line = -1 - var
             else:
                 pick, line = found
             if line in touched:
                 continue  # this round's choice in that relation may free it: propagate first
             touched.add(line)
-            mark: Mark = "complement" if model.marks[pick] == "shown" else "withheld"
+            shown = model.marks[pick] == "shown" and model.values[pick] > 0
+            mark: Mark = "complement" if shown else "withheld"
             model.marks[pick] = mark
             codes[pick] = CODES[mark]
     lo, hi = _bounds(model, arrays, codes)
@@ -252,20 +320,59 @@ def protect(model: _Model, rounds: int = 500) -> None:
     raise RuntimeError(f"protection did not settle: {stuck[:3]}")  # pragma: no cover
 
 
+# A stored figure: (count, mark). The book keeps every figure some report shows, and every
+# count of a figure no report shows, so that the next day's book starts from exactly these.
+Figure = tuple[int, Mark]
+PENDING = Cell(None, pending=True)
+
+
 @dataclass(frozen=True)
 class Book:
-    """The published figures of every report through ``through``, each protected once."""
+    """The published figures of every report through ``through``, each protected once.
+
+    ``figures``: the ledger (what is stored): every published figure with its mark, and
+    the counts of unpublished ones that are not 0. ``units``: every unit it has figures
+    for; ``groups``: each team group's unit name and teams. A figure of a period not over
+    by ``through`` is not in it: every total is of a whole period, so it never changes.
+    """
 
     through: date
-    cells: Mapping[FigureKey, Cell]
+    figures: Mapping[FigureKey, Figure]
+    units: frozenset[str] = frozenset()
+    groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def cells(self) -> dict[FigureKey, Cell]:
+        out: dict[FigureKey, Cell] = {}
+        for key, (value, mark) in self.figures.items():
+            if mark == "shown":
+                out[key] = Cell(value)
+            elif mark != "free":
+                out[key] = Cell(None, mark == "complement", withheld=mark == "withheld")
+        return out
 
     def cell(self, kind: str, level: Level, start: date, unit: str) -> Cell:
-        """The figure as every report shows it (0 where nothing was counted)."""
+        """The figure as every report shows it (0 where nothing was counted); a period not
+        over yet has no total: PENDING (shown once the period is over)."""
+        if level != "day" and cell_end(level, start) > self.through:
+            return PENDING
         return self.cells.get((kind, level, start, unit), Cell(0))
+
+    def covers(self, through: date, teams: Iterable[str], groups: Iterable[frozenset[str]]) -> bool:
+        """Whether this book already has every figure of these days, teams and groups."""
+        return (
+            self.through >= through
+            and set(teams) <= self.units
+            and all(group_unit(g) in self.groups for g in groups if len(g) > 1)
+        )
 
 
 def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _is_aggregate(unit: str) -> bool:
+    return unit == ALL or unit.startswith("group:")
 
 
 def build_book(
@@ -275,6 +382,7 @@ def build_book(
     teams: Iterable[str],
     groups: Iterable[frozenset[str]] = (),
     first: date | None = None,
+    previous: Book | None = None,
 ) -> Book:
     """Protect every published figure from day counts (day, team_id, kind, count).
 
@@ -282,24 +390,74 @@ def build_book(
     the counts (a removed team) and '' appear only in the all-teams view's per-team table.
     ``groups``: the team sets of coordinators who see several teams (their overview).
     ``first``: the first day counted (default: the first day in ``counts``).
+    ``previous``: the book of an earlier day. What it published stays exactly as it was
+    (same counts, same marks: a figure shown yesterday is never hidden today, nor the
+    reverse), its days' counts are its own (a count added late to a published day is not
+    taken in), and only the new figures (new days, periods just over, new groups) are
+    hidden where needed. So every report of every day together shows one set of figures,
+    and that set pins no small count. Counts of days up to ``previous.through`` are
+    ignored.
     """
+    if previous is not None and previous.covers(through, teams, groups):
+        return previous
+    after = previous.through if previous is not None else None
     per: dict[str, dict[tuple[date, str], int]] = defaultdict(lambda: defaultdict(int))
     for day, team, kind, n in counts:
-        if kind in BOOK_KINDS and day <= through and n:
+        if kind in BOOK_KINDS and day <= through and n and (after is None or day > after):
             per[kind][(day, team)] += n
+    old_units: set[str] = set()
+    old_groups: dict[str, frozenset[str]] = {}
+    if previous is not None:
+        old_units = set(previous.units)
+        old_groups = dict(previous.groups)
+        for (kind, level, day, unit), (value, _mark) in previous.figures.items():
+            if level == "day" and value and not _is_aggregate(unit):
+                per[kind][(day, unit)] += value
     known = sorted(set(teams))
-    group_sets = sorted({frozenset(g) & set(known) for g in groups if len(g) > 1}, key=sorted)
-    group_sets = [g for g in group_sets if len(g) > 1]
-    start = first or min((day for cells in per.values() for day, _ in cells), default=through)
+    current = {frozenset(g) & set(known) for g in groups if len(g) > 1}
+    group_map = dict(old_groups)
+    for g in current:
+        if len(g) > 1:
+            group_map.setdefault(group_unit(g), frozenset(g))
+    group_units = sorted((name, sorted(members)) for name, members in group_map.items())
+    starts = [day for cells in per.values() for day, _ in cells]
+    start = first or min(starts, default=through)
     days = _days(min(start, through), through)
-    out: dict[FigureKey, Cell] = {}
+    base_units = sorted(
+        set(known) | {u for u in old_units if not _is_aggregate(u)} | {""}
+        | {t for cells in per.values() for _, t in cells}
+    )  # fmt: skip
+    figures: dict[FigureKey, Figure] = {}
     for kind in BOOK_KINDS:
         data = per.get(kind, {})
-        if not data:
+        old = (
+            {k: f for k, f in previous.figures.items() if k[0] == kind}
+            if previous is not None
+            else {}
+        )
+        if not data and not old:
             continue  # nothing counted: every figure is 0, shown (Book.cell's default)
-        units = sorted(set(known) | {t for _, t in data} | {""})
-        out.update(_protect_kind(kind, data, days, units, known, group_sets))
-    return Book(through, out)
+        frozen = _Frozen(after, old_units, old) if previous is not None else None
+        figures.update(_protect_kind(kind, data, days, base_units, known, group_units, frozen))
+    units = frozenset({*base_units, ALL, *(name for name, _ in group_units)})
+    return Book(through, figures, units, group_map)
+
+
+@dataclass(frozen=True)
+class _Frozen:
+    """What an earlier book published: its last day, its units and its figures of a kind."""
+
+    through: date | None
+    units: set[str]
+    figures: Mapping[FigureKey, Figure]
+
+    def holds(self, key: FigureKey) -> bool:
+        _, level, start, unit = key
+        return (
+            self.through is not None
+            and unit in self.units
+            and cell_end(level, start) <= self.through
+        )
 
 
 def _protect_kind(
@@ -308,25 +466,34 @@ def _protect_kind(
     days: list[date],
     units: list[str],
     known: list[str],
-    group_sets: list[frozenset[str]],
-) -> dict[FigureKey, Cell]:
+    group_units: list[tuple[str, list[str]]],
+    frozen: _Frozen | None,
+) -> dict[FigureKey, Figure]:
     model = _Model()
     published: set[int] = set()
     series = kind in SERIES_KINDS
     per_team = kind in PER_TEAM_KINDS
     known_set = set(known)
-    group_units = [(group_unit(g), sorted(g)) for g in group_sets]
     all_units = [*units, ALL, *(name for name, _ in group_units)]
+    through = days[-1]
 
     def publishes(unit: str, level: Level) -> bool:
-        in_own_view = unit in known_set or unit == ALL or unit.startswith("group:")
+        in_own_view = unit in known_set or _is_aggregate(unit)
         if level == "day":
-            return series and in_own_view
+            # '' (and a removed team) has no days in any report, but its weeks and months
+            # are in the per-team tables once over: protected as if shown, so that those
+            # totals, when they come, pin nothing an earlier day's book left free.
+            return series and (in_own_view or per_team)
         return in_own_view or (per_team and unit != ALL)  # the per-team tables
+
+    def over(level: Level, day: date) -> bool:
+        return level == "day" or cell_end(level, cell_start(level, day)) <= through
 
     for unit in all_units:
         for day in days:
             for level in LEVELS:
+                if not over(level, day):
+                    continue  # a period not over yet has no figure (Book.cell: PENDING)
                 i = model.var((kind, level, cell_start(level, day), unit))
                 if publishes(unit, level):
                     published.add(i)
@@ -338,21 +505,28 @@ def _protect_kind(
             targets = [unit, ALL, *(name for name, members in group_units if unit in members)]
             for target in targets:
                 for level in LEVELS:
-                    model.values[model.index[(kind, level, cell_start(level, day), target)]] += n
-    # Relations: time within every unit, units within every cell.
+                    if over(level, day):
+                        model.values[
+                            model.index[(kind, level, cell_start(level, day), target)]
+                        ] += n
+    # Relations: time within every unit (whole periods only), units within every cell.
     for unit in all_units:
         children: dict[FigureKey, list[int]] = defaultdict(list)
         for day in days:
             d = model.index[(kind, "day", day, unit)]
-            m = model.index[(kind, "month", cell_start("month", day), unit)]
             for level in ("week", "month"):
-                children[(kind, level, cell_start(level, day), unit)].append(d)
-            if day.day == 1 or day == days[0]:
+                if over(level, day):
+                    children[(kind, level, cell_start(level, day), unit)].append(d)
+            if (day.day == 1 or day == days[0]) and over("month", day):
+                m = model.index[(kind, "month", cell_start("month", day), unit)]
                 for level in ("quarter", "year"):
-                    children[(kind, level, cell_start(level, day), unit)].append(m)
+                    if over(level, day):
+                        children[(kind, level, cell_start(level, day), unit)].append(m)
         for key, parts in children.items():
             model.lines.append((model.index[key], sorted(set(parts))))
-    cells = {(level, cell_start(level, day)) for day in days for level in LEVELS}
+    cells = {
+        (level, cell_start(level, day)) for day in days for level in LEVELS if over(level, day)
+    }
     for level, start in sorted(cells):
         members_all = [model.index[(kind, level, start, u)] for u in units]
         model.lines.append((model.index[(kind, level, start, ALL)], members_all))
@@ -363,22 +537,55 @@ def _protect_kind(
                     [model.index[(kind, level, start, t)] for t in team_ids],
                 )
             )
-    model.aggregate = {
-        i for (_, _, _, unit), i in model.index.items() if unit == ALL or unit.startswith("group:")
-    }
+    model.aggregate = {i for (_, _, _, unit), i in model.index.items() if _is_aggregate(unit)}
     for i in published:
         v = model.values[i]
         model.marks[i] = "small" if 0 < v < SMALL else "shown"
+    if frozen is not None:
+        for key, i in model.index.items():
+            if frozen.holds(key):
+                value, mark = frozen.figures.get(key, (0, "free"))
+                if value != model.values[i]:  # pragma: no cover - the same days' counts
+                    raise RuntimeError(f"an earlier book's figure changed: {key}")
+                model.marks[i] = mark
+                model.frozen.add(i)
     protect(model)
-    out: dict[FigureKey, Cell] = {}
-    for key, i in model.index.items():
-        mark = model.marks[i]
-        if mark == "free":
-            continue
-        value = model.values[i]
-        if mark == "shown":
-            if value:
-                out[key] = Cell(value)
-        else:
-            out[key] = Cell(None, mark == "complement", withheld=mark == "withheld")
-    return out
+    return {
+        key: (model.values[i], model.marks[i])
+        for key, i in model.index.items()
+        if model.marks[i] != "free" or model.values[i]
+    }
+
+
+FigureRow = tuple[str, str, date, str, int, str]  # kind, level, first day, unit, count, mark
+
+
+def book_from_rows(
+    through: date,
+    units: Iterable[str],
+    groups: Mapping[str, Iterable[str]],
+    rows: Iterable[FigureRow],
+) -> Book:
+    """A stored book as it was built (``new_figures`` wrote its rows)."""
+    figures: dict[FigureKey, Figure] = {}
+    for kind, level, first, unit, count, mark in rows:
+        if level not in LEVELS or mark not in CODES:
+            raise ValueError(f"not a stored figure: {level!r}, {mark!r}")
+        figures[(kind, level, first, unit)] = (count, mark)
+    return Book(
+        through,
+        figures,
+        frozenset(units),
+        {name: frozenset(teams) for name, teams in groups.items()},
+    )
+
+
+def new_figures(book: Book, previous: Book | None) -> list[FigureRow]:
+    """The figures of ``book`` that ``previous`` does not hold: what to store. A figure
+    ``previous`` holds is the same in ``book`` (``build_book`` never changes one)."""
+    old = previous.figures if previous is not None else {}
+    return [
+        (kind, level, first, unit, count, mark)
+        for (kind, level, first, unit), (count, mark) in book.figures.items()
+        if (kind, level, first, unit) not in old
+    ]

@@ -40,7 +40,15 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import StaffUser
 from bot.services import stats_report as build
-from bot.services.protected import ALL, BOOK_KINDS, Book, build_book, group_unit
+from bot.services.protected import (
+    ALL,
+    BOOK_KINDS,
+    Book,
+    book_from_rows,
+    build_book,
+    group_unit,
+    new_figures,
+)
 from bot.services.stats_model import (
     GRID_KINDS,
     NO_WHOLE_DAY,
@@ -298,6 +306,13 @@ class StatsRecorder:
 ROLL_UP_LAG = timedelta(days=2)
 
 
+def book_of_stored(stored: stats_book.StoredBook | None) -> Book | None:
+    """The stored book (None: none stored yet)."""
+    if stored is None:
+        return None
+    return book_from_rows(stored.through, stored.units, stored.groups, stored.rows)
+
+
 class StatsRefused(Exception):
     """A breakdown that would isolate fewer than SMALL, or a team the viewer may not see."""
 
@@ -321,24 +336,50 @@ class StatsService:
     async def _book(self, through: date, groups: list[frozenset[str]]) -> Book:
         """Every report's figures through ``through``, protected once (built once a day).
 
-        Closed days do not change, so the book is kept until the next day (or a new team
-        group); it is built in a thread, so the bot keeps answering meanwhile.
+        The book is stored (``stats_book``): each day's extends the one before, so what a
+        report showed yesterday is shown the same today. It is built in a thread, so the
+        bot keeps answering meanwhile, then stored unless another process stored one first
+        (then that one is read). Kept in memory until the next day (or a new team group).
         """
         key = (through, frozenset(g & self.known_teams for g in groups))
         async with self._book_lock:
             book = self._books.get(key)
             if book is None:
-                async with self.database.snapshot_tx() as conn:
-                    counts = await stats_book.day_counts(conn, through, BOOK_KINDS)
-                book = await asyncio.to_thread(
-                    build_book,
-                    counts,
-                    through=through,
-                    teams=self.known_teams,
-                    groups=key[1],
-                )
+                book = await self._stored_book(through, key[1])
                 self._books = {key: book}  # only the newest: yesterday's is never asked again
             return book
+
+    async def _stored_book(self, through: date, groups: frozenset[frozenset[str]]) -> Book:
+        for _ in range(3):  # another process may store first; then read and extend theirs
+            async with self.database.snapshot_tx() as conn:
+                stored = await stats_book.load_book(conn)
+                previous = await asyncio.to_thread(book_of_stored, stored)
+                if previous is not None and previous.covers(through, self.known_teams, groups):
+                    return previous
+                counts = await stats_book.day_counts(
+                    conn, through, BOOK_KINDS, after=previous.through if previous else None
+                )
+            book = await asyncio.to_thread(
+                build_book,
+                counts,
+                through=through,
+                teams=self.known_teams,
+                groups=groups,
+                previous=previous,
+            )
+            rows = await asyncio.to_thread(new_figures, book, previous)
+            async with self.database.write_tx() as conn:
+                stored_ok = await stats_book.save_book(
+                    conn,
+                    previous.through if previous else None,
+                    book.through,
+                    book.units,
+                    book.groups,
+                    rows,
+                )
+            if stored_ok:
+                return book
+        raise RuntimeError("the statistics book changed three times while it was built")
 
     async def report(self, viewer: StaffUser, period: Period, team_id: str | None) -> Report:
         """Coordinators: their teams; admins: all. ``team_id`` None = all the viewer's teams.

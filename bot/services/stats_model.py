@@ -93,11 +93,16 @@ class Cell:
     # (added, issue #13) not shown at all, with no bound: where the rules themselves would
     # pin a small count (four "<5" days of 1 under a "<5" week), one figure is withheld.
     withheld: bool = False
+    # (added, issue #13) a total of a period not over yet: shown the day after it ends, so
+    # that a total never changes (two days' reports cannot be differenced).
+    pending: bool = False
 
     @property
     def shown(self) -> str:
         if self.value is not None:
             return str(self.value)
+        if self.pending:
+            return "after the period"
         if self.withheld:
             return "not shown"
         return "hidden" if self.complement else "<5"

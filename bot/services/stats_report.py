@@ -348,6 +348,16 @@ BOOK_HIDES_TOTAL = (
     "Not shown: its total is hidden in this period's figures so that a small count elsewhere "
     "cannot be worked out, and this table would show it."
 )
+# (issue #13) a period not over yet: no totals, and no breakdowns (their rows are totals
+# too): a running total asked for on two days would give away the day between.
+NOT_OVER_NOTE = (
+    "This period is not over yet: its totals are shown from the day after it ends, and "
+    "never change after that."
+)
+BREAKDOWN_NOT_OVER = (
+    "Shown from the day after the period ends, so that no figure of it changes from one day "
+    "to the next."
+)
 
 
 def _tables_from_book(
@@ -381,9 +391,10 @@ def _tables_from_book(
         totals: list[Cell] | None,
         note: str | None = None,
     ) -> StatTable:
-        if any(c.complement for _, cells in rows for c in cells) or any(
-            c.complement for c in totals or []
-        ):
+        every = [c for _, cells in rows for c in cells] + list(totals or [])
+        if any(c.pending for c in every):
+            note = f"{note} {NOT_OVER_NOTE}" if note else NOT_OVER_NOTE
+        if any(c.complement for c in every):
             note = f"{note} {HIDDEN_NOTE}" if note else HIDDEN_NOTE
         return StatTable(table_id, title, row_label, columns, rows, totals, note)
 
@@ -425,11 +436,14 @@ def _tables_from_book(
     ]
     legacy = build_tables(period, [], keyed, None, last)
     skip = {"conversations_over_time", "requests_over_time", "funnel", "by_team"}
+    over = Period.ending(period.kind, period.start).end <= book.through
     for t in legacy:
         if t.id in skip:
             continue
         kind = TOTAL_KIND.get(t.id)
-        if kind is not None and t.rows:
+        if not over:
+            t = _refused(t.id, t.title, t.row_label, t.columns, BREAKDOWN_NOT_OVER)
+        elif kind is not None and t.rows:
             total = fig(kind, level, period.start)
             if total.value is None:  # hidden or withheld there: this table would show it
                 t = _refused(t.id, t.title, t.row_label, t.columns, BOOK_HIDES_TOTAL)
@@ -513,7 +527,7 @@ def to_csv(
         writer.writerow(cells)
 
     def shown(cell: Cell) -> str:
-        return words(cell.shown) if cell.complement or cell.withheld else cell.shown
+        return words(cell.shown) if cell.complement or cell.withheld or cell.pending else cell.shown
 
     for table in report.tables:
         for key, cells in table.rows:

@@ -14,7 +14,7 @@ from typing import Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-Job = Literal["migrate", "purge", "auto_release", "stats_fold"]
+Job = Literal["migrate", "purge", "auto_release", "stats_fold", "stats_book"]
 
 # Fixed keys in one namespace ("rlbt" in ASCII as the high half), never renumbered:
 # two versions of the product running side by side during an upgrade must agree.
@@ -24,6 +24,7 @@ KEYS: dict[Job, int] = {
     "purge": _BASE + 2,
     "auto_release": _BASE + 3,
     "stats_fold": _BASE + 4,
+    "stats_book": _BASE + 5,
 }
 
 

@@ -333,6 +333,32 @@ class StatsRollupState(SQLModel, table=True):
     through: date
 
 
+class StatsBookFigure(SQLModel, table=True):
+    """One published figure of the statistics (migration 0013, stats_book): a count per
+    kind, grid cell and unit (a team, '' none, '*' all teams, 'group:...' a team group),
+    with how every report shows it. Written once, never changed (issue #13)."""
+
+    __tablename__ = "stats_book"
+
+    kind: str = Field(primary_key=True, max_length=32)
+    level: str = Field(primary_key=True, max_length=8)  # day|week|month|quarter|year
+    first_day: date = Field(primary_key=True)
+    unit: str = Field(default="", primary_key=True, max_length=40)
+    count: int = Field(default=0)
+    mark: str = Field(max_length=12)  # shown|small|complement|withheld|free
+
+
+class StatsBookState(SQLModel, table=True):
+    """The stored book's last day, and its units and team groups (JSON)."""
+
+    __tablename__ = "stats_book_state"
+
+    name: str = Field(primary_key=True, max_length=32)
+    through: date
+    units: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of unit names
+    groups: str = Field(sa_column=Column(Text, nullable=False))  # JSON {group: [teams]}
+
+
 class StatsDailySeen(SQLModel, table=True):
     """Today's keyed digests for distinct relatives; folded into a count and deleted next day."""
 

@@ -1,4 +1,6 @@
-"""What the protected figures of every report are built from (``bot.services.protected``).
+"""What the protected figures of every report are built from (``bot.services.protected``),
+and where they are kept once built (``stats_book``, migration 0013: written once a day,
+never rewritten, read by every process).
 
 Day sums per team and kind up to a closed day (never a day still being counted), with
 the digests not folded yet added, and the team sets of coordinators who see several teams
@@ -7,25 +9,33 @@ the digests not folded yet added, and the team sets of coordinators who see seve
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import date
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.storage import locks, stats_rollup
 from bot.storage import stats as stats_db
-from bot.storage import stats_rollup
+from bot.storage.models import StatsBookFigure, StatsBookState, table_of
 from bot.storage.staff import accounts, memberships
 from bot.storage.stats import counter_table
 
 c = counter_table.c
 r = stats_rollup.rollup_table.c
+book_table = table_of(StatsBookFigure)
+state_table = table_of(StatsBookState)
+b = book_table.c
+s = state_table.c
 
 
 async def day_counts(
-    conn: AsyncConnection, through: date, kinds: Collection[str]
+    conn: AsyncConnection, through: date, kinds: Collection[str], after: date | None = None
 ) -> list[tuple[date, str, str, int]]:
-    """(day, team_id, kind, sum over languages) for every day up to ``through``.
+    """(day, team_id, kind, sum over languages) for every day up to ``through`` (and after
+    ``after``: the days a stored book does not hold yet).
 
     The rolled-up days come from the rollups' 'day' rows (one row per team and kind, not
     per language and key), the days after the watermark from the counters themselves.
@@ -33,7 +43,7 @@ async def day_counts(
     watermark = await stats_rollup.rolled_through(conn)
     rolled = min(watermark, through) if watermark is not None else None
     rows: list[tuple[date, str, str, int]] = []
-    if rolled is not None:
+    if rolled is not None and (after is None or rolled > after):
         statement = (
             select(r.period_start, r.team_id, r.kind, func.sum(r["count"]))
             .where(
@@ -44,6 +54,8 @@ async def day_counts(
             )
             .group_by(r.period_start, r.team_id, r.kind)
         )
+        if after is not None:
+            statement = statement.where(r.period_start > after)
         rows += [
             (_as_date(day), team, kind, int(n))
             for day, team, kind, n in await conn.execute(statement)
@@ -55,12 +67,91 @@ async def day_counts(
     )
     if rolled is not None:
         statement = statement.where(c.day > rolled)
+    if after is not None:
+        statement = statement.where(c.day > after)
     rows += [
         (_as_date(day), team, kind, int(n)) for day, team, kind, n in await conn.execute(statement)
     ]
     first = min((row[0] for row in rows), default=through)
+    if after is not None:
+        first = max(first, after + timedelta(days=1))
     rows += [row for row in await stats_db.derived_counts(conn, first, through) if row[2] in kinds]
     return rows
+
+
+# --- the stored book (migration 0013) -----------------------------------------------------
+
+BOOK_STATE = "stats_book"
+BookRow = tuple[str, str, date, str, int, str]  # kind, level, first day, unit, count, mark
+
+
+@dataclass(frozen=True)
+class StoredBook:
+    """The stored figures as they are in the tables (the service makes a Book of them)."""
+
+    through: date
+    units: list[str]
+    groups: dict[str, list[str]]
+    rows: list[BookRow]
+
+
+async def book_through(conn: AsyncConnection) -> date | None:
+    """The last day the stored book covers (None: there is none yet)."""
+    result = await conn.execute(select(s.through).where(s.name == BOOK_STATE))
+    value = result.scalar_one_or_none()
+    return None if value is None else _as_date(value)
+
+
+async def load_book(conn: AsyncConnection) -> StoredBook | None:
+    """The stored book, every figure of it (None: nothing stored yet)."""
+    state = (await conn.execute(select(s.through, s.units, s.groups).where(
+        s.name == BOOK_STATE
+    ))).first()  # fmt: skip
+    if state is None:
+        return None
+    rows = [
+        (kind, level, _as_date(first), unit, int(n), mark)
+        for kind, level, first, unit, n, mark in await conn.execute(
+            select(b.kind, b.level, b.first_day, b.unit, b["count"], b.mark)
+        )
+    ]
+    return StoredBook(_as_date(state[0]), json.loads(state[1]), json.loads(state[2]), rows)
+
+
+async def save_book(
+    conn: AsyncConnection,
+    expected: date | None,
+    through: date,
+    units: Collection[str],
+    groups: Mapping[str, Collection[str]],
+    new_rows: Sequence[BookRow],
+) -> bool:
+    """Add a book's new figures and move its day to ``through``, if the stored book is
+    still the one it was built from (its day ``expected``); False if another process
+    stored one first (then nothing is written: read theirs). Earlier figures are never
+    rewritten: a published figure stays as it was."""
+    await locks.wait_xact_lock(conn, "stats_book")
+    if await book_through(conn) != expected:
+        return False
+    for start in range(0, len(new_rows), 5_000):
+        chunk = new_rows[start : start + 5_000]
+        await conn.execute(
+            insert(book_table),
+            [
+                {"kind": k, "level": lv, "first_day": d, "unit": u, "count": n, "mark": m}
+                for k, lv, d, u, n, m in chunk
+            ],
+        )
+    values = {
+        "through": through,
+        "units": json.dumps(sorted(units)),
+        "groups": json.dumps({name: sorted(t) for name, t in sorted(groups.items())}),
+    }
+    if expected is None:
+        await conn.execute(insert(state_table).values(name=BOOK_STATE, **values))
+    else:
+        await conn.execute(update(state_table).where(s.name == BOOK_STATE).values(**values))
+    return True
 
 
 async def coordinator_team_sets(conn: AsyncConnection) -> list[frozenset[str]]:

@@ -14,12 +14,22 @@ from collections.abc import Callable
 from datetime import date
 
 from bot.i18n import N_
-from bot.services.stats import SMALL, TIME_BUCKETS
+from bot.services.stats import SMALL, TIME_BUCKETS, Cell
 
 # A cell hidden although 5 or more (complementary suppression): "<5" would be untrue.
 HIDDEN = N_("hidden")
 # Withheld: not shown at all, where the rules would otherwise pin a small count (#13).
 NOT_SHOWN = N_("not shown")
+# Pending: a total of a period not over yet, shown from the day after it ends (#13).
+PENDING = N_("after the period")
+NOT_OVER_NOTE = N_(
+    "This period is not over yet: its totals are shown from the day after it ends, and "
+    "never change after that."
+)
+BREAKDOWN_NOT_OVER = N_(
+    "Shown from the day after the period ends, so that no figure of it changes from one day "
+    "to the next."
+)
 # (added, issue #13) the service's refusals and the page's closed-days line, as msgids.
 NO_WHOLE_DAY = N_(
     "This period has no finished day yet. Each day's figures are shown from the next day on."
@@ -164,14 +174,26 @@ def note_words(note: str, say: Callable[[str], str]) -> str:
     note, then ``HIDDEN_NOTE``) and fills in the refusal's count, so each part is looked
     up on its own."""
     note = note.strip()
-    if note.endswith(HIDDEN_NOTE) and note != HIDDEN_NOTE:
-        head = note[: -len(HIDDEN_NOTE)]
-        return f"{note_words(head, say)} {say(HIDDEN_NOTE)}"
+    for tail in (HIDDEN_NOTE, NOT_OVER_NOTE):
+        if note.endswith(tail) and note != tail:
+            head = note[: -len(tail)]
+            return f"{note_words(head, say)} {say(tail)}"
     refused = _REFUSED.fullmatch(note)
     if refused:
         what = refused["what"]
         return say(REFUSED_NOTE) % {"n": int(refused["n"]), "what": say(what)}
     return say(note)
+
+
+def cell_text(cell: Cell, say: Callable[[str], str]) -> str:
+    """A cell as the page shows it, in the page's language ("<5" and numbers as they are)."""
+    if cell.complement:
+        return say(HIDDEN)
+    if cell.withheld:
+        return say(NOT_SHOWN)
+    if cell.pending:
+        return say(PENDING)
+    return cell.shown
 
 
 def protection_note(say: Callable[[str], str]) -> str:

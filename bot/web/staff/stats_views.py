@@ -27,11 +27,10 @@ from bot.web.staff.context import STAFF_LANGUAGES, Ctx, choose_language, ctx_of
 from bot.web.staff.deps import StaffDoor, door_of, stats_of
 from bot.web.staff.pages import SECURITY_HEADERS
 from bot.web.staff.stats_labels import (
-    HIDDEN,
     NO_WHOLE_DAY,
-    NOT_SHOWN,
     ROW_KEYS,
     TIME_BUCKET_LABELS,
+    cell_text,
     chart_kind,
     note_words,
     period_name,
@@ -79,7 +78,7 @@ def _chart(
 ) -> dict[str, Any]:
     """Chart.js-ready data: a suppressed cell is null (a gap), in ``hidden`` with its mark."""
     hidden = [
-        [r, c, say(HIDDEN) if cell.complement else say(NOT_SHOWN) if cell.withheld else cell.shown]
+        [r, c, cell_text(cell, say)]
         for r, (_, cells) in enumerate(table.rows)
         for c, cell in enumerate(cells)
         if cell.value is None
