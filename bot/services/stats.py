@@ -32,7 +32,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -324,8 +324,10 @@ class StatsService:
     time_zone: str = "UTC"  # TIME_ZONE: the days the counters are kept in (the recorder's)
     now: Callable[[], datetime] = _utc_now
 
-    _books: dict[tuple[date, frozenset[frozenset[str]]], Book] = field(
-        default_factory=dict, init=False, repr=False
+    # The (day, groups) the stored book is known to cover: checked once, then each report
+    # reads only its own figures from the table (a national book is millions of figures).
+    _ready: tuple[date, frozenset[frozenset[str]]] | None = field(
+        default=None, init=False, repr=False
     )
     _book_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
@@ -333,27 +335,47 @@ class StatsService:
         """Today in ``time_zone``: the default last day of a period."""
         return day_in(self.time_zone, self.now)()
 
-    async def _book(self, through: date, groups: list[frozenset[str]]) -> Book:
+    async def _ensure_book(self, through: date, groups: list[frozenset[str]]) -> None:
         """Every report's figures through ``through``, protected once (built once a day).
 
         The book is stored (``stats_book``): each day's extends the one before, so what a
-        report showed yesterday is shown the same today. It is built in a thread, so the
-        bot keeps answering meanwhile, then stored unless another process stored one first
-        (then that one is read). Kept in memory until the next day (or a new team group).
+        report showed yesterday is shown the same today. The first report of a day that
+        finds it short builds it in a thread (the bot keeps answering meanwhile) and
+        stores it, unless another process stored one first (then that one is used).
         """
         key = (through, frozenset(g & self.known_teams for g in groups))
         async with self._book_lock:
-            book = self._books.get(key)
-            if book is None:
-                book = await self._stored_book(through, key[1])
-                self._books = {key: book}  # only the newest: yesterday's is never asked again
-            return book
+            if self._ready == key:
+                return
+            async with self.database.snapshot_tx() as conn:
+                state = await asyncio.to_thread(book_of_stored, await stats_book.load_state(conn))
+            if state is None or not state.covers(through, self.known_teams, key[1]):
+                await self._stored_book(through, key[1])
+            self._ready = key
+
+    async def _report_book(self, period: Period, unit: str, per_team: bool) -> Book:
+        """The stored figures this report shows (its unit's rows and totals, and the
+        per-team table's totals), as a Book."""
+        whole = Period.ending(period.kind, period.start)
+        row_level = "day" if period.kind in ("week", "month") else "month"
+        wanted: list[tuple[Collection[str], Collection[str], date, date]] = [
+            ({unit}, {row_level, period.kind}, period.start, whole.end)
+        ]
+        async with self.database.snapshot_tx() as conn:
+            state = await stats_book.load_state(conn)
+            assert state is not None, "the book is stored before a report reads it"
+            if per_team:
+                units = [u for u in state.units if u != ALL and not u.startswith("group:")]
+                wanted.append((set(units), {period.kind}, period.start, period.start))
+            rows = await stats_book.load_figures(conn, BOOK_KINDS, wanted)
+        return book_from_rows(state.through, state.units, state.groups, rows)
 
     async def _stored_book(self, through: date, groups: frozenset[frozenset[str]]) -> Book:
         for _ in range(3):  # another process may store first; then read and extend theirs
             async with self.database.snapshot_tx() as conn:
                 stored = await stats_book.load_book(conn)
                 previous = await asyncio.to_thread(book_of_stored, stored)
+                del stored  # a national book is large: keep one copy of it
                 if previous is not None and previous.covers(through, self.known_teams, groups):
                     return previous
                 counts = await stats_book.day_counts(
@@ -433,13 +455,14 @@ class StatsService:
             groups = await stats_book.coordinator_team_sets(conn)
         if not viewer.is_admin and len(teams) > 1:
             groups.append(frozenset(teams))  # a single sign-on coordinator's teams
-        book = await self._book(through, groups)
+        await self._ensure_book(through, groups)
         if team_id is not None or (len(teams) == 1 and where is not None):
             unit = teams[0]
         elif where is None:
             unit = ALL
         else:
             unit = group_unit(teams)
+        book = await self._report_book(period, unit, per_team)
         tables = build.build_tables(
             period, sums.daily, sums.keyed, sums.by_team, last=through, book=book, unit=unit
         )

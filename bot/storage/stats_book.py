@@ -13,6 +13,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -102,20 +103,54 @@ async def book_through(conn: AsyncConnection) -> date | None:
     return None if value is None else _as_date(value)
 
 
-async def load_book(conn: AsyncConnection) -> StoredBook | None:
-    """The stored book, every figure of it (None: nothing stored yet)."""
+async def load_state(conn: AsyncConnection) -> StoredBook | None:
+    """The stored book's day, units and groups, without its figures (None: none yet)."""
     state = (await conn.execute(select(s.through, s.units, s.groups).where(
         s.name == BOOK_STATE
     ))).first()  # fmt: skip
     if state is None:
         return None
-    rows = [
+    return StoredBook(_as_date(state[0]), json.loads(state[1]), json.loads(state[2]), [])
+
+
+def _rows(result: Any) -> list[BookRow]:
+    return [
         (kind, level, _as_date(first), unit, int(n), mark)
-        for kind, level, first, unit, n, mark in await conn.execute(
-            select(b.kind, b.level, b.first_day, b.unit, b["count"], b.mark)
-        )
+        for kind, level, first, unit, n, mark in result
     ]
-    return StoredBook(_as_date(state[0]), json.loads(state[1]), json.loads(state[2]), rows)
+
+
+_COLUMNS = (b.kind, b.level, b.first_day, b.unit, b["count"], b.mark)
+
+
+async def load_book(conn: AsyncConnection) -> StoredBook | None:
+    """The stored book, every figure of it (None: nothing stored yet): to extend it."""
+    state = await load_state(conn)
+    if state is None:
+        return None
+    rows = _rows(await conn.execute(select(*_COLUMNS)))
+    return StoredBook(state.through, state.units, state.groups, rows)
+
+
+async def load_figures(
+    conn: AsyncConnection,
+    kinds: Collection[str],
+    wanted: Sequence[tuple[Collection[str], Collection[str], date, date]],
+) -> list[BookRow]:
+    """The stored figures one report shows: for each (units, levels, first, last), those
+    of these kinds whose cell begins from ``first`` to ``last`` (a few hundred rows)."""
+    rows: list[BookRow] = []
+    for units, levels, first, last in wanted:
+        statement = select(*_COLUMNS).where(
+            b.kind.in_(sorted(kinds)),
+            b.level.in_(sorted(levels)),
+            b.first_day >= first,
+            b.first_day <= last,
+        )
+        if len(units) < 50:
+            statement = statement.where(b.unit.in_(sorted(units)))
+        rows += [row for row in _rows(await conn.execute(statement)) if row[3] in units]
+    return rows
 
 
 async def save_book(
