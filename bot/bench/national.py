@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import importlib
 import os
 import secrets
@@ -318,8 +319,16 @@ def _proc_kb(pid: int, field: str) -> int:
     return 0
 
 
+def _progress(message: str) -> None:
+    """A line on stderr as each phase ends (a long run shows where its time goes)."""
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
 def _reset_peak_rss() -> bool:
-    """Reset this process's VmHWM to its current VmRSS (Linux: 5 > /proc/self/clear_refs)."""
+    """Reset this process's VmHWM to its current VmRSS (Linux: 5 > /proc/self/clear_refs),
+    after giving freed heap back to the system (the bulk fills' page cache, on SQLite)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
@@ -424,11 +433,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     rows = await fill_counters(core, teams, sizes["days"])
                     figures["counter_rows"] = rows
                     figures["fill_counters_s"] = round(time.perf_counter() - t0, 1)
+                    _progress(f"counters filled: {rows:,} rows, {figures['fill_counters_s']} s")
                     figures.update(await _rollups(core, teams, sizes["days"]))
                     t0 = time.perf_counter()
                     await fill_requests(core, teams, sizes["requests"], sizes["open"])
                     figures["fill_requests_s"] = round(time.perf_counter() - t0, 1)
                     figures.update(await _reports(core, teams, sizes["runs"]))
+                    _progress("reports timed")
                 async with aiohttp.ClientSession() as session:
                     figures["serve_2_teams"] = await _serve(
                         fake, session, tmp, database_url, SHIPPED_CONTENT, "2", sizes["updates"],
@@ -460,6 +471,7 @@ async def _rollups(core: Core, teams: list[str], days: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     filled = await fill_rollups(core.database, cut)
     out["fill_rollups_s"] = round(time.perf_counter() - t0, 1)
+    _progress(f"rollups filled: {filled.rows:,} rows, {out['fill_rollups_s']} s {filled.seconds}")
     out["fill_rollups_steps_s"] = filled.seconds
     out["rollup_rows_filled"] = filled.rows
     out["rolled_by_bench_through"] = cut.isoformat()
@@ -476,6 +488,7 @@ async def _rollups(core: Core, teams: list[str], days: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     await core.recorder.fold_finished_days()
     out["roll_up_s"] = round(time.perf_counter() - t0, 1)
+    _progress(f"the product's roll-up of the last days: {out['roll_up_s']} s")
     async with core.database.read_tx() as conn:
         through = await rolled_through(conn)
     if through is None or through < LAST_DAY:
@@ -488,6 +501,7 @@ async def _rollups(core: Core, teams: list[str], days: int) -> dict[str, Any]:
     )
     out["check_after_roll_up"] = {"sums": compared, "differ": len(differ)}
     out["check_s"] = round(check_s + time.perf_counter() - t0, 1)
+    _progress(f"rollups checked: {out['check_fill']} {out['check_after_roll_up']}")
     if differ:
         raise BenchError("the rollups differ from the counters:\n" + "\n".join(differ[:20]))
     return out
@@ -502,12 +516,19 @@ async def _reports(core: Core, teams: list[str], runs: int) -> dict[str, Any]:
     # The peak resident memory of this process so far (the fills), then from the book on.
     peak_before = _proc_kb(os.getpid(), "VmHWM")
     reset = _reset_peak_rss()
+    at_start = _proc_kb(os.getpid(), "VmRSS")
     t0 = time.perf_counter()
     await service.report(admin, year, None)  # the day's first report builds the protected book
+    book_s = round(time.perf_counter() - t0, 1)
+    peak = _proc_kb(os.getpid(), "VmHWM")
+    _progress(
+        f"the book built: {book_s} s, peak RSS {peak // 1024} MB (at its start {at_start // 1024})"
+    )
     out: dict[str, Any] = {
-        "book_build_s": round(time.perf_counter() - t0, 1),
+        "book_build_s": book_s,
         "bench_rss_peak_before_book_mb": round(peak_before / 1024, 1),
-        "bench_rss_peak_book_mb": round(_proc_kb(os.getpid(), "VmHWM") / 1024, 1),
+        "bench_rss_at_book_start_mb": round(at_start / 1024, 1),
+        "bench_rss_peak_book_mb": round(peak / 1024, 1),
         "bench_rss_peak_reset": reset,
         "year_report_service": await timed(runs, lambda: service.report(admin, year, None)),
         "team_quarter_service": await timed(
@@ -591,7 +612,8 @@ def print_report(report: dict[str, Any]) -> None:
         "protected figures of every report (built once a day, by the first report): "
         f"{f['book_build_s']} s (no target; reports after it read them); bench process "
         f"peak RSS during it {f['bench_rss_peak_book_mb']:.0f} MB{reset} "
-        f"(before it: {f['bench_rss_peak_before_book_mb']:.0f} MB)"
+        f"(at its start {f['bench_rss_at_book_start_mb']:.0f} MB; the fills' peak before it: "
+        f"{f['bench_rss_peak_before_book_mb']:.0f} MB)"
     )
     many, two = f["serve_all_teams"], f["serve_2_teams"]
     print()
