@@ -435,6 +435,7 @@ class StatsService:
             teams = tuple(sorted(self.known_teams))
         else:
             teams = tuple(sorted(viewer.teams & self.known_teams))
+        over = Period.ending(period.kind, period.start).end <= through
         # Admins' all-teams view also counts relatives who chose no municipality ('').
         where: frozenset[str] | None = (
             None if viewer.is_admin and team_id is None else frozenset(teams)
@@ -449,7 +450,8 @@ class StatsService:
                 period.end,
                 where,
                 series_kinds=[],  # the series, funnel and per-team figures are the book's
-                keyed_kinds=build.KEYED_KINDS,
+                # A period not over has no breakdowns (stats_report.BREAKDOWN_NOT_OVER).
+                keyed_kinds=build.KEYED_KINDS if over else [],
                 team_kinds=["conversation_started", "request_created"] if per_team else None,
             )
             groups = await stats_book.coordinator_team_sets(conn)
