@@ -5,8 +5,6 @@ PostgreSQL: filled at once, and filled up to a day then rolled up by roll_up."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, timedelta
 
 from sqlalchemy import delete, select
@@ -16,10 +14,9 @@ from bot.bench.national_fill import check_rollups, fill_rollups, periods, sample
 from bot.storage import stats as stats_db
 from bot.storage import stats_rollup as rollup
 from bot.storage.database import Database
-from bot.storage.migrate import upgrade
 from bot.storage.stats import CounterKey
 from bot.storage.stats_rollup import rollup_table, state_table
-from tests.conftest import _reset_postgres
+from tests.test_stats_rollup import fresh
 
 TEAMS = ["alpha", "beta", "gamma"]
 # LAST_DAY - 74 .. LAST_DAY - 55: 2026-09-17 (a Thursday) .. 2026-10-06, across ISO weeks,
@@ -27,18 +24,6 @@ TEAMS = ["alpha", "beta", "gamma"]
 OFFSETS = range(55, 75)
 FIRST = national.LAST_DAY - timedelta(days=74)
 LAST = national.LAST_DAY - timedelta(days=55)
-
-
-@asynccontextmanager
-async def fresh(database_url: str) -> AsyncIterator[Database]:
-    if database_url.startswith("postgresql"):
-        await asyncio.to_thread(_reset_postgres, database_url)
-    database = Database.open(database_url)
-    try:
-        await upgrade(database.engine)
-        yield database
-    finally:
-        await database.close()
 
 
 def cells() -> dict[CounterKey, int]:
