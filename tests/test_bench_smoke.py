@@ -50,6 +50,7 @@ def test_national_benchmark_prints_every_figure() -> None:
         r"serve resident memory, ready / peak\s+[1-9]\d*\.\d / [1-9]\d*\.\d MB .*(PASS|FAIL)",
         r"all-teams year report \(service\)\s+p50\s+\d+\.\d ms\s+p99\s+\d+\.\d ms.*(PASS|FAIL)",
         r"all-teams year page \(/staff/stats\)\s+p50\s+\d+\.\d ms\s+p99.*(PASS|FAIL)",
+        r"the year before, whole \(service\)\s+p50\s+\d+\.\d ms\s+p99.*(PASS|FAIL)",
         r"one team's quarter \(service\)\s+p50\s+\d+\.\d ms\s+p99.*(PASS|FAIL)",
         r"admin queue page \(/staff/queue\)\s+p50\s+\d+\.\d ms\s+p99\s+\d+\.\d ms",
         r"admin queue API \(/api/v1/queue\)\s+p50\s+\d+\.\d ms\s+p99\s+\d+\.\d ms",
