@@ -664,3 +664,18 @@ day_counts = st.dictionaries(
     st.integers(1, 12),
     max_size=10,
 )
+
+
+def test_a_new_group_on_an_earlier_day_keeps_every_later_figure() -> None:
+    """A book extended for a new group with an earlier day than its own (a clock set back)
+    still holds every figure the stored one has."""
+    counts: dict[Atom, int] = {("laholm", date(2026, 11, 27), C): 7}
+    stored = build_book(
+        [(day, unit, kind, n) for (unit, day, kind), n in counts.items()],
+        through=date(2026, 11, 30),
+        teams=["laholm", "botkyrka"],
+        first=FIRST,
+    )
+    wider = book_on(date(2026, 11, 28), counts, stored)  # book_on adds the group
+    assert wider.through == stored.through and stored.figures.items() <= wider.figures.items()
+    assert wider.cell(C, "week", date(2026, 11, 23), group_unit(GROUP)) == Cell(7)

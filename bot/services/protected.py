@@ -400,6 +400,8 @@ def build_book(
     """
     if previous is not None and previous.covers(through, teams, groups):
         return previous
+    if previous is not None:  # never a shorter book than the stored one (a clock set back)
+        through = max(through, previous.through)
     after = previous.through if previous is not None else None
     per: dict[str, dict[tuple[date, str], int]] = defaultdict(lambda: defaultdict(int))
     for day, team, kind, n in counts:

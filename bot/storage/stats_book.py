@@ -29,7 +29,7 @@ r = stats_rollup.rollup_table.c
 book_table = table_of(StatsBookFigure)
 state_table = table_of(StatsBookState)
 b = book_table.c
-s = state_table.c
+bs = state_table.c  # the stored book's state
 
 
 async def day_counts(
@@ -98,15 +98,15 @@ class StoredBook:
 
 async def book_through(conn: AsyncConnection) -> date | None:
     """The last day the stored book covers (None: there is none yet)."""
-    result = await conn.execute(select(s.through).where(s.name == BOOK_STATE))
+    result = await conn.execute(select(bs.through).where(bs.name == BOOK_STATE))
     value = result.scalar_one_or_none()
     return None if value is None else _as_date(value)
 
 
 async def load_state(conn: AsyncConnection) -> StoredBook | None:
     """The stored book's day, units and groups, without its figures (None: none yet)."""
-    state = (await conn.execute(select(s.through, s.units, s.groups).where(
-        s.name == BOOK_STATE
+    state = (await conn.execute(select(bs.through, bs.units, bs.groups).where(
+        bs.name == BOOK_STATE
     ))).first()  # fmt: skip
     if state is None:
         return None
@@ -185,7 +185,7 @@ async def save_book(
     if expected is None:
         await conn.execute(insert(state_table).values(name=BOOK_STATE, **values))
     else:
-        await conn.execute(update(state_table).where(s.name == BOOK_STATE).values(**values))
+        await conn.execute(update(state_table).where(bs.name == BOOK_STATE).values(**values))
     return True
 
 
