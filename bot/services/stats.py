@@ -348,7 +348,7 @@ class StatsService:
             if self._ready == key:
                 return
             async with self.database.snapshot_tx() as conn:
-                state = await asyncio.to_thread(book_of_stored, await stats_book.load_state(conn))
+                state = book_of_stored(await stats_book.load_state(conn))  # no figures
             if state is None or not state.covers(through, self.known_teams, key[1]):
                 await self._stored_book(through, key[1])
             self._ready = key
@@ -370,14 +370,15 @@ class StatsService:
             rows = await stats_book.load_figures(conn, BOOK_KINDS, wanted)
         return book_from_rows(state.through, state.units, state.groups, rows)
 
-    async def _stored_book(self, through: date, groups: frozenset[frozenset[str]]) -> Book:
+    async def _stored_book(self, through: date, groups: frozenset[frozenset[str]]) -> None:
+        """Extend the stored book to ``through`` and these groups, and store it."""
         for _ in range(3):  # another process may store first; then read and extend theirs
             async with self.database.snapshot_tx() as conn:
                 stored = await stats_book.load_book(conn)
                 previous = await asyncio.to_thread(book_of_stored, stored)
                 del stored  # a national book is large: keep one copy of it
                 if previous is not None and previous.covers(through, self.known_teams, groups):
-                    return previous
+                    return
                 counts = await stats_book.day_counts(
                     conn, through, BOOK_KINDS, after=previous.through if previous else None
                 )
@@ -400,7 +401,7 @@ class StatsService:
                     rows,
                 )
             if stored_ok:
-                return book
+                return
         raise RuntimeError("the statistics book changed three times while it was built")
 
     async def report(self, viewer: StaffUser, period: Period, team_id: str | None) -> Report:
