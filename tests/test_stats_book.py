@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.domain import StaffUser
-from bot.services.protected import BOOK_KINDS, build_book
+from bot.services.protected import BOOK_KINDS, build_book, family_kinds
 from bot.services.stats import StatsService
-from bot.services.stats_model import Cell, Period
+from bot.services.stats_model import Cell, Period, Report
 from bot.services.stats_report import BREAKDOWN_NOT_OVER
 from bot.storage import stats_book
 from bot.storage.database import Database
@@ -123,3 +123,56 @@ async def test_a_period_not_over_shows_no_breakdown(database_url: str) -> None:
         after = await _service(database, date(2026, 11, 30)).report(laholm, week, "laholm")
         screens = next(t for t in after.tables if t.id == "top_screens")
         assert [key for key, _ in screens.rows] == ["worry"]
+
+
+# --- the breakdowns beside the totals (issue #13): a book of their own, the same rules
+
+
+def _requests(team: str, topics: dict[str, int]) -> dict[tuple[date, str, str, str, str], int]:
+    cells = {(WEEK, team, "sv", "request_created", ""): sum(topics.values())}
+    for topic, n in topics.items():
+        cells[(WEEK, team, "sv", "request_topic", topic)] = n
+    return cells
+
+
+def _topics(report: Report) -> dict[str, Cell]:
+    table = next(t for t in report.tables if t.id == "topics")
+    return {key: cells[0] for key, cells in table.rows}
+
+
+async def test_breakdowns_are_stored_beside_the_totals_and_kept(database_url: str) -> None:
+    """Laholm's 3 "worry" requests show as "<5" in its own week and in no report as a
+    number; the breakdowns are stored once under their own state, read by another
+    process, rebuilt if missing (an upgrade), and a count folded late changes nothing."""
+    week = Period.ending("week", WEEK)
+    laholm = StaffUser(1, "kim", "coordinator", frozenset({"laholm"}))
+    async with fresh(database_url) as database:
+        await add(database, {**_requests("laholm", {"worry": 3, "talk": 6}),
+                             **_requests("botkyrka", {"talk": 7})})  # fmt: skip
+        day = date(2026, 11, 30)
+        own = await _service(database, day).report(laholm, week, "laholm")
+        every = await _service(database, day).report(ADMIN, week, None)
+        mine, all_teams = _topics(own), _topics(every)
+        assert mine["worry"].shown == "<5" and mine["talk"].value is None  # its complement
+        assert all_teams["worry"].shown == "<5" and all_teams["talk"].value in (13, None)
+        async with database.read_tx() as conn:
+            assert await stats_book.book_through(conn, stats_book.BREAKDOWNS_STATE) == (
+                date(2026, 11, 29)
+            )
+        stored = await _stored_rows(database)
+        again = await _service(database, day).report(laholm, week, "laholm")
+        assert again.tables == own.tables and await _stored_rows(database) == stored
+        # An upgrade from a version without them: the breakdowns are built on first use.
+        async with database.write_tx() as conn:
+            await conn.execute(delete(book_table).where(book_table.c.kind.in_(family_kinds())))
+            await conn.execute(
+                delete(stats_book.state_table).where(
+                    stats_book.state_table.c.name == stats_book.BREAKDOWNS_STATE
+                )
+            )
+        rebuilt = await _service(database, day).report(laholm, week, "laholm")
+        assert rebuilt.tables == own.tables
+        # Counted late for a week already shown: the next day's book keeps the figures.
+        await add(database, _requests("laholm", {"worry": 1}))
+        later = await _service(database, date(2026, 12, 1)).report(laholm, week, "laholm")
+        assert _topics(later) == mine

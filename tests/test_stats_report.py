@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.domain import StaffUser
+from bot.services import stats_report
 from bot.services.stats import (
     SMALL,
     Period,
@@ -91,10 +92,16 @@ async def test_a_coordinator_sees_only_their_team_with_small_counts_hidden(
         funnel = dict((k, c[0]) for k, c in _table(report, "funnel").rows)
         assert funnel["Conversations started"] == over.totals[0]
         assert funnel["Contact requests sent"].value is None  # 3: "<5" or not shown
-        # Three requests: their breakdowns are refused with a plain note, not shown.
+        # Three requests: their breakdowns are refused with a plain note, not shown ("fewer
+        # than 5" beside a "<5"; beside a total not shown at all, not even that).
+        sent = funnel["Contact requests sent"]
         for table_id in ("topics", "urgency"):
             table = _table(report, table_id)
-            assert table.rows == [] and table.note and "fewer than 5" in table.note
+            assert table.rows == [] and table.note
+            if sent.withheld:
+                assert table.note == stats_report.BOOK_HIDES_TOTAL
+            else:
+                assert "fewer than 5" in table.note
         screens = _table(report, "top_screens")
         assert [(k, c[0].shown) for k, c in screens.rows] == [
             ("worry", "40"),

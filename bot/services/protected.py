@@ -44,7 +44,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from bot.services.stats_model import SMALL, Cell, Period
+from bot.domain import CONCERNS, FEEDBACK, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
+from bot.services.stats_model import SMALL, TIME_BUCKETS, Cell, Period
 
 ALL = "*"  # every team and '' (the admins' all-teams view)
 Level = Literal["day", "week", "month", "quarter", "year"]
@@ -351,6 +352,11 @@ class Book:
                 out[key] = Cell(None, mark == "complement", withheld=mark == "withheld")
         return out
 
+    def mark(self, kind: str, level: Level, start: date, unit: str) -> Mark | None:
+        """How the figure is kept (None: nothing counted, so 0 and shown)."""
+        found = self.figures.get((kind, level, start, unit))
+        return None if found is None else found[1]
+
     def cell(self, kind: str, level: Level, start: date, unit: str) -> Cell:
         """The figure as every report shows it (0 where nothing was counted); a period not
         over yet has no total: PENDING (shown once the period is over)."""
@@ -591,3 +597,215 @@ def new_figures(book: Book, previous: Book | None) -> list[FigureRow]:
         for (kind, level, first, unit), (count, mark) in book.figures.items()
         if (kind, level, first, unit) not in old
     ]
+
+
+# --- breakdowns (issue #13): the same figures across reports, like the totals above ------
+
+
+@dataclass(frozen=True)
+class Family:
+    """A breakdown kept in the book: the counter kind that holds its keys, its keys in the
+    table's order, and the book kind that is its total (each request has one urgency, one
+    topic ...), or None: the breakdown's own total (the sum of its keys)."""
+
+    kind: str
+    keys: tuple[str, ...]
+    total: str | None = None
+
+
+# The breakdowns of requests and cases: about people, so kept in the book. (The screens,
+# moves, languages and "was this helpful" tables count use of the guide's content and are
+# still protected report by report; see the README.)
+FAMILIES: tuple[Family, ...] = (
+    Family("request_urgency", URGENCIES, "request_created"),
+    Family("request_topic", TOPICS, "request_created"),
+    Family("request_concerns", CONCERNS, "request_created"),
+    Family("request_reply_via", REPLY_VIA, "request_created"),
+    Family("time_to_claim", TIME_BUCKETS),
+    Family("time_to_first_reply", TIME_BUCKETS),
+    Family("case_outcome", OUTCOMES),
+    Family("contact_feedback", FEEDBACK),
+)
+FAMILY_OF = {f.kind: f for f in FAMILIES}
+UNLISTED = "?"  # a key outside the vocabulary (an earlier version's): counted, never lost
+
+
+def key_kind(family: str, key: str) -> str:
+    """The book kind of one row of a breakdown ("request_topic#worry")."""
+    return f"{family}#{key}"
+
+
+def family_kinds() -> list[str]:
+    """Every book kind the breakdowns keep: each family's total and each of its rows."""
+    return [
+        kind
+        for f in FAMILIES
+        for kind in (f.kind, *(key_kind(f.kind, k) for k in (*f.keys, UNLISTED)))
+    ]
+
+
+def build_breakdowns(
+    counts: Iterable[tuple[date, str, str, str, int]],
+    *,
+    book: Book,
+    teams: Iterable[str],
+    previous: Book | None = None,
+) -> Book:
+    """Protect every breakdown of ``FAMILIES`` across reports, from day counts (day,
+    team_id, kind, key, count), beside ``book`` (the totals, built first: its days,
+    units and groups are this one's).
+
+    A breakdown is shown for a whole period and a unit with a report of its own (a team,
+    a group, all teams) when its total is a shown number of that book (a breakdown beside
+    a hidden total would give the total away) or, for a breakdown with its own total, when
+    that total is 0 or at least 5. Its rows are then protected like the totals: across
+    periods (a quarter is its months, a month and a week their days), across units (all
+    teams and a group are their teams) and across the rows (they add up to the total), with
+    every total taken as known exactly (more than a reader knows, so what is safe here is
+    safe for them). ``previous``: the breakdowns of an earlier day, kept exactly as they
+    were (see ``build_book``); counts of its days are its own.
+    """
+    known = set(teams)
+    if (
+        previous is not None
+        and previous.through >= book.through
+        and book.units <= previous.units
+        and set(book.groups) <= set(previous.groups)
+    ):
+        return previous
+    through = book.through if previous is None else max(book.through, previous.through)
+    after = previous.through if previous is not None else None
+    per: dict[str, dict[tuple[date, str, str], int]] = defaultdict(lambda: defaultdict(int))
+    for day, team, kind, key, n in counts:
+        family = FAMILY_OF.get(kind)
+        if family is None or not n or day > through or (after is not None and day <= after):
+            continue
+        per[kind][(day, team, key if key in family.keys else UNLISTED)] += n
+    if previous is not None:
+        for (kind, level, day, unit), (value, _mark) in previous.figures.items():
+            name, _, key = kind.partition("#")
+            if key and name in FAMILY_OF and level == "day" and value and not _is_aggregate(unit):
+                per[name][(day, unit, key)] += value
+    groups = sorted((name, members) for name, members in book.groups.items())
+    units = frozenset(book.units | (previous.units if previous is not None else frozenset()))
+    frozen = _Frozen(after, set(previous.units), previous.figures) if previous is not None else None
+    figures: dict[FigureKey, Figure] = {}
+    for family in FAMILIES:
+        data = per.get(family.kind)
+        if data:
+            figures.update(_protect_family(family, data, through, known, groups, book, frozen))
+    return Book(through, figures, units, dict(book.groups))
+
+
+# A row's figure is part of these: a day of its week and month, a month of its quarter and year.
+_UPS: dict[Level, tuple[Level, ...]] = {"day": ("week", "month"), "month": ("quarter", "year")}
+
+
+def _protect_family(
+    family: Family,
+    data: Mapping[tuple[date, str, str], int],
+    through: date,
+    known: set[str],
+    groups: list[tuple[str, frozenset[str]]],
+    book: Book,
+    frozen: _Frozen | None,
+) -> dict[FigureKey, Figure]:
+    """One breakdown's figures, protected. Sparse: a figure that is 0 is no unknown (shown,
+    it is known; not shown, taking it as known is more than a reader knows)."""
+    model = _Model()
+    values: dict[FigureKey, int] = defaultdict(int)
+
+    def over(level: Level, day: date) -> bool:
+        return level == "day" or cell_end(level, cell_start(level, day)) <= through
+
+    for (day, unit, key), n in data.items():
+        targets = [unit, ALL, *(name for name, members in groups if unit in members)]
+        for target in targets:
+            for level in LEVELS:
+                if over(level, day):
+                    start = cell_start(level, day)
+                    values[(key_kind(family.kind, key), level, start, target)] += n
+                    values[(family.kind, level, start, target)] += n
+    for figure in sorted(values):
+        model.values[model.var(figure)] = values[figure]
+
+    def shown_total(level: Level, start: date, unit: str) -> bool:
+        """Whether this period's breakdown is shown for ``unit`` (see build_breakdowns)."""
+        if level == "day" or not (unit in known or _is_aggregate(unit)):
+            return False
+        total = values.get((family.kind, level, start, unit), 0)
+        if family.total is None:
+            return total == 0 or total >= SMALL
+        return book.cell(family.total, level, start, unit).value == total
+
+    # Relations: time within each row and unit, units within each cell, rows within a total.
+    over_time: dict[int, list[int]] = defaultdict(list)
+    over_units: dict[int, list[int]] = defaultdict(list)
+    over_rows: dict[int, list[int]] = defaultdict(list)
+    for (kind, level, start, unit), i in model.index.items():
+        if "#" not in kind:
+            continue  # a total: known, so its own sums tell nothing
+        for up in _UPS.get(level, ()):
+            if over(up, start):
+                over_time[model.index[(kind, up, cell_start(up, start), unit)]].append(i)
+        if not _is_aggregate(unit):
+            over_units[model.index[(kind, level, start, ALL)]].append(i)
+            for name, members in groups:
+                if unit in members:
+                    over_units[model.index[(kind, level, start, name)]].append(i)
+        over_rows[model.index[(family.kind, level, start, unit)]].append(i)
+    for relation in (over_time, over_units, over_rows):
+        model.lines += [(total, sorted(parts)) for total, parts in sorted(relation.items())]
+    names = {i: key for key, i in model.index.items()}
+    published: dict[int, bool] = {}
+    for i, (kind, level, start, unit) in names.items():
+        published[i] = shown_total(level, start, unit)
+        if "#" not in kind:
+            model.marks[i] = "shown"  # a total: known (see build_breakdowns)
+            model.frozen.add(i)
+        elif published[i]:
+            v = model.values[i]
+            model.marks[i] = "small" if 0 < v < SMALL else "shown"
+    if frozen is not None:
+        for figure, i in model.index.items():
+            if "#" in figure[0] and frozen.holds(figure):
+                found = frozen.figures.get(figure)
+                if found is None:
+                    continue  # not kept: not published then, so not now (see below)
+                value, mark = found
+                if value != model.values[i]:  # pragma: no cover - the same days' counts
+                    raise RuntimeError(f"an earlier book's figure changed: {figure}")
+                model.marks[i] = mark
+                model.frozen.add(i)
+    model.aggregate = {i for i, figure in names.items() if _is_aggregate(figure[3])}
+    try:
+        protect(model)
+    except RuntimeError:  # pragma: no cover - not seen; never a report that fails for it
+        for i, mark in enumerate(model.marks):  # show none of this family's new rows
+            if i not in model.frozen and mark in ("shown", "small", "complement"):
+                model.marks[i] = "withheld"
+    # Kept: what reports show, every period's total (a report tells "fewer than 5" by it),
+    # and a team's day counts (what the next day's book starts from); not the rest, which
+    # no report shows (a national book would be millions more figures).
+    out: dict[FigureKey, Figure] = {}
+    for i, (kind, level, start, unit) in names.items():
+        mark = model.marks[i]
+        row = "#" in kind
+        if not row:
+            mark = "shown" if published[i] else "free"
+        team_day = row and level == "day" and i not in model.aggregate
+        if mark != "free" or team_day or (not row and level != "day"):
+            out[(kind, level, start, unit)] = (model.values[i], mark)
+    return out
+
+
+def with_breakdowns(book: Book, breakdowns: Book | None) -> Book:
+    """One book of the totals and the breakdowns (their figures never share a kind)."""
+    if breakdowns is None:
+        return book
+    return Book(
+        book.through,
+        {**book.figures, **breakdowns.figures},
+        book.units | breakdowns.units,
+        {**breakdowns.groups, **book.groups},
+    )

@@ -43,9 +43,13 @@ from bot.services import stats_report as build
 from bot.services.protected import (
     ALL,
     BOOK_KINDS,
+    FAMILIES,
+    UNLISTED,
     Book,
     book_from_rows,
     build_book,
+    build_breakdowns,
+    family_kinds,
     group_unit,
     new_figures,
 )
@@ -75,6 +79,7 @@ __all__ = [
     "OFF_GRID",
     "SMALL",
     "TIME_BUCKETS",
+    "UNLISTED",
     "Cell",
     "Period",
     "PeriodKind",
@@ -341,21 +346,25 @@ class StatsService:
         The book is stored (``stats_book``): each day's extends the one before, so what a
         report showed yesterday is shown the same today. The first report of a day that
         finds it short builds it in a thread (the bot keeps answering meanwhile) and
-        stores it, unless another process stored one first (then that one is used).
+        stores it, unless another process stored one first (then that one is used). The
+        breakdowns are a book of their own beside it (built from its totals).
         """
         key = (through, frozenset(g & self.known_teams for g in groups))
         async with self._book_lock:
             if self._ready == key:
                 return
             async with self.database.snapshot_tx() as conn:
-                state = book_of_stored(await stats_book.load_state(conn))  # no figures
-            if state is None or not state.covers(through, self.known_teams, key[1]):
+                states = [  # no figures
+                    book_of_stored(await stats_book.load_state(conn, name))
+                    for name in (stats_book.BOOK_STATE, stats_book.BREAKDOWNS_STATE)
+                ]
+            if any(s is None or not s.covers(through, self.known_teams, key[1]) for s in states):
                 await self._stored_book(through, key[1])
             self._ready = key
 
     async def _report_book(self, period: Period, unit: str, per_team: bool) -> Book:
-        """The stored figures this report shows (its unit's rows and totals, and the
-        per-team table's totals), as a Book."""
+        """The stored figures this report shows (its unit's rows and totals, its
+        breakdowns, and the per-team table's totals), as a Book."""
         whole = Period.ending(period.kind, period.start)
         row_level = "day" if period.kind in ("week", "month") else "month"
         wanted: list[tuple[Collection[str], Collection[str], date, date]] = [
@@ -368,41 +377,75 @@ class StatsService:
                 units = [u for u in state.units if u != ALL and not u.startswith("group:")]
                 wanted.append((set(units), {period.kind}, period.start, period.start))
             rows = await stats_book.load_figures(conn, BOOK_KINDS, wanted)
+            rows += await stats_book.load_figures(
+                conn, family_kinds(), [({unit}, {period.kind}, period.start, period.start)]
+            )
         return book_from_rows(state.through, state.units, state.groups, rows)
 
     async def _stored_book(self, through: date, groups: frozenset[frozenset[str]]) -> None:
-        """Extend the stored book to ``through`` and these groups, and store it."""
+        """Extend the stored books (the totals, then the breakdowns beside them) to
+        ``through`` and these groups, and store them."""
         for _ in range(3):  # another process may store first; then read and extend theirs
-            async with self.database.snapshot_tx() as conn:
-                stored = await stats_book.load_book(conn)
-                previous = await asyncio.to_thread(book_of_stored, stored)
-                del stored  # a national book is large: keep one copy of it
-                if previous is not None and previous.covers(through, self.known_teams, groups):
-                    return
-                counts = await stats_book.day_counts(
-                    conn, through, BOOK_KINDS, after=previous.through if previous else None
-                )
-            book = await asyncio.to_thread(
-                build_book,
-                counts,
-                through=through,
-                teams=self.known_teams,
-                groups=groups,
-                previous=previous,
-            )
-            rows = await asyncio.to_thread(new_figures, book, previous)
-            async with self.database.write_tx() as conn:
-                stored_ok = await stats_book.save_book(
-                    conn,
-                    previous.through if previous else None,
-                    book.through,
-                    book.units,
-                    book.groups,
-                    rows,
-                )
-            if stored_ok:
+            book = await self._stored_totals(through, groups)
+            if book is not None and await self._stored_breakdowns(book):
                 return
         raise RuntimeError("the statistics book changed three times while it was built")
+
+    async def _stored_totals(self, through: date, groups: frozenset[frozenset[str]]) -> Book | None:
+        """The totals' book through ``through``, stored (None: another process stored one
+        first)."""
+        async with self.database.snapshot_tx() as conn:
+            stored = await stats_book.load_book(conn, BOOK_KINDS)
+            previous = await asyncio.to_thread(book_of_stored, stored)
+            del stored  # a national book is large: keep one copy of it
+            if previous is not None and previous.covers(through, self.known_teams, groups):
+                return previous
+            counts = await stats_book.day_counts(
+                conn, through, BOOK_KINDS, after=previous.through if previous else None
+            )
+        book = await asyncio.to_thread(
+            build_book,
+            counts,
+            through=through,
+            teams=self.known_teams,
+            groups=groups,
+            previous=previous,
+        )
+        rows = await asyncio.to_thread(new_figures, book, previous)
+        async with self.database.write_tx() as conn:
+            stored_ok = await stats_book.save_book(
+                conn, previous.through if previous else None, book.through, book.units,
+                book.groups, rows,
+            )  # fmt: skip
+        return book if stored_ok else None
+
+    async def _stored_breakdowns(self, book: Book) -> bool:
+        """The breakdowns beside ``book``, stored (False: another process stored first)."""
+        name, kinds = stats_book.BREAKDOWNS_STATE, family_kinds()
+        async with self.database.snapshot_tx() as conn:
+            stored = await stats_book.load_book(conn, kinds, name)
+            previous = book_of_stored(stored)
+            if (
+                previous is not None
+                and previous.covers(book.through, book.units, ())
+                and set(book.groups) <= set(previous.groups)
+            ):
+                return True
+            counts = await stats_book.day_key_counts(
+                conn,
+                book.through,
+                [f.kind for f in FAMILIES],
+                after=previous.through if previous else None,
+            )
+        breakdowns = await asyncio.to_thread(
+            build_breakdowns, counts, book=book, teams=self.known_teams, previous=previous
+        )
+        rows = new_figures(breakdowns, previous)
+        async with self.database.write_tx() as conn:
+            return await stats_book.save_book(
+                conn, previous.through if previous else None, breakdowns.through,
+                breakdowns.units, breakdowns.groups, rows, name,
+            )  # fmt: skip
 
     async def report(self, viewer: StaffUser, period: Period, team_id: str | None) -> Report:
         """Coordinators: their teams; admins: all. ``team_id`` None = all the viewer's teams.

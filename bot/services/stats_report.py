@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.domain import CONCERNS, FEEDBACK, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
-from bot.services.protected import ALL, Book, Level
+from bot.services.protected import ALL, FAMILY_OF, UNLISTED, Book, Level, key_kind
 from bot.services.stats_model import (
     SMALL,
     TIME_BUCKETS,
@@ -30,6 +30,7 @@ from bot.services.stats_model import (
 from bot.services.suppression import (
     BreakdownRefused,
     refuse_small_breakdown,
+    small_breakdown_note,
     suppress_table,
     suppress_values,
 )
@@ -304,10 +305,7 @@ def build_tables(
             ["Answers"],
             [(k, [feedback[k]]) for k in answers],
             "answers to 'Did the contact help?'",
-            note=(
-                "Asked once, when the team closes a request; answering is optional, so not "
-                "every closed request has an answer."
-            ),
+            note=FEEDBACK_NOTE,
         )
     )
     if by_team is not None:
@@ -327,15 +325,26 @@ def build_tables(
     return tables
 
 
-# Breakdowns whose total is a book figure: each request has one urgency, topic, concern and
-# way of reply, and the ranking of screens adds up every screen view.
-TOTAL_KIND = {
-    "top_screens": "screen_viewed",
-    "urgency": "request_created",
-    "topics": "request_created",
-    "concerns": "request_created",
-    "reply_via": "request_created",
+FEEDBACK_NOTE = (
+    "Asked once, when the team closes a request; answering is optional, so not every closed "
+    "request has an answer."
+)
+# The breakdowns the book keeps (``protected.FAMILIES``): table id -> (family, what it counts).
+FAMILY_TABLES = {
+    "urgency": ("request_urgency", "requests"),
+    "topics": ("request_topic", "requests"),
+    "concerns": ("request_concerns", "requests"),
+    "reply_via": ("request_reply_via", "requests"),
+    "time_to_claim": ("time_to_claim", "taken requests"),
+    "time_to_first_reply": ("time_to_first_reply", "first replies"),
+    "outcomes": ("case_outcome", "closed requests"),
+    "contact_feedback": ("contact_feedback", "answers to 'Did the contact help?'"),
 }
+
+
+# Breakdowns still protected report by report whose total is a book figure: the ranking of
+# screens adds up every screen view (the request breakdowns are the book's, FAMILY_TABLES).
+TOTAL_KIND = {"top_screens": "screen_viewed"}
 FUNNEL = [
     ("Conversations started", "conversation_started"),
     ("Guide screens viewed", "screen_viewed"),
@@ -437,12 +446,38 @@ def _tables_from_book(
     legacy = build_tables(period, [], keyed, None, last)
     skip = {"conversations_over_time", "requests_over_time", "funnel", "by_team"}
     over = Period.ending(period.kind, period.start).end <= book.through
+
+    def from_book(t: StatTable) -> StatTable:
+        """A breakdown the book keeps: its rows as the book has them, in every report."""
+        family = FAMILY_OF[FAMILY_TABLES[t.id][0]]
+        start = period.start
+
+        def refused(note: str) -> StatTable:
+            return _refused(t.id, t.title, t.row_label, t.columns, note)
+
+        few = small_breakdown_note(FAMILY_TABLES[t.id][1])
+        if family.total is not None:
+            of = fig(family.total, level, start)
+            if of.value is None:  # "<5": too few; hidden or withheld: the rows would show it
+                return refused(BOOK_HIDES_TOTAL if of.complement or of.withheld else few)
+        total, mark = book.figures.get((family.kind, level, start, unit), (0, "shown"))
+        if mark != "shown":  # too few to break down (or rows that miss their total)
+            return refused(few if 0 < total < SMALL else BOOK_HIDES_TOTAL)
+        keys = list(family.keys)
+        if book.mark(key_kind(family.kind, UNLISTED), level, start, unit) is not None:
+            keys.append(UNLISTED)
+        rows = [(k, [fig(key_kind(family.kind, k), level, start)]) for k in keys]
+        note = FEEDBACK_NOTE if t.id == "contact_feedback" else None
+        return table(t.id, t.title, t.row_label, t.columns, rows, [Cell(total)], note)
+
     for t in legacy:
         if t.id in skip:
             continue
         kind = TOTAL_KIND.get(t.id)
         if not over:
             t = _refused(t.id, t.title, t.row_label, t.columns, BREAKDOWN_NOT_OVER)
+        elif t.id in FAMILY_TABLES:
+            t = from_book(t)
         elif kind is not None and t.rows:
             total = fig(kind, level, period.start)
             if total.value is None:  # hidden or withheld there: this table would show it

@@ -52,13 +52,18 @@ class BreakdownRefused(Exception):
         self.message = message
 
 
+def small_breakdown_note(what: str) -> str:
+    """Why a breakdown of 1..4 ``what`` is not shown (the staff pages translate it)."""
+    return (
+        f"Not shown: fewer than {SMALL} {what} in this period and team, so a breakdown "
+        "could point to a person. Choose a longer period or more teams."
+    )
+
+
 def refuse_small_breakdown(total: int, what: str) -> None:
     """Refuse to break down a population of 1..4 (zero has nothing to protect)."""
     if 0 < total < SMALL:
-        raise BreakdownRefused(
-            f"Not shown: fewer than {SMALL} {what} in this period and team, so a breakdown "
-            "could point to a person. Choose a longer period or more teams."
-        )
+        raise BreakdownRefused(small_breakdown_note(what))
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage import locks, stats_rollup
@@ -41,37 +41,9 @@ async def day_counts(
     The rolled-up days come from the rollups' 'day' rows (one row per team and kind, not
     per language and key), the days after the watermark from the counters themselves.
     """
-    watermark = await stats_rollup.rolled_through(conn)
-    rolled = min(watermark, through) if watermark is not None else None
-    rows: list[tuple[date, str, str, int]] = []
-    if rolled is not None and (after is None or rolled > after):
-        statement = (
-            select(r.period_start, r.team_id, r.kind, func.sum(r["count"]))
-            .where(
-                r.period_kind == "day",
-                r.period_start <= rolled,
-                r.team_id != stats_rollup.ALL_TEAMS,
-                r.kind.in_(sorted(kinds)),
-            )
-            .group_by(r.period_start, r.team_id, r.kind)
-        )
-        if after is not None:
-            statement = statement.where(r.period_start > after)
-        rows += [
-            (_as_date(day), team, kind, int(n))
-            for day, team, kind, n in await conn.execute(statement)
-        ]
-    statement = (
-        select(c.day, c.team_id, c.kind, func.sum(c["count"]))
-        .where(c.day <= through, c.kind.in_(sorted(kinds)))
-        .group_by(c.day, c.team_id, c.kind)
-    )
-    if rolled is not None:
-        statement = statement.where(c.day > rolled)
-    if after is not None:
-        statement = statement.where(c.day > after)
-    rows += [
-        (_as_date(day), team, kind, int(n)) for day, team, kind, n in await conn.execute(statement)
+    rows = [
+        (day, team, kind, n)
+        for day, team, kind, _key, n in await _day_sums(conn, through, kinds, after, False)
     ]
     first = min((row[0] for row in rows), default=through)
     if after is not None:
@@ -80,9 +52,59 @@ async def day_counts(
     return rows
 
 
+async def day_key_counts(
+    conn: AsyncConnection, through: date, kinds: Collection[str], after: date | None = None
+) -> list[tuple[date, str, str, str, int]]:
+    """(day, team_id, kind, key, sum over languages): the breakdowns' day counts, as
+    ``day_counts`` (no digest adds to these: they are counted when a request is made)."""
+    return await _day_sums(conn, through, kinds, after, True)
+
+
+async def _day_sums(
+    conn: AsyncConnection, through: date, kinds: Collection[str], after: date | None, keyed: bool
+) -> list[tuple[date, str, str, str, int]]:
+    watermark = await stats_rollup.rolled_through(conn)
+    rolled = min(watermark, through) if watermark is not None else None
+    rows: list[tuple[date, str, str, str, int]] = []
+    if rolled is not None and (after is None or rolled > after):
+        key = r.key if keyed else literal("")
+        statement = (
+            select(r.period_start, r.team_id, r.kind, key, func.sum(r["count"]))
+            .where(
+                r.period_kind == "day",
+                r.period_start <= rolled,
+                r.team_id != stats_rollup.ALL_TEAMS,
+                r.kind.in_(sorted(kinds)),
+            )
+            .group_by(r.period_start, r.team_id, r.kind, *([r.key] if keyed else []))
+        )
+        if after is not None:
+            statement = statement.where(r.period_start > after)
+        rows += [
+            (_as_date(day), team, kind, k, int(n))
+            for day, team, kind, k, n in await conn.execute(statement)
+        ]
+    key = c.key if keyed else literal("")
+    statement = (
+        select(c.day, c.team_id, c.kind, key, func.sum(c["count"]))
+        .where(c.day <= through, c.kind.in_(sorted(kinds)))
+        .group_by(c.day, c.team_id, c.kind, *([c.key] if keyed else []))
+    )
+    if rolled is not None:
+        statement = statement.where(c.day > rolled)
+    if after is not None:
+        statement = statement.where(c.day > after)
+    rows += [
+        (_as_date(day), team, kind, k, int(n))
+        for day, team, kind, k, n in await conn.execute(statement)
+    ]
+    return rows
+
+
 # --- the stored book (migration 0013) -----------------------------------------------------
 
-BOOK_STATE = "stats_book"
+BOOK_STATE = "stats_book"  # the totals (protected.build_book)
+BREAKDOWNS_STATE = "stats_book:breakdowns"  # the breakdowns beside them (build_breakdowns)
 BookRow = tuple[str, str, date, str, int, str]  # kind, level, first day, unit, count, mark
 
 
@@ -96,17 +118,17 @@ class StoredBook:
     rows: list[BookRow]
 
 
-async def book_through(conn: AsyncConnection) -> date | None:
+async def book_through(conn: AsyncConnection, name: str = BOOK_STATE) -> date | None:
     """The last day the stored book covers (None: there is none yet)."""
-    result = await conn.execute(select(bs.through).where(bs.name == BOOK_STATE))
+    result = await conn.execute(select(bs.through).where(bs.name == name))
     value = result.scalar_one_or_none()
     return None if value is None else _as_date(value)
 
 
-async def load_state(conn: AsyncConnection) -> StoredBook | None:
+async def load_state(conn: AsyncConnection, name: str = BOOK_STATE) -> StoredBook | None:
     """The stored book's day, units and groups, without its figures (None: none yet)."""
     state = (await conn.execute(select(bs.through, bs.units, bs.groups).where(
-        bs.name == BOOK_STATE
+        bs.name == name
     ))).first()  # fmt: skip
     if state is None:
         return None
@@ -123,12 +145,15 @@ def _rows(result: Any) -> list[BookRow]:
 _COLUMNS = (b.kind, b.level, b.first_day, b.unit, b["count"], b.mark)
 
 
-async def load_book(conn: AsyncConnection) -> StoredBook | None:
-    """The stored book, every figure of it (None: nothing stored yet): to extend it."""
-    state = await load_state(conn)
+async def load_book(
+    conn: AsyncConnection, kinds: Collection[str], name: str = BOOK_STATE
+) -> StoredBook | None:
+    """The stored book, every figure of these kinds (None: nothing stored yet): to extend
+    it. The totals and the breakdowns share the table; each book has its own kinds."""
+    state = await load_state(conn, name)
     if state is None:
         return None
-    rows = _rows(await conn.execute(select(*_COLUMNS)))
+    rows = _rows(await conn.execute(select(*_COLUMNS).where(b.kind.in_(sorted(kinds)))))
     return StoredBook(state.through, state.units, state.groups, rows)
 
 
@@ -160,13 +185,14 @@ async def save_book(
     units: Collection[str],
     groups: Mapping[str, Collection[str]],
     new_rows: Sequence[BookRow],
+    name: str = BOOK_STATE,
 ) -> bool:
     """Add a book's new figures and move its day to ``through``, if the stored book is
     still the one it was built from (its day ``expected``); False if another process
     stored one first (then nothing is written: read theirs). Earlier figures are never
     rewritten: a published figure stays as it was."""
     await locks.wait_xact_lock(conn, "stats_book")
-    if await book_through(conn) != expected:
+    if await book_through(conn, name) != expected:
         return False
     for start in range(0, len(new_rows), 5_000):
         chunk = new_rows[start : start + 5_000]
@@ -183,9 +209,9 @@ async def save_book(
         "groups": json.dumps({name: sorted(t) for name, t in sorted(groups.items())}),
     }
     if expected is None:
-        await conn.execute(insert(state_table).values(name=BOOK_STATE, **values))
+        await conn.execute(insert(state_table).values(name=name, **values))
     else:
-        await conn.execute(update(state_table).where(bs.name == BOOK_STATE).values(**values))
+        await conn.execute(update(state_table).where(bs.name == name).values(**values))
     return True
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 
 from bot.i18n import N_
-from bot.services.stats import SMALL, TIME_BUCKETS, Cell
+from bot.services.stats import SMALL, TIME_BUCKETS, UNLISTED, Cell
 
 # A cell hidden although 5 or more (complementary suppression): "<5" would be untrue.
 HIDDEN = N_("hidden")
@@ -54,6 +54,7 @@ assert set(TIME_BUCKET_LABELS) == set(TIME_BUCKETS)
 ROW_KEYS = {
     "none": N_("No municipality chosen yet"),  # the per-team table's relatives without a team
     "": N_("No municipality chosen yet"),
+    UNLISTED: N_("Other answers (from an earlier version)"),  # a key outside the vocabulary
 }
 
 # What the service writes into its tables (bot/services/stats_report.py), as msgids.
