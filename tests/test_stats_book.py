@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import delete, func, select
 
 from bot.domain import StaffUser
-from bot.services.protected import BOOK_KINDS, build_book, family_kinds
+from bot.services.protected import BOOK_KINDS, UNLISTED, build_book, family_kinds
 from bot.services.stats import StatsService
 from bot.services.stats_model import Cell, Period, Report
 from bot.services.stats_report import BREAKDOWN_NOT_OVER
@@ -176,3 +176,18 @@ async def test_breakdowns_are_stored_beside_the_totals_and_kept(database_url: st
         await add(database, _requests("laholm", {"worry": 1}))
         later = await _service(database, date(2026, 12, 1)).report(laholm, week, "laholm")
         assert _topics(later) == mine
+
+
+async def test_a_topic_no_longer_offered_is_counted_under_other_answers(
+    database_url: str,
+) -> None:
+    """Counters an earlier version wrote with a topic it no longer offers: kept as one row,
+    so that the rows still add up to the requests."""
+    week = Period.ending("week", WEEK)
+    async with fresh(database_url) as database:
+        await add(database, _requests("laholm", {"worry": 6, "retired_topic": 5}))
+        report = await _service(database, date(2026, 11, 30)).report(ADMIN, week, "laholm")
+        topics = _topics(report)
+        assert topics[UNLISTED] == Cell(5) and topics["worry"] == Cell(6)
+        table = next(t for t in report.tables if t.id == "topics")
+        assert table.totals == [Cell(11)]
