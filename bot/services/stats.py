@@ -424,7 +424,7 @@ class StatsService:
         name, kinds = stats_book.BREAKDOWNS_STATE, family_kinds()
         async with self.database.snapshot_tx() as conn:
             stored = await stats_book.load_book(conn, kinds, name)
-            previous = book_of_stored(stored)
+            previous = await asyncio.to_thread(book_of_stored, stored)
             if (
                 previous is not None
                 and previous.covers(book.through, book.units, ())
@@ -440,7 +440,7 @@ class StatsService:
         breakdowns = await asyncio.to_thread(
             build_breakdowns, counts, book=book, teams=self.known_teams, previous=previous
         )
-        rows = new_figures(breakdowns, previous)
+        rows = await asyncio.to_thread(new_figures, breakdowns, previous)
         async with self.database.write_tx() as conn:
             return await stats_book.save_book(
                 conn, previous.through if previous else None, breakdowns.through,
