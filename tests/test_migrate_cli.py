@@ -154,6 +154,7 @@ def test_a_database_behind_shows_what_is_pending_and_its_sql(
         "0011",
         "0012",
         "0013",
+        "0014",
     ]
     assert main(["migrate", "--sql"]) == 0
     sql = capsys.readouterr().out
@@ -169,6 +170,7 @@ def test_a_database_behind_shows_what_is_pending_and_its_sql(
     assert "Running upgrade 0010 -> 0011" in sql and "team_setting" in sql
     assert "Running upgrade 0011 -> 0012" in sql and "stats_rollup_state" in sql
     assert "Running upgrade 0012 -> 0013" in sql and "stats_book_state" in sql
+    assert "Running upgrade 0013 -> 0014" in sql
     assert f"UPDATE alembic_version SET version_num='{migrations_head()}'" in sql
     assert _revision(empty_url) == "0003"  # --sql changed nothing
 

@@ -47,6 +47,34 @@ async def test_day_counts_are_the_same_across_the_watermark(database_url: str) -
         assert seen[0].cells == seen[1].cells == seen[2].cells  # the same protected figures
 
 
+async def test_month_key_counts_are_the_same_across_the_watermark(database_url: str) -> None:
+    """The guide's usage by month for all teams: whole months only (February 2027 is not
+    over on the 20th), the same sums from month rollups, day rollups or counters."""
+    cells = _cells()
+    through = date(2027, 2, 20)
+    want: dict[tuple[date, str, str], int] = defaultdict(int)
+    for (day, _team, _lang, kind, key), n in cells.items():
+        if day <= date(2027, 1, 31) and kind == "screen_viewed" and n:
+            want[(day.replace(day=1), kind, key)] += n
+    later = {k: v for k, v in want.items() if k[0] > date(2026, 8, 31)}
+    async with fresh(database_url) as database:
+        await add(database, cells)
+        for watermark in (None, date(2026, 6, 15), date(2026, 9, 30), date(2027, 3, 31)):
+            if watermark is not None:
+                await roll(database, watermark)
+            async with database.snapshot_tx() as conn:
+                rows = await stats_book.month_key_counts(conn, through, ["screen_viewed"])
+                since = await stats_book.month_key_counts(
+                    conn, through, ["screen_viewed"], after=date(2026, 8, 31)
+                )
+                none = await stats_book.month_key_counts(
+                    conn, through, ["screen_viewed"], after=date(2027, 1, 31)
+                )
+            assert {(m, k, key): n for m, k, key, n in rows} == want, watermark
+            assert {(m, k, key): n for m, k, key, n in since} == later, watermark
+            assert none == [], watermark
+
+
 # --- the stored book (migration 0013): built once, read by every process, never rewritten
 
 
@@ -115,12 +143,11 @@ async def test_a_figure_shown_one_day_is_the_same_the_next(database_url: str) ->
 async def test_a_period_not_over_shows_no_breakdown(database_url: str) -> None:
     async with fresh(database_url) as database:
         await add(database, {(WEEK, "laholm", "sv", "screen_viewed", "worry"): 40})
-        laholm = StaffUser(1, "kim", "coordinator", frozenset({"laholm"}))
-        week = Period.ending("week", WEEK)
-        during = await _service(database, date(2026, 11, 26)).report(laholm, week, "laholm")
+        month = Period.ending("month", WEEK)
+        during = await _service(database, date(2026, 11, 26)).report(ADMIN, month, None)
         screens = next(t for t in during.tables if t.id == "top_screens")
         assert screens.rows == [] and screens.note == BREAKDOWN_NOT_OVER
-        after = await _service(database, date(2026, 11, 30)).report(laholm, week, "laholm")
+        after = await _service(database, date(2026, 12, 1)).report(ADMIN, month, None)
         screens = next(t for t in after.tables if t.id == "top_screens")
         assert [key for key, _ in screens.rows] == ["worry"]
 
@@ -191,3 +218,52 @@ async def test_a_topic_no_longer_offered_is_counted_under_other_answers(
         assert topics[UNLISTED] == Cell(5) and topics["worry"] == Cell(6)
         table = next(t for t in report.tables if t.id == "topics")
         assert table.totals == [Cell(11)]
+
+
+# --- the guide's usage (issue #13): all teams together, by month, in the book too
+
+LONG_MOVE = "online_recruitment_signs>leaving_a_milieu_support"  # longer than 32
+
+
+def _usage(report: Report, table_id: str) -> dict[str, str]:
+    table = next(t for t in report.tables if t.id == table_id)
+    return {key: cells[0].shown for key, cells in table.rows}
+
+
+async def test_the_guides_usage_is_stored_by_month_and_kept(database_url: str) -> None:
+    """November's moves and languages: stored under their own state once November is over
+    (long keys too), the same in the quarter and for another process, and a count folded
+    late for November changes none of it."""
+    november = Period.ending("month", WEEK)
+    quarter = Period.ending("quarter", WEEK)
+    async with fresh(database_url) as database:
+        await add(
+            database,
+            {
+                (WEEK, "laholm", "sv", "screen_move", LONG_MOVE): 9,
+                (WEEK, "laholm", "sv", "language_chosen", "sv"): 8,
+                (WEEK, "botkyrka", "fi", "language_chosen", "fi"): 3,
+                (WEEK, "", "en", "language_chosen", "en"): 6,
+            },
+        )
+        day = date(2026, 12, 1)
+        first = await _service(database, day).report(ADMIN, november, None)
+        assert _usage(first, "screen_moves") == {LONG_MOVE: "9"}
+        languages = _usage(first, "languages")
+        assert languages["fi"] == "<5" and "hidden" in languages.values()  # its complement
+        async with database.read_tx() as conn:
+            assert await stats_book.book_through(conn, stats_book.USAGE_STATE) == (
+                date(2026, 11, 30)
+            )
+        stored = await _stored_rows(database)
+        async with database.read_tx() as conn:
+            kinds = set((await conn.execute(select(book_table.c.kind))).scalars())
+        assert f"usage_move#{LONG_MOVE}" in kinds
+        again = await _service(database, day).report(ADMIN, november, None)
+        assert again.tables == first.tables and await _stored_rows(database) == stored
+        # Counted late for November: January's book keeps November's figures as they were.
+        await add(database, {(WEEK, "laholm", "sv", "language_chosen", "fi"): 4})
+        later = _service(database, date(2027, 1, 2))
+        assert _usage(await later.report(ADMIN, november, None), "languages") == languages
+        whole = await later.report(ADMIN, quarter, None)
+        assert _usage(whole, "screen_moves") == {LONG_MOVE: "9"}

@@ -24,7 +24,7 @@ from bot.storage.stats import add_counts
 from tests.staff_helpers import PASSWORD, StaffClient, create_accounts, signed_in
 
 MONTH = "period=month&date=2026-11-15&team=laholm"
-HOME_SV = "Stöd när du oroar dig för någon"  # the home screen's Swedish title: å, ä and ö
+FEEDBACK_SV = "Hjälpte kontakten?"  # a table's Swedish title, with an ä
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BOM = b"\xef\xbb\xbf"
 
@@ -89,8 +89,8 @@ async def test_swedish_excel_reads_the_semicolon_export(kim: StaffClient) -> Non
     assert header == CSV_COLUMNS + LABEL_COLUMNS
     assert body and all(len(row) == len(header) for row in body), "one cell per column"
     cells = [dict(zip(header, row, strict=True)) for row in body]
-    home = next(c for c in cells if c["table"] == "top_screens" and c["row"] == "home")
-    assert home["row_label"] == HOME_SV and home["value"] == "40"
+    feedback = next(c for c in cells if c["table"] == "contact_feedback")
+    assert feedback["table_title"] == FEEDBACK_SV
     assert all(ISO_DAY.match(c["period_start"]) and ISO_DAY.match(c["period_end"]) for c in cells)
     assert {c["period_start"] for c in cells} == {"2026-11-01"}
     daily = [c for c in cells if c["table"] == "conversations_over_time" and c["row"] != "Total"]
@@ -107,8 +107,8 @@ async def test_swedish_excel_reads_the_semicolon_export(kim: StaffClient) -> Non
     assert "173" not in raw.decode("utf-8-sig")
     # The reader is Excel's, not a kind one: the same file without its BOM is mangled.
     mangled = [cell for row in excel_rows(raw[len(BOM) :]) for cell in row]
-    assert not any(HOME_SV in cell for cell in mangled)
-    assert any("StÃ¶d nÃ¤r" in cell for cell in mangled)
+    assert not any(FEEDBACK_SV in cell for cell in mangled)
+    assert any("HjÃ¤lpte" in cell for cell in mangled)
 
 
 async def test_the_comma_export_has_a_bom_and_bad_separators_are_refused(
@@ -123,6 +123,6 @@ async def test_the_comma_export_has_a_bom_and_bad_separators_are_refused(
     # Commas: what a program (or Excel in English) reads; Swedish Excel would show one column.
     assert excel_rows(raw, ",")[0] == CSV_COLUMNS + LABEL_COLUMNS
     assert all(len(row) == 1 for row in excel_rows(raw)[:1])
-    assert HOME_SV in raw.decode("utf-8-sig")
+    assert FEEDBACK_SV in raw.decode("utf-8-sig")
     status, _, body = await download(kim, f"/staff/stats.csv?{MONTH}&sep=tab")
     assert status == 400 and "semikolon" in body.decode()

@@ -12,6 +12,7 @@ from bot.domain import StaffUser
 from bot.services import stats_report
 from bot.services.stats import (
     SMALL,
+    Cell,
     Period,
     Report,
     StatsRecorder,
@@ -102,15 +103,32 @@ async def test_a_coordinator_sees_only_their_team_with_small_counts_hidden(
                 assert table.note == stats_report.BOOK_HIDES_TOTAL
             else:
                 assert "fewer than 5" in table.note
-        screens = _table(report, "top_screens")
-        assert [(k, c[0].shown) for k, c in screens.rows] == [
-            ("worry", "40"),
-            ("talk", "12"),
-            ("Other screens", "<5"),
-        ] or screens.note  # the lone small "Other" needs a complement: see below
-        helpful = _table(report, "helpfulness")
-        assert [k for k, _ in helpful.rows] == ["talk", "worry"]
-        assert helpful.totals is not None and helpful.totals[0].value == 13
+        # How the guide is used is for all teams together (issue #13): not in a team's.
+        for table_id in stats_report.USAGE_TABLES:
+            table = _table(report, table_id)
+            assert table.rows == [] and table.note == stats_report.USAGE_ALL_TEAMS_ONLY
+
+
+async def test_the_guides_usage_is_shown_for_all_teams_protected_across_reports(
+    database_url: str,
+) -> None:
+    async with report_service(database_url, _fixture_cells(), TEAMS) as service:
+        service.now = lambda: AFTER  # the fixture's periods are over
+        # 40 + 12 + 3 screen views: the 3 is pinned by the total, so the 12 is hidden as
+        # its complement; the ranking shows the 40 and folds the rest into "Other".
+        for period in (NOV, Period(date(2026, 10, 1), date(2026, 12, 31), "quarter")):
+            report = await service.report(ADMIN, period, None)
+            screens = _table(report, "top_screens")
+            assert [(k, c[0].shown) for k, c in screens.rows] == [
+                ("worry", "40"),
+                ("Other screens", "15"),
+            ]
+            assert screens.totals == [Cell(55)]
+            moves = _table(report, "screen_moves")
+            assert [(k, c[0].shown) for k, c in moves.rows] == [("home>worry", "9")]
+        week = Period(date(2026, 11, 2), date(2026, 11, 8), "week")
+        languages = _table(await service.report(ADMIN, week, None), "languages")
+        assert languages.rows == [] and languages.note == stats_report.USAGE_NOT_WEEKLY
 
 
 async def test_complementary_cell_is_hidden_and_says_so(database_url: str) -> None:
@@ -118,7 +136,7 @@ async def test_complementary_cell_is_hidden_and_says_so(database_url: str) -> No
         service.now = lambda: AFTER  # the fixture's periods are over
         # Within a breakdown: "No" 2 for "worry" is "<5", so "No" 5 for "talk" is hidden too
         # (the column total 7 would give it away), and the note says why.
-        helpful = _table(await service.report(ADMIN, NOV, "laholm"), "helpfulness")
+        helpful = _table(await service.report(ADMIN, NOV, None), "helpfulness")
         shown = {k: [c.shown for c in cells] for k, cells in helpful.rows}
         assert shown == {"talk": ["6", "hidden"], "worry": ["7", "<5"]}
         assert helpful.note and "hidden" in helpful.note
@@ -197,13 +215,14 @@ async def test_quarter_by_month_and_year_by_month(database_url: str) -> None:
 async def test_csv_and_json_carry_the_same_suppressed_figures(database_url: str) -> None:
     async with report_service(database_url, _fixture_cells(), TEAMS) as service:
         service.now = lambda: AFTER  # the fixture's periods are over
-        report = await service.report(ADMIN, NOV, "laholm")
+        report = await service.report(ADMIN, NOV, None)
         lines = list(csv.DictReader(io.StringIO(service.to_csv(report))))
         values = [r["value"] for r in lines if r["column"] != "note"]
         assert "<5" in values and "hidden" in values
         assert not {"1", "2", "3", "4"} & set(values)
         worry = [r for r in lines if r["table"] == "helpfulness" and r["row"] == "worry"]
-        assert [r["value"] for r in worry] == ["7", "<5"] and worry[0]["teams"] == "laholm"
+        assert [r["value"] for r in worry] == ["7", "<5"]
+        assert worry[0]["teams"] == "botkyrka laholm"
         data = service.to_json(report)
         import json
 

@@ -22,7 +22,9 @@ from bot.services.protected import (
     Book,
     build_book,
     build_breakdowns,
+    build_usage,
     group_unit,
+    usage_through,
     with_breakdowns,
 )
 from bot.services.stats_model import Cell, Period, StatTable
@@ -204,19 +206,21 @@ def test_row_totals_never_reveal_a_hidden_cell(table: list[list[int]]) -> None:
     check_protected(table, row_totals=True, col_totals=False)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tables(max_rows=3, max_cols=3))
-@example([[3, 4], [6, 9]])
-@example([[1, 9], [9, 9]])
-def test_row_column_and_grand_totals_never_reveal_a_hidden_cell(table: list[list[int]]) -> None:
-    check_protected(table, row_totals=True, col_totals=True)
+def test_totals_in_both_directions_are_refused() -> None:
+    """Row and column totals together: interval propagation missed a pin there (the brute
+    force found one in [[0, 0, 1], [0, 0, 2], [1, 2, 1]]), so no table is offered so."""
+    with pytest.raises(ValueError, match="one direction"):
+        suppress_table([[0, 0, 1], [0, 0, 2], [1, 2, 1]], row_totals=True, col_totals=True)
 
 
 @settings(max_examples=300, deadline=None)
-@given(tables(max_rows=6, max_cols=3), st.booleans(), st.booleans())
+@given(
+    tables(max_rows=6, max_cols=3), st.sampled_from([(False, False), (True, False), (False, True)])
+)
 def test_every_small_count_is_hidden_and_nothing_else_is_changed(
-    table: list[list[int]], row_totals: bool, col_totals: bool
+    table: list[list[int]], directions: tuple[bool, bool]
 ) -> None:
+    row_totals, col_totals = directions
     try:
         s = suppress_table(table, row_totals=row_totals, col_totals=col_totals)
     except BreakdownRefused:
@@ -233,9 +237,8 @@ def test_every_small_count_is_hidden_and_nothing_else_is_changed(
     for totals, marks in ((s.row_totals, s.row_total_marks), (s.col_totals, s.col_total_marks)):
         for total, mark in zip(totals or [], marks or [], strict=True):
             assert total is None or total == 0 or total >= SMALL
-            if not (row_totals and col_totals):
-                # one direction only: a total is hidden exactly when it is small (or fail safe)
-                assert mark in ("shown", "small") or total is None
+            # one direction only: a total is hidden exactly when it is small (or fail safe)
+            assert mark in ("shown", "small") or total is None
 
 
 @settings(max_examples=200, deadline=None)
@@ -739,3 +742,112 @@ def test_a_new_group_on_an_earlier_day_keeps_every_later_figure() -> None:
     wider = book_on(date(2026, 11, 28), counts, stored)  # book_on adds the group
     assert wider.through == stored.through and stored.figures.items() <= wider.figures.items()
     assert wider.cell(C, "week", date(2026, 11, 23), group_unit(GROUP)) == Cell(7)
+
+
+# --- the guide's usage (issue #13): all teams together, months, quarters and years --------
+
+LANGUAGES = ("sv", "en", "fi")
+LANGUAGE_ATOMS = tuple(f"language_chosen#{lang}" for lang in LANGUAGES)
+Q4 = Period(date(2026, 10, 1), date(2026, 12, 31), "quarter")
+USAGE_VIEWS = [Period.ending("month", date(2026, m, 1)) for m in (10, 11, 12)] + [
+    Q4,
+    Period(date(2026, 1, 1), date(2026, 12, 31), "year"),
+]
+
+
+def usage_book_on(through: date, counts: dict[Atom, int], previous: Book | None = None) -> Book:
+    """The usage book of the day after ``through``, as the service builds it: month sums of
+    every unit (``month_key_counts``) beside the totals (nothing else counted here)."""
+    totals = build_book([], through=through, teams=[u for u in UNITS if u], first=FIRST)
+    after = usage_through(previous.through) if previous is not None else None
+    months: dict[tuple[date, str, str], int] = defaultdict(int)
+    for (_unit, day, kind), n in counts.items():
+        month = day.replace(day=1)
+        if day <= through and (after is None or month > after):
+            source, _, key = kind.partition("#")
+            months[(month, source, key)] += n
+    rows = [(month, source, key, n) for (month, source, key), n in months.items()]
+    return build_usage(rows, book=totals, previous=previous)
+
+
+def language_figures(
+    period: Period, counts: dict[Atom, int], book: Book | None, *, per_report: bool = False
+) -> list[tuple[frozenset[Atom], Cell]]:
+    """Every number of the all-teams languages table of ``period`` with its counters."""
+    through = book.through if book is not None else THROUGH
+    period = Period(period.start, min(period.end, through), period.kind)
+    keyed = [
+        ("language_chosen", kind.partition("#")[2], n)
+        for (_u, day, kind), n in counts.items()
+        if period.start <= day <= period.end
+    ]
+    tables = stats_report.build_tables(
+        period, [], keyed, None, last=through, book=None if per_report else book, unit=ALL
+    )
+    table = next(t for t in tables if t.id == "languages")
+    days = [period.start + timedelta(days=i) for i in range((period.end - period.start).days + 1)]
+
+    def cover(kinds: tuple[str, ...]) -> frozenset[Atom]:
+        return frozenset((u, d, k) for u in UNITS for d in days for k in kinds)
+
+    out = [(cover((f"language_chosen#{key}",)), cell) for key, (cell,) in table.rows]
+    return out + [(cover(LANGUAGE_ATOMS), cell) for cell in table.totals or []]
+
+
+def usage_views(
+    counts: dict[Atom, int], book: Book | None, *, per_report: bool = False
+) -> list[tuple[frozenset[Atom], Cell]]:
+    return [
+        f
+        for period in USAGE_VIEWS
+        for f in language_figures(period, counts, book, per_report=per_report)
+    ]
+
+
+# Found by the checker with each report protected alone: November's 4 English and 7 Finnish
+# show "<5" and "hidden" beside their 11; December's 2 are too few to break down; the quarter
+# shows its 6 English and 7 Finnish. The quarter's Finnish 7 caps November's at 7, so its
+# English is 11 - 7 = 4.
+LANGUAGE_LEAK: dict[Atom, int] = {
+    ("botkyrka", date(2026, 11, 6), "language_chosen#en"): 4,
+    ("laholm", date(2026, 11, 27), "language_chosen#fi"): 7,
+    ("botkyrka", date(2026, 12, 4), "language_chosen#en"): 2,
+}
+language_counts = st.dictionaries(
+    st.tuples(st.sampled_from(UNITS), st.sampled_from(DAYS), st.sampled_from(LANGUAGE_ATOMS)),
+    st.integers(1, 12),
+    max_size=10,
+)
+
+
+def test_the_usage_checker_finds_a_language_revealed_across_reports() -> None:
+    """The checker can fail here too: the languages of a month, its quarter and the
+    months around it, each protected in its own report, give a small count away."""
+    assert revealed(usage_views(LANGUAGE_LEAK, None, per_report=True))
+
+
+def test_no_report_of_the_guides_usage_reveals_a_small_count() -> None:
+    """The all-teams languages tables of three months, their quarter and their year,
+    together: from the usage book they pin no "<5" (the found leak first, then random)."""
+    assert revealed(usage_views(LANGUAGE_LEAK, usage_book_on(THROUGH, LANGUAGE_LEAK))) == []
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(counts=language_counts)
+    def random_counters(counts: dict[Atom, int]) -> None:
+        assert revealed(usage_views(counts, usage_book_on(THROUGH, counts))) == []
+
+    random_counters()
+
+
+def test_the_usage_of_a_later_day_keeps_every_published_month() -> None:
+    """November's usage, published on 1 December, is the same figure in the book of
+    1 January (built on it), and both days' reports together pin no small count."""
+    counts = dict(LANGUAGE_LEAK)
+    november = usage_book_on(date(2026, 11, 30), counts)
+    counts[("laholm", date(2026, 11, 6), "language_chosen#sv")] = 4  # folded late: not taken
+    january = usage_book_on(THROUGH, counts, november)
+    assert november.figures.items() <= january.figures.items()
+    assert january.cell("usage_language#sv", "month", date(2026, 11, 1), ALL) == Cell(0)
+    months = [p for p in USAGE_VIEWS if p.kind == "month" and p.end <= november.through]
+    shown = [f for p in months for f in language_figures(p, counts, november)]
+    assert revealed(shown + usage_views(counts, january)) == []

@@ -357,6 +357,17 @@ class Book:
         found = self.figures.get((kind, level, start, unit))
         return None if found is None else found[1]
 
+    def family_rows(
+        self, family: str, level: Level, start: date, unit: str
+    ) -> list[tuple[str, Cell]]:
+        """(key, figure) of every row of a breakdown with open keys that a report shows."""
+        prefix = f"{family}#"
+        return sorted(
+            (kind[len(prefix) :], cell)
+            for (kind, lvl, first, who), cell in self.cells.items()
+            if lvl == level and first == start and who == unit and kind.startswith(prefix)
+        )
+
     def cell(self, kind: str, level: Level, start: date, unit: str) -> Cell:
         """The figure as every report shows it (0 where nothing was counted); a period not
         over yet has no total: PENDING (shown once the period is over)."""
@@ -611,6 +622,17 @@ class Family:
     kind: str
     keys: tuple[str, ...]
     total: str | None = None
+    # The guide's usage (USAGE): the counter kind it counts and, for "was this helpful",
+    # the answer it keeps ("node:yes" is row "node" of the yes family); its keys are open.
+    source: str = ""
+    answer: str = ""
+
+    def row_of(self, key: str) -> str | None:
+        """The row a counter key of ``source`` is counted in (None: not this family's)."""
+        if not self.answer:
+            return key
+        node, _, answer = key.rpartition(":")
+        return node if node and answer == self.answer else None
 
 
 # The breakdowns of requests and cases: about people, so kept in the book. (The screens,
@@ -709,9 +731,12 @@ def _protect_family(
     groups: list[tuple[str, frozenset[str]]],
     book: Book,
     frozen: _Frozen | None,
+    levels: tuple[Level, ...] = LEVELS,
 ) -> dict[FigureKey, Figure]:
     """One breakdown's figures, protected. Sparse: a figure that is 0 is no unknown (shown,
-    it is known; not shown, taking it as known is more than a reader knows)."""
+    it is known; not shown, taking it as known is more than a reader knows). ``levels``:
+    the grid levels it has figures at (the guide's usage: months and up, see
+    ``build_usage``); the first is the one ``data`` counts."""
     model = _Model()
     values: dict[FigureKey, int] = defaultdict(int)
 
@@ -719,9 +744,9 @@ def _protect_family(
         return level == "day" or cell_end(level, cell_start(level, day)) <= through
 
     for (day, unit, key), n in data.items():
-        targets = [unit, ALL, *(name for name, members in groups if unit in members)]
+        targets = dict.fromkeys([unit, ALL, *(g for g, members in groups if unit in members)])
         for target in targets:
-            for level in LEVELS:
+            for level in levels:
                 if over(level, day):
                     start = cell_start(level, day)
                     values[(key_kind(family.kind, key), level, start, target)] += n
@@ -793,8 +818,9 @@ def _protect_family(
         row = "#" in kind
         if not row:
             mark = "shown" if published[i] else "free"
-        team_day = row and level == "day" and i not in model.aggregate
-        if mark != "free" or team_day or (not row and level != "day"):
+        # the counts the next day's book starts from: a team's days, or (usage) the months
+        base = row and level == levels[0] and (level != "day" or i not in model.aggregate)
+        if mark != "free" or base or (not row and level != "day"):
             out[(kind, level, start, unit)] = (model.values[i], mark)
     return out
 
@@ -809,3 +835,80 @@ def with_breakdowns(book: Book, breakdowns: Book | None) -> Book:
         book.units | breakdowns.units,
         {**breakdowns.groups, **book.groups},
     )
+
+
+# --- the guide's usage (issue #13): all teams together, months and longer --------------
+
+# The screens, moves, languages and "was this helpful" tables count use of the guide's
+# content, which is one for every team: they are for developing it, so they are shown in
+# the all-teams report only, and for months, quarters and years only. Per team and per week
+# these counts are small and many (200 screens, thousands of moves), and a report's own
+# protection does not hold across reports: so they are kept in the book too, for ALL.
+USAGE: tuple[Family, ...] = (
+    Family("usage_screen", (), "screen_viewed", source="screen_viewed"),
+    Family("usage_move", (), source="screen_move"),
+    Family("usage_language", (), source="language_chosen"),
+    Family("usage_helpful_yes", (), source="helpful", answer="yes"),
+    Family("usage_helpful_no", (), source="helpful", answer="no"),
+)
+USAGE_OF = {f.kind: f for f in USAGE}
+USAGE_SOURCES = tuple(sorted({f.source for f in USAGE}))
+USAGE_LEVELS: tuple[Level, ...] = ("month", "quarter", "year")
+
+
+def usage_through(day: date) -> date:
+    """The last day of the last whole month by ``day``: what the usage book holds."""
+    if (day + timedelta(days=1)).day == 1:
+        return day
+    return day.replace(day=1) - timedelta(days=1)
+
+
+def usage_is_current(previous: Book | None, book: Book) -> bool:
+    """Whether ``previous`` (the stored usage) already holds every month over by ``book``'s
+    day: then only its day moves on (see ``build_usage``)."""
+    return previous is not None and usage_through(previous.through) == usage_through(book.through)
+
+
+def build_usage(
+    counts: Iterable[tuple[date, str, str, int]],
+    *,
+    book: Book,
+    previous: Book | None = None,
+) -> Book:
+    """Protect the guide's usage across reports, from month counts of all teams (first
+    day of the month, counter kind, key, count) beside ``book`` (the totals).
+
+    Like the breakdowns (``build_breakdowns``): a family's rows of a month, a quarter, a
+    year are protected together, across periods (a quarter and a year are their months)
+    and rows (they add up to the total, taken as known); the screens only where their
+    total (the funnel's screen views) is a shown figure of ``book``. ``previous``: the
+    usage of an earlier day, kept exactly as it was; only months after its last whole
+    month are counted (``month_key_counts``), the earlier ones are its own.
+    """
+    through = book.through if previous is None else max(book.through, previous.through)
+    if previous is not None and usage_is_current(previous, book):
+        return Book(through, previous.figures, book.units, dict(book.groups))
+    after = usage_through(previous.through) if previous is not None else None
+    last = usage_through(through)
+    per: dict[str, dict[tuple[date, str, str], int]] = defaultdict(lambda: defaultdict(int))
+    for month, source, key, n in counts:
+        if not n or month > last or (after is not None and month <= after):
+            continue
+        for family in USAGE:
+            row = family.row_of(key) if family.source == source else None
+            if row is not None:
+                per[family.kind][(month, ALL, row)] += n
+    if previous is not None:
+        for (kind, level, first, unit), (value, _mark) in previous.figures.items():
+            name, _, key = kind.partition("#")
+            if key and name in USAGE_OF and level == "month" and unit == ALL and value:
+                per[name][(first, ALL, key)] += value
+    frozen = _Frozen(after, {ALL}, previous.figures) if previous is not None else None
+    figures: dict[FigureKey, Figure] = {}
+    for family in USAGE:
+        data = per.get(family.kind)
+        if data:
+            figures.update(
+                _protect_family(family, data, through, set(), [], book, frozen, USAGE_LEVELS)
+            )
+    return Book(through, figures, book.units, dict(book.groups))

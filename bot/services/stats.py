@@ -45,13 +45,19 @@ from bot.services.protected import (
     BOOK_KINDS,
     FAMILIES,
     UNLISTED,
+    USAGE,
+    USAGE_LEVELS,
+    USAGE_SOURCES,
     Book,
     book_from_rows,
     build_book,
     build_breakdowns,
+    build_usage,
     family_kinds,
     group_unit,
     new_figures,
+    usage_is_current,
+    usage_through,
 )
 from bot.services.stats_model import (
     GRID_KINDS,
@@ -309,6 +315,8 @@ class StatsRecorder:
 # for yesterday writes counters directly, and reports read days after the watermark from the
 # counters, so nothing folded late is missing from them.
 ROLL_UP_LAG = timedelta(days=2)
+# The usage book's row kinds ("usage_screen#home"): keys are open, so read by prefix.
+USAGE_PREFIXES = tuple(f"{f.kind}#" for f in USAGE)
 
 
 def book_of_stored(stored: stats_book.StoredBook | None) -> Book | None:
@@ -356,7 +364,11 @@ class StatsService:
             async with self.database.snapshot_tx() as conn:
                 states = [  # no figures
                     book_of_stored(await stats_book.load_state(conn, name))
-                    for name in (stats_book.BOOK_STATE, stats_book.BREAKDOWNS_STATE)
+                    for name in (
+                        stats_book.BOOK_STATE,
+                        stats_book.BREAKDOWNS_STATE,
+                        stats_book.USAGE_STATE,
+                    )
                 ]
             if any(s is None or not s.covers(through, self.known_teams, key[1]) for s in states):
                 await self._stored_book(through, key[1])
@@ -380,6 +392,13 @@ class StatsService:
             rows += await stats_book.load_figures(
                 conn, family_kinds(), [({unit}, {period.kind}, period.start, period.start)]
             )
+            if unit == ALL and period.kind in USAGE_LEVELS:
+                rows += await stats_book.load_figures(
+                    conn,
+                    [f.kind for f in USAGE],
+                    [({ALL}, {period.kind}, period.start, period.start)],
+                    prefixes=USAGE_PREFIXES,
+                )
         return book_from_rows(state.through, state.units, state.groups, rows)
 
     async def _stored_book(self, through: date, groups: frozenset[frozenset[str]]) -> None:
@@ -387,7 +406,11 @@ class StatsService:
         ``through`` and these groups, and store them."""
         for _ in range(3):  # another process may store first; then read and extend theirs
             book = await self._stored_totals(through, groups)
-            if book is not None and await self._stored_breakdowns(book):
+            if (
+                book is not None
+                and await self._stored_breakdowns(book)
+                and await self._stored_usage(book)
+            ):
                 return
         raise RuntimeError("the statistics book changed three times while it was built")
 
@@ -445,6 +468,36 @@ class StatsService:
             return await stats_book.save_book(
                 conn, previous.through if previous else None, breakdowns.through,
                 breakdowns.units, breakdowns.groups, rows, name,
+            )  # fmt: skip
+
+    async def _stored_usage(self, book: Book) -> bool:
+        """The guide's usage beside ``book``, stored (False: another process stored first).
+        Read again only once a month is over (it is kept by month, for all teams)."""
+        name = stats_book.USAGE_STATE
+        async with self.database.snapshot_tx() as conn:
+            kinds = [f.kind for f in USAGE]  # the totals; their rows by prefix
+            stored = await stats_book.load_book(conn, kinds, name, prefixes=USAGE_PREFIXES)
+            previous = await asyncio.to_thread(book_of_stored, stored)
+            if (
+                previous is not None
+                and previous.covers(book.through, book.units, ())
+                and set(book.groups) <= set(previous.groups)
+            ):
+                return True
+            counts: list[tuple[date, str, str, int]] = []
+            if not usage_is_current(previous, book):
+                counts = await stats_book.month_key_counts(
+                    conn,
+                    book.through,
+                    USAGE_SOURCES,
+                    after=usage_through(previous.through) if previous else None,
+                )
+        usage = await asyncio.to_thread(build_usage, counts, book=book, previous=previous)
+        rows = await asyncio.to_thread(new_figures, usage, previous)
+        async with self.database.write_tx() as conn:
+            return await stats_book.save_book(
+                conn, previous.through if previous else None, usage.through,
+                usage.units, usage.groups, rows, name,
             )  # fmt: skip
 
     async def report(self, viewer: StaffUser, period: Period, team_id: str | None) -> Report:

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.domain import CONCERNS, FEEDBACK, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
-from bot.services.protected import ALL, FAMILY_OF, UNLISTED, Book, Level, key_kind
+from bot.services.protected import ALL, FAMILY_OF, UNLISTED, USAGE_OF, Book, Level, key_kind
 from bot.services.stats_model import (
     SMALL,
     TIME_BUCKETS,
@@ -342,9 +342,24 @@ FAMILY_TABLES = {
 }
 
 
-# Breakdowns still protected report by report whose total is a book figure: the ranking of
-# screens adds up every screen view (the request breakdowns are the book's, FAMILY_TABLES).
-TOTAL_KIND = {"top_screens": "screen_viewed"}
+# The guide's usage tables (``protected.USAGE``): table id -> (families, top rows or None).
+# A ranking shows its biggest rows of 5 or more and folds the rest into its "Other" row.
+USAGE_TABLES: dict[str, tuple[tuple[str, ...], tuple[int, str] | None, str]] = {
+    "top_screens": (("usage_screen",), (TOP_SCREENS, OTHER_SCREENS), "screen views"),
+    "screen_moves": (("usage_move",), (TOP_MOVES, OTHER_MOVES), "moves between screens"),
+    "languages": (("usage_language",), None, "language choices"),
+    "helpfulness": (
+        ("usage_helpful_yes", "usage_helpful_no"),
+        None,
+        "answers to 'Was this helpful?'",
+    ),
+}
+USAGE_ALL_TEAMS_ONLY = (
+    "How the guide is used is shown for all teams together, in the administrators' "
+    "report: per team these counts are small, and reports set side by side could give a "
+    "small one away."
+)
+USAGE_NOT_WEEKLY = "How the guide is used is shown for months, quarters and years."
 FUNNEL = [
     ("Conversations started", "conversation_started"),
     ("Guide screens viewed", "screen_viewed"),
@@ -470,18 +485,50 @@ def _tables_from_book(
         note = FEEDBACK_NOTE if t.id == "contact_feedback" else None
         return table(t.id, t.title, t.row_label, t.columns, rows, [Cell(total)], note)
 
+    def usage(t: StatTable) -> StatTable:
+        """A table of the guide's usage: the book's figures for all teams (see USAGE)."""
+        if unit != ALL:
+            return _refused(t.id, t.title, t.row_label, t.columns, USAGE_ALL_TEAMS_ONLY)
+        if level == "week":
+            return _refused(t.id, t.title, t.row_label, t.columns, USAGE_NOT_WEEKLY)
+        families, ranking_of, what = USAGE_TABLES[t.id]
+        columns: list[list[tuple[str, Cell]]] = []
+        totals: list[Cell] = []
+        for name in families:
+            family = USAGE_OF[name]
+            if family.total is not None and fig(family.total, level, start).value is None:
+                return _refused(t.id, t.title, t.row_label, t.columns, BOOK_HIDES_TOTAL)
+            total, mark = book.figures.get((name, level, start, ALL), (0, "shown"))
+            if mark != "shown" or 0 < total < SMALL:
+                note = small_breakdown_note(what) if 0 < total < SMALL else BOOK_HIDES_TOTAL
+                return _refused(t.id, t.title, t.row_label, t.columns, note)
+            columns.append(book.family_rows(name, level, start, ALL))
+            totals.append(Cell(total))
+        if ranking_of is None:
+            keys = sorted({key for rows in columns for key, _ in rows})
+            rows = [(k, [dict(col).get(k, Cell(0)) for col in columns]) for k in keys]
+            return table(t.id, t.title, t.row_label, t.columns, rows, totals)
+        top, other = ranking_of
+        big = [(k, c) for k, c in columns[0] if c.value is not None and c.value >= SMALL]
+        shown = sorted(big, key=lambda kc: (-(kc[1].value or 0), kc[0]))[:top]
+        rest = (totals[0].value or 0) - sum(c.value or 0 for _, c in shown)
+        ranked: list[tuple[str, list[Cell]]] = [(k, [c]) for k, c in shown]
+        if rest or not ranked:  # the total less the rows shown ("<5" when it is small)
+            ranked.append((other, [Cell(None if 0 < rest < SMALL else rest)]))
+        return table(t.id, t.title, t.row_label, t.columns, ranked, totals)
+
+    start = period.start
     for t in legacy:
         if t.id in skip:
             continue
-        kind = TOTAL_KIND.get(t.id)
-        if not over:
+        if t.id in USAGE_TABLES and (unit != ALL or level == "week"):
+            t = usage(t)  # never shown there, over or not
+        elif not over:
             t = _refused(t.id, t.title, t.row_label, t.columns, BREAKDOWN_NOT_OVER)
         elif t.id in FAMILY_TABLES:
             t = from_book(t)
-        elif kind is not None and t.rows:
-            total = fig(kind, level, period.start)
-            if total.value is None:  # hidden or withheld there: this table would show it
-                t = _refused(t.id, t.title, t.row_label, t.columns, BOOK_HIDES_TOTAL)
+        elif t.id in USAGE_TABLES:
+            t = usage(t)
         tables.append(t)
     if by_team is not None:
         members = sorted({team or "none" for team, _, _ in by_team})

@@ -12,10 +12,10 @@ Rules (every view, export, API answer and the CLI go through ``suppress_table``)
   shown numbers of a line, or of several lines together, would pin a hidden value, another
   cell is hidden too (the smallest non-zero one of the line), until nothing is pinned.
   Complementary cells are at least 5 and show as "hidden", not as "<5" (that would be false).
-- **Totals are never hidden as complements** when a table has totals in one direction only
-  (all report tables): a total is then hidden exactly when it is under 5, so the same quantity
-  shown in two tables on one page (the funnel's "requests created" and the requests table's
-  total) is hidden in both or in neither.
+- **Totals are never hidden as complements**: a table has totals in one direction only (rows
+  or columns, ``suppress_table`` refuses both), so a total is hidden exactly when it is under
+  5, and the same quantity shown in two tables on one page (the funnel's "requests created"
+  and the requests table's total) is hidden in both or in neither.
 
 The criterion, checked by property tests against brute-force enumeration: assume the reader
 knows the rules and even which hidden cells are primary (1..4) and which complementary (>= 5).
@@ -192,56 +192,45 @@ def _pinned(model: _Model) -> tuple[list[int], list[int]]:
     return [i for i in hidden if model.marks[i] == "small"], hidden
 
 
-def _candidates(model: _Model, var: int, totals: bool) -> list[int]:
-    """Shown non-zero numbers in the lines through ``var``, fewest hidden lines first."""
+def _candidates(model: _Model, var: int) -> list[int]:
+    """Shown non-zero cells (never totals) in the lines through ``var``, fewest hidden
+    lines first."""
     lines = sorted(
         (ln for ln in model.lines if var == ln[0] or var in ln[1]),
         key=lambda ln: sum(model.marks[i] != "shown" for i in [ln[0], *ln[1]]),
     )
-    for total, members in lines:
+    for _total, members in lines:
         pool = [
             i
             for i in members
-            if model.marks[i] == "shown"
-            and model.values[i] > 0
-            and (totals or not model.is_total[i])
+            if model.marks[i] == "shown" and model.values[i] > 0 and not model.is_total[i]
         ]
-        if totals and model.marks[total] == "shown" and model.values[total] > 0:
-            pool.append(total)
         if pool:
             return pool
     return []
 
 
-def _protect(model: _Model, allow_total_complements: bool) -> None:
+def _protect(model: _Model) -> None:
     """Hide further numbers until no primary-hidden value is pinned by what is shown.
 
     A pinned primary value is freed by hiding the smallest shown cell of one of its lines; if
     its lines have none left, the pin comes through another hidden value that is pinned (a
     complement whose other lines are all shown), so a cell of that value's lines is hidden.
-    Interior cells go before totals (totals only with totals in both directions). When
-    nothing is left to hide, the table is refused (``BreakdownRefused``).
+    Only interior cells are hidden, never a total. When nothing is left to hide, the table
+    is refused (``BreakdownRefused``).
     """
     for _ in range(2 * len(model.values) + 2):
         primary, hidden = _pinned(model)
         if not primary:
             return
         choice = None
-        for totals in (False, True) if allow_total_complements else (False,):
-            for var in [*primary, *(h for h in hidden if h not in primary)]:
-                pool = _candidates(model, var, totals)
-                if pool:
-                    choice = min(pool, key=lambda i: (model.values[i], i))
-                    break
-            if choice is not None:
+        for var in [*primary, *(h for h in hidden if h not in primary)]:
+            pool = _candidates(model, var)
+            if pool:
+                choice = min(pool, key=lambda i: (model.values[i], i))
                 break
         if choice is None:
-            if not allow_total_complements:
-                raise BreakdownRefused(_CANNOT)
-            for i, v in enumerate(model.values):
-                if model.marks[i] == "shown" and v > 0:
-                    model.marks[i] = "complement"
-            continue
+            raise BreakdownRefused(_CANNOT)
         model.marks[choice] = "complement"
     if _pinned(model)[0]:
         # Even with everything hidden, the rules themselves pin a value (four hidden ones
@@ -258,14 +247,17 @@ def suppress_table(
 ) -> SuppressedTable:
     """Suppress a rows x columns table of counts and the totals shown with it.
 
-    ``grand_total`` defaults to True when both row and column totals are shown. With totals in
-    both directions a total may itself be hidden as a complement; otherwise never (see above).
-    Raises ``BreakdownRefused`` when no suppression pattern protects every small count.
+    Totals in one direction only (every report table): with row and column totals both,
+    interval propagation can miss a pin (a hidden cell fixed by a cycle of rows and columns,
+    which only wider reasoning finds), so such a table is refused with a ValueError rather
+    than protected on a check that is known to fall short. ``grand_total``: the sum of every
+    cell too (default: none). Raises ``BreakdownRefused`` when no suppression pattern
+    protects every small count.
     """
-    if grand_total is None:
-        grand_total = row_totals and col_totals
-    model, layout = _build(values, row_totals, col_totals, grand_total)
-    _protect(model, allow_total_complements=row_totals and col_totals)
+    if row_totals and col_totals:
+        raise ValueError("totals in one direction only: rows or columns, not both")
+    model, layout = _build(values, row_totals, col_totals, bool(grand_total))
+    _protect(model)
 
     def shown(i: int) -> int | None:
         return model.values[i] if model.marks[i] == "shown" else None

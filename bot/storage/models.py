@@ -339,8 +339,11 @@ class StatsBookFigure(SQLModel, table=True):
     with how every report shows it. Written once, never changed (issue #13)."""
 
     __tablename__ = "stats_book"
+    # One report's cell of every kind (the guide's usage rows are read by prefix, 0014).
+    __table_args__ = (Index("ix_stats_book_cell", "first_day", "level", "unit"),)
 
-    kind: str = Field(primary_key=True, max_length=32)
+    # a counter kind, or a breakdown's row ("usage_move#home>talk"; migration 0014: 128)
+    kind: str = Field(primary_key=True, max_length=128)
     level: str = Field(primary_key=True, max_length=8)  # day|week|month|quarter|year
     first_day: date = Field(primary_key=True)
     unit: str = Field(default="", primary_key=True, max_length=40)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage import locks, stats_rollup
@@ -101,10 +101,69 @@ async def _day_sums(
     return rows
 
 
+async def month_key_counts(
+    conn: AsyncConnection, through: date, kinds: Collection[str], after: date | None = None
+) -> list[tuple[date, str, str, int]]:
+    """(first day of the month, kind, key, sum over every team and language) for each whole
+    month ending by ``through`` and starting after ``after``: the guide's usage, which is
+    kept for all teams together and by month (``protected.build_usage``).
+
+    Months rolled up to their end come from the rollups' all-teams month rows (one row a
+    key, not a team and day); the rest of the days from the all-teams day rows and, after
+    the watermark, the counters summed over teams.
+    """
+    months: dict[tuple[date, str, str], int] = {}
+    end = _last_whole_month_end(through)
+    if after is not None and end <= after:
+        return []
+    watermark = await stats_rollup.rolled_through(conn)
+    rolled = min(watermark, end) if watermark is not None else None
+    whole = None  # the last day of the last month rolled up to its end
+    if rolled is not None:
+        whole = _last_whole_month_end(rolled)
+    sums: list[Any] = []
+    if whole is not None and (after is None or whole > after):
+        statement = select(r.period_start, r.kind, r.key, r["count"]).where(
+            r.period_kind == "month",
+            r.period_start <= whole,
+            r.team_id == stats_rollup.ALL_TEAMS,
+            r.kind.in_(sorted(kinds)),
+        )
+        if after is not None:
+            statement = statement.where(r.period_start > after)
+        sums += list(await conn.execute(statement))
+    bounds = [d for d in (whole, after) if d is not None]
+    done = max(bounds) if bounds else None  # every day up to it is in the month rows
+    if rolled is not None and (done is None or rolled > done):
+        statement = select(r.period_start, r.kind, r.key, r["count"]).where(
+            r.period_kind == "day",
+            r.period_start <= rolled,
+            r.team_id == stats_rollup.ALL_TEAMS,
+            r.kind.in_(sorted(kinds)),
+        )
+        if done is not None:
+            statement = statement.where(r.period_start > done)
+        sums += list(await conn.execute(statement))
+    statement = (
+        select(c.day, c.kind, c.key, func.sum(c["count"]))
+        .where(c.day <= end, c.kind.in_(sorted(kinds)))
+        .group_by(c.day, c.kind, c.key)
+    )
+    for bound in (rolled, done):
+        if bound is not None:
+            statement = statement.where(c.day > bound)
+    sums += list(await conn.execute(statement))
+    for day, kind, key, n in sums:
+        first = _as_date(day).replace(day=1)
+        months[(first, kind, key)] = months.get((first, kind, key), 0) + int(n)
+    return [(first, kind, key, n) for (first, kind, key), n in sorted(months.items()) if n]
+
+
 # --- the stored book (migration 0013) -----------------------------------------------------
 
 BOOK_STATE = "stats_book"  # the totals (protected.build_book)
 BREAKDOWNS_STATE = "stats_book:breakdowns"  # the breakdowns beside them (build_breakdowns)
+USAGE_STATE = "stats_book:usage"  # the guide's usage, all teams by month (build_usage)
 BookRow = tuple[str, str, date, str, int, str]  # kind, level, first day, unit, count, mark
 
 
@@ -145,15 +204,25 @@ def _rows(result: Any) -> list[BookRow]:
 _COLUMNS = (b.kind, b.level, b.first_day, b.unit, b["count"], b.mark)
 
 
+def _of_kinds(kinds: Collection[str], prefixes: Sequence[str]) -> Any:
+    """Kinds named, or (the guide's usage, whose keys are open) beginning with a prefix."""
+    starts = (b.kind.startswith(prefix, autoescape=True) for prefix in prefixes)
+    return or_(b.kind.in_(sorted(kinds)), *starts)
+
+
 async def load_book(
-    conn: AsyncConnection, kinds: Collection[str], name: str = BOOK_STATE
+    conn: AsyncConnection,
+    kinds: Collection[str],
+    name: str = BOOK_STATE,
+    *,
+    prefixes: Sequence[str] = (),
 ) -> StoredBook | None:
     """The stored book, every figure of these kinds (None: nothing stored yet): to extend
     it. The totals and the breakdowns share the table; each book has its own kinds."""
     state = await load_state(conn, name)
     if state is None:
         return None
-    rows = _rows(await conn.execute(select(*_COLUMNS).where(b.kind.in_(sorted(kinds)))))
+    rows = _rows(await conn.execute(select(*_COLUMNS).where(_of_kinds(kinds, prefixes))))
     return StoredBook(state.through, state.units, state.groups, rows)
 
 
@@ -161,13 +230,15 @@ async def load_figures(
     conn: AsyncConnection,
     kinds: Collection[str],
     wanted: Sequence[tuple[Collection[str], Collection[str], date, date]],
+    *,
+    prefixes: Sequence[str] = (),
 ) -> list[BookRow]:
     """The stored figures one report shows: for each (units, levels, first, last), those
     of these kinds whose cell begins from ``first`` to ``last`` (a few hundred rows)."""
     rows: list[BookRow] = []
     for units, levels, first, last in wanted:
         statement = select(*_COLUMNS).where(
-            b.kind.in_(sorted(kinds)),
+            _of_kinds(kinds, prefixes),
             b.level.in_(sorted(levels)),
             b.first_day >= first,
             b.first_day <= last,
@@ -227,6 +298,13 @@ async def coordinator_team_sets(conn: AsyncConnection) -> list[frozenset[str]]:
     for staff_id, team in await conn.execute(statement):
         sets.setdefault(int(staff_id), set()).add(team)
     return [frozenset(s) for s in sets.values() if len(s) > 1]
+
+
+def _last_whole_month_end(day: date) -> date:
+    """The last day of the last calendar month that is over by the end of ``day``."""
+    if (day + timedelta(days=1)).day == 1:
+        return day
+    return day.replace(day=1) - timedelta(days=1)
 
 
 def _as_date(value: date | str) -> date:

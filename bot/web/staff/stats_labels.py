@@ -38,6 +38,13 @@ BOOK_HIDES_TOTAL = N_(
     "Not shown: its total is hidden in this period's figures so that a small count elsewhere "
     "cannot be worked out, and this table would show it."
 )
+# (issue #13) the guide's usage tables: the all-teams report's, by month and longer.
+USAGE_ALL_TEAMS_ONLY = N_(
+    "How the guide is used is shown for all teams together, in the administrators' "
+    "report: per team these counts are small, and reports set side by side could give a "
+    "small one away."
+)
+USAGE_NOT_WEEKLY = N_("How the guide is used is shown for months, quarters and years.")
 THROUGH = N_("Figures up to and including %(date)s. Each day is counted from the next day on.")
 TOTAL = N_("Total")
 TIME_BUCKET_LABELS = {
