@@ -11,7 +11,7 @@ every door translates into words.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 # --- stored vocabularies -------------------------------------------------------------------
@@ -56,6 +56,16 @@ CODE_LENGTH = 6
 CASE_CODE_PATTERN = rf"[{CODE_ALPHABET}]{{3}}-[{CODE_ALPHABET}]{{3}}"
 MAX_TEXT = 1000  # characters of the relative's optional text and of one relayed message
 MAX_STAFF_TEXT = 3000  # characters of one staff reply or note
+
+# --- the statistics' calendar --------------------------------------------------------------
+
+
+def last_whole_month_end(day: date) -> date:
+    """The last day of the last calendar month that is over by the end of ``day``: what
+    the guide's usage is kept through (by month; storage reads it, services build it)."""
+    if (day + timedelta(days=1)).day == 1:
+        return day
+    return day.replace(day=1) - timedelta(days=1)
 
 
 class CaseError(Exception):

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bot.domain import last_whole_month_end
 from bot.services import stats_report
 from bot.services.protected import (
     ALL,
@@ -24,7 +25,6 @@ from bot.services.protected import (
     build_breakdowns,
     build_usage,
     group_unit,
-    usage_through,
     with_breakdowns,
 )
 from bot.services.stats_model import Cell, Period, StatTable
@@ -759,7 +759,7 @@ def usage_book_on(through: date, counts: dict[Atom, int], previous: Book | None 
     """The usage book of the day after ``through``, as the service builds it: month sums of
     every unit (``month_key_counts``) beside the totals (nothing else counted here)."""
     totals = build_book([], through=through, teams=[u for u in UNITS if u], first=FIRST)
-    after = usage_through(previous.through) if previous is not None else None
+    after = last_whole_month_end(previous.through) if previous is not None else None
     months: dict[tuple[date, str, str], int] = defaultdict(int)
     for (_unit, day, kind), n in counts.items():
         month = day.replace(day=1)

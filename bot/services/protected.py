@@ -44,7 +44,15 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from bot.domain import CONCERNS, FEEDBACK, OUTCOMES, REPLY_VIA, TOPICS, URGENCIES
+from bot.domain import (
+    CONCERNS,
+    FEEDBACK,
+    OUTCOMES,
+    REPLY_VIA,
+    TOPICS,
+    URGENCIES,
+    last_whole_month_end,
+)
 from bot.services.stats_model import SMALL, TIME_BUCKETS, Cell, Period
 
 ALL = "*"  # every team and '' (the admins' all-teams view)
@@ -856,17 +864,12 @@ USAGE_SOURCES = tuple(sorted({f.source for f in USAGE}))
 USAGE_LEVELS: tuple[Level, ...] = ("month", "quarter", "year")
 
 
-def usage_through(day: date) -> date:
-    """The last day of the last whole month by ``day``: what the usage book holds."""
-    if (day + timedelta(days=1)).day == 1:
-        return day
-    return day.replace(day=1) - timedelta(days=1)
-
-
 def usage_is_current(previous: Book | None, book: Book) -> bool:
     """Whether ``previous`` (the stored usage) already holds every month over by ``book``'s
     day: then only its day moves on (see ``build_usage``)."""
-    return previous is not None and usage_through(previous.through) == usage_through(book.through)
+    if previous is None:
+        return False
+    return last_whole_month_end(previous.through) == last_whole_month_end(book.through)
 
 
 def build_usage(
@@ -888,8 +891,8 @@ def build_usage(
     through = book.through if previous is None else max(book.through, previous.through)
     if previous is not None and usage_is_current(previous, book):
         return Book(through, previous.figures, book.units, dict(book.groups))
-    after = usage_through(previous.through) if previous is not None else None
-    last = usage_through(through)
+    after = last_whole_month_end(previous.through) if previous is not None else None
+    last = last_whole_month_end(through)
     per: dict[str, dict[tuple[date, str, str], int]] = defaultdict(lambda: defaultdict(int))
     for month, source, key, n in counts:
         if not n or month > last or (after is not None and month <= after):

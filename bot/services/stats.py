@@ -32,13 +32,15 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain import StaffUser
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain import StaffUser, last_whole_month_end
 from bot.services import stats_report as build
 from bot.services.protected import (
     ALL,
@@ -57,7 +59,6 @@ from bot.services.protected import (
     group_unit,
     new_figures,
     usage_is_current,
-    usage_through,
 )
 from bot.services.stats_model import (
     GRID_KINDS,
@@ -444,60 +445,73 @@ class StatsService:
 
     async def _stored_breakdowns(self, book: Book) -> bool:
         """The breakdowns beside ``book``, stored (False: another process stored first)."""
-        name, kinds = stats_book.BREAKDOWNS_STATE, family_kinds()
-        async with self.database.snapshot_tx() as conn:
-            stored = await stats_book.load_book(conn, kinds, name)
-            previous = await asyncio.to_thread(book_of_stored, stored)
-            if (
-                previous is not None
-                and previous.covers(book.through, book.units, ())
-                and set(book.groups) <= set(previous.groups)
-            ):
-                return True
-            counts = await stats_book.day_key_counts(
+
+        async def read(conn: AsyncConnection, previous: Book | None) -> list[Any]:
+            return await stats_book.day_key_counts(
                 conn,
                 book.through,
                 [f.kind for f in FAMILIES],
                 after=previous.through if previous else None,
             )
-        breakdowns = await asyncio.to_thread(
-            build_breakdowns, counts, book=book, teams=self.known_teams, previous=previous
+
+        def build_from(counts: list[Any], previous: Book | None) -> Book:
+            return build_breakdowns(counts, book=book, teams=self.known_teams, previous=previous)
+
+        return await self._stored_beside(
+            book, stats_book.BREAKDOWNS_STATE, family_kinds(), (), read, build_from
         )
-        rows = await asyncio.to_thread(new_figures, breakdowns, previous)
-        async with self.database.write_tx() as conn:
-            return await stats_book.save_book(
-                conn, previous.through if previous else None, breakdowns.through,
-                breakdowns.units, breakdowns.groups, rows, name,
-            )  # fmt: skip
 
     async def _stored_usage(self, book: Book) -> bool:
         """The guide's usage beside ``book``, stored (False: another process stored first).
         Read again only once a month is over (it is kept by month, for all teams)."""
-        name = stats_book.USAGE_STATE
+
+        async def read(conn: AsyncConnection, previous: Book | None) -> list[Any]:
+            if usage_is_current(previous, book):
+                return []
+            return await stats_book.month_key_counts(
+                conn,
+                book.through,
+                USAGE_SOURCES,
+                after=last_whole_month_end(previous.through) if previous else None,
+            )
+
+        def build_from(counts: list[Any], previous: Book | None) -> Book:
+            return build_usage(counts, book=book, previous=previous)
+
+        kinds = [f.kind for f in USAGE]  # the totals; their rows by prefix
+        return await self._stored_beside(
+            book, stats_book.USAGE_STATE, kinds, USAGE_PREFIXES, read, build_from
+        )
+
+    async def _stored_beside(
+        self,
+        book: Book,
+        name: str,
+        kinds: list[str],
+        prefixes: tuple[str, ...],
+        read: Callable[[AsyncConnection, Book | None], Awaitable[list[Any]]],
+        build_from: Callable[[list[Any], Book | None], Book],
+    ) -> bool:
+        """A book beside the totals' ``book`` (state ``name``), extended to its day and
+        groups and stored: ``read`` its new counts, ``build_from`` them and the stored
+        one (False: another process stored first)."""
         async with self.database.snapshot_tx() as conn:
-            kinds = [f.kind for f in USAGE]  # the totals; their rows by prefix
-            stored = await stats_book.load_book(conn, kinds, name, prefixes=USAGE_PREFIXES)
+            stored = await stats_book.load_book(conn, kinds, name, prefixes=prefixes)
             previous = await asyncio.to_thread(book_of_stored, stored)
+            del stored
             if (
                 previous is not None
                 and previous.covers(book.through, book.units, ())
                 and set(book.groups) <= set(previous.groups)
             ):
                 return True
-            counts: list[tuple[date, str, str, int]] = []
-            if not usage_is_current(previous, book):
-                counts = await stats_book.month_key_counts(
-                    conn,
-                    book.through,
-                    USAGE_SOURCES,
-                    after=usage_through(previous.through) if previous else None,
-                )
-        usage = await asyncio.to_thread(build_usage, counts, book=book, previous=previous)
-        rows = await asyncio.to_thread(new_figures, usage, previous)
+            counts = await read(conn, previous)
+        beside = await asyncio.to_thread(build_from, counts, previous)
+        rows = await asyncio.to_thread(new_figures, beside, previous)
         async with self.database.write_tx() as conn:
             return await stats_book.save_book(
-                conn, previous.through if previous else None, usage.through,
-                usage.units, usage.groups, rows, name,
+                conn, previous.through if previous else None, beside.through,
+                beside.units, beside.groups, rows, name,
             )  # fmt: skip
 
     async def report(self, viewer: StaffUser, period: Period, team_id: str | None) -> Report:
@@ -532,7 +546,6 @@ class StatsService:
             teams = tuple(sorted(self.known_teams))
         else:
             teams = tuple(sorted(viewer.teams & self.known_teams))
-        over = Period.ending(period.kind, period.start).end <= through
         # Admins' all-teams view also counts relatives who chose no municipality ('').
         where: frozenset[str] | None = (
             None if viewer.is_admin and team_id is None else frozenset(teams)
@@ -546,9 +559,9 @@ class StatsService:
                 period.start,
                 period.end,
                 where,
-                series_kinds=[],  # the series, funnel and per-team figures are the book's
-                # A period not over has no breakdowns (stats_report.BREAKDOWN_NOT_OVER).
-                keyed_kinds=build.KEYED_KINDS if over else [],
+                # Every figure shown is the book's; the per-team sums name the teams active.
+                series_kinds=[],
+                keyed_kinds=[],
                 team_kinds=["conversation_started", "request_created"] if per_team else None,
             )
             groups = await stats_book.coordinator_team_sets(conn)

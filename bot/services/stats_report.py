@@ -165,11 +165,12 @@ def build_tables(
     unit: str = ALL,
 ) -> list[StatTable]:
     """The report's tables. With ``book`` (every report's figures protected once, see
-    ``bot.services.protected``), the series, the funnel and the per-team table show the
-    book's figures for ``unit`` (a team, a group or ALL) unchanged; the breakdowns are
-    protected here, and one whose total the book hides is not shown."""
+    ``bot.services.protected``), every table shows the book's figures for ``unit`` (a team,
+    a group or ALL) unchanged, ``series`` and ``keyed`` are not read, and ``by_team`` only
+    names the teams of the per-team table; a breakdown whose total the book hides is not
+    shown. Without it, each table is protected on its own (the checkers' per-report view)."""
     if book is not None:
-        return _tables_from_book(period, keyed, by_team, last, book, unit)
+        return _tables_from_book(period, by_team, last, book, unit)
     size = bucket_size(period)
     rows_over_time = buckets(period, last)
     over: dict[str, dict[str, int]] = {k: defaultdict(int) for k in SERIES_KINDS}
@@ -386,7 +387,6 @@ BREAKDOWN_NOT_OVER = (
 
 def _tables_from_book(
     period: Period,
-    keyed: list[tuple[str, str, int]],
     by_team: list[tuple[str, str, int]] | None,
     last: date | None,
     book: Book,
@@ -458,7 +458,7 @@ def _tables_from_book(
             note="Screens are counted per view, not per person.",
         ),
     ]
-    legacy = build_tables(period, [], keyed, None, last)
+    headings = build_tables(period, [], [], None, last)  # each table's id, title and columns
     skip = {"conversations_over_time", "requests_over_time", "funnel", "by_team"}
     over = Period.ending(period.kind, period.start).end <= book.through
 
@@ -518,7 +518,7 @@ def _tables_from_book(
         return table(t.id, t.title, t.row_label, t.columns, ranked, totals)
 
     start = period.start
-    for t in legacy:
+    for t in headings:
         if t.id in skip:
             continue
         if t.id in USAGE_TABLES and (unit != ALL or level == "week"):

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain import last_whole_month_end
 from bot.storage import locks, stats_rollup
 from bot.storage import stats as stats_db
 from bot.storage.models import StatsBookFigure, StatsBookState, table_of
@@ -113,37 +114,34 @@ async def month_key_counts(
     the watermark, the counters summed over teams.
     """
     months: dict[tuple[date, str, str], int] = {}
-    end = _last_whole_month_end(through)
+    end = last_whole_month_end(through)
     if after is not None and end <= after:
         return []
     watermark = await stats_rollup.rolled_through(conn)
     rolled = min(watermark, end) if watermark is not None else None
     whole = None  # the last day of the last month rolled up to its end
     if rolled is not None:
-        whole = _last_whole_month_end(rolled)
+        whole = last_whole_month_end(rolled)
     sums: list[Any] = []
-    if whole is not None and (after is None or whole > after):
+
+    async def all_teams_rows(kind: str, last: date | None, since: date | None) -> None:
+        """The rollups' all-teams ``kind`` rows dated after ``since`` and up to ``last``."""
+        if last is None or (since is not None and last <= since):
+            return
         statement = select(r.period_start, r.kind, r.key, r["count"]).where(
-            r.period_kind == "month",
-            r.period_start <= whole,
+            r.period_kind == kind,
+            r.period_start <= last,
             r.team_id == stats_rollup.ALL_TEAMS,
             r.kind.in_(sorted(kinds)),
         )
-        if after is not None:
-            statement = statement.where(r.period_start > after)
-        sums += list(await conn.execute(statement))
+        if since is not None:
+            statement = statement.where(r.period_start > since)
+        sums.extend(await conn.execute(statement))
+
+    await all_teams_rows("month", whole, after)
     bounds = [d for d in (whole, after) if d is not None]
     done = max(bounds) if bounds else None  # every day up to it is in the month rows
-    if rolled is not None and (done is None or rolled > done):
-        statement = select(r.period_start, r.kind, r.key, r["count"]).where(
-            r.period_kind == "day",
-            r.period_start <= rolled,
-            r.team_id == stats_rollup.ALL_TEAMS,
-            r.kind.in_(sorted(kinds)),
-        )
-        if done is not None:
-            statement = statement.where(r.period_start > done)
-        sums += list(await conn.execute(statement))
+    await all_teams_rows("day", rolled, done)
     statement = (
         select(c.day, c.kind, c.key, func.sum(c["count"]))
         .where(c.day <= end, c.kind.in_(sorted(kinds)))
@@ -298,13 +296,6 @@ async def coordinator_team_sets(conn: AsyncConnection) -> list[frozenset[str]]:
     for staff_id, team in await conn.execute(statement):
         sets.setdefault(int(staff_id), set()).add(team)
     return [frozenset(s) for s in sets.values() if len(s) > 1]
-
-
-def _last_whole_month_end(day: date) -> date:
-    """The last day of the last calendar month that is over by the end of ``day``."""
-    if (day + timedelta(days=1)).day == 1:
-        return day
-    return day.replace(day=1) - timedelta(days=1)
 
 
 def _as_date(value: date | str) -> date:

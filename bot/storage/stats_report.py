@@ -117,7 +117,7 @@ async def _sums(
     kinds: list[str],
 ) -> list[tuple[Any, ...]]:
     """(*by, sum of count) for the period, kinds and teams, grouped by ``by``."""
-    if team_ids is not None and not team_ids:
+    if not kinds or (team_ids is not None and not team_ids):
         return []
     statement = (
         select(*by, func.sum(c["count"]))
