@@ -644,8 +644,8 @@ class Family:
 
 
 # The breakdowns of requests and cases: about people, so kept in the book. (The screens,
-# moves, languages and "was this helpful" tables count use of the guide's content and are
-# still protected report by report; see the README.)
+# moves, languages and "was this helpful" tables count use of the guide's content: they are
+# kept for all teams by month, see USAGE below.)
 FAMILIES: tuple[Family, ...] = (
     Family("request_urgency", URGENCIES, "request_created"),
     Family("request_topic", TOPICS, "request_created"),
