@@ -7,7 +7,8 @@ import asyncio
 from bot.domain import MAX_STAFF_TEXT
 from bot.runtime import Server
 from tests.helpers import bot_messages
-from tests.staff_helpers import StaffClient, new_request, signed_in, text_of
+from tests.staff_helpers import StaffClient, check_response, new_request, signed_in, text_of
+from tests.test_health import database_gone
 
 
 async def test_sign_in_shows_the_queue_and_sign_out_ends_the_session(
@@ -253,3 +254,27 @@ async def test_a_reply_in_flight_and_one_of_unknown_delivery_say_so(server: Serv
             assert shown in text_of(anna.page), text_of(anna.page)
             assert f'data-testid="{testid}"' in anna.page
             assert "Inte levererat" not in anna.page
+
+
+async def test_pages_and_the_api_answer_503_while_the_database_is_away(
+    server: Server, database_url: str
+) -> None:
+    """A failure that may pass is no 500: the page and the API say so and when to retry,
+    and the same session goes on once the database is back."""
+    async with signed_in(server, "anna") as client:
+        status, _ = await client.api("GET", "/api/v1/me")
+        assert status == 200
+        async with database_gone(server, database_url):
+            async with client.http.get(client.origin + "/staff/queue") as response:
+                page = await response.text()
+                assert response.status == 503, page
+                assert response.headers["Retry-After"] == "30"
+            assert "Tillfälligt otillgänglig" in text_of(page)
+            async with client.http.get(client.origin + "/api/v1/queue") as response:
+                assert response.status == 503
+                assert response.headers["Retry-After"] == "30"
+                body = await response.json()
+            check_response("GET", "/api/v1/queue", 503, "application/json", body)
+            assert body["error"] == "unavailable"
+        await client.get("/staff/queue")
+        assert client.status == 200 and "/staff/queue" in client.url

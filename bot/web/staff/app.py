@@ -34,6 +34,7 @@ from bot.services.staff_sessions import StaffSessions
 from bot.services.stats import StatsService
 from bot.services.teams import TeamSettings
 from bot.services.totp import TotpService
+from bot.storage.faults import is_transient
 from bot.web.staff import (
     accessibility,
     account,
@@ -330,6 +331,9 @@ async def _run_page(door: StaffDoor, ctx: Ctx, handler: Handler) -> web.StreamRe
             return pages.error(ctx, exc.status, "http")
         return exc
     except Exception as exc:  # never a traceback page; the log has the type and frames only
+        if is_transient(exc):  # the database is away or full: say so, and when to retry
+            log.warning("staff page unavailable: %s", type(exc).__name__)
+            return _retry_later(pages.error(ctx, 503, "unavailable"))
         log.error("staff page failed: %s", type(exc).__name__, exc_info=exc)
         return pages.error(ctx, 500, "internal")
 
@@ -377,8 +381,21 @@ async def _run_api(door: StaffDoor, ctx: Ctx, handler: Handler) -> web.StreamRes
     except web.HTTPException as exc:
         return api_error(exc.status, "http", exc.reason)
     except Exception as exc:
+        if is_transient(exc):
+            log.warning("staff API unavailable: %s", type(exc).__name__)
+            return _retry_later(api_error(503, "unavailable", UNAVAILABLE))
         log.error("staff API failed: %s", type(exc).__name__, exc_info=exc)
         return api_error(500, "internal", "Something went wrong on the server.")
+
+
+# A failure that may pass (bot.storage.faults): 503 and a time to try again, never a 500.
+RETRY_AFTER_SECONDS = 30
+UNAVAILABLE = "The service cannot reach its database just now. Try again in a minute."
+
+
+def _retry_later(response: web.Response) -> web.Response:
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _form_page(path: str) -> str:

@@ -48,6 +48,13 @@ ERRORS = {
         N_("Something went wrong"),
         N_("Something went wrong on the server. Try again in a moment."),
     ),
+    "unavailable": (
+        N_("Briefly unavailable"),
+        N_(
+            "The service cannot reach its database just now. Try again in a minute. If you "
+            "sent a form, open the page again first to see whether it went through."
+        ),
+    ),
 }
 
 
