@@ -388,6 +388,7 @@ async def _serve(
         driver.free = deque(driver.chats.values())
         fast = (await driver.throughput(updates, 32)).summary()
         taps = sum(chat.taps for chat in driver.chats.values())
+        chose = sum(chat.team_chosen for chat in driver.chats.values())
         hwm = _proc_kb(sut.process.pid, "VmHWM")
         if sut.process.returncode is not None:
             raise BenchError(f"serve ({label}) exited during the run:\n{sut.log_tail()}")
@@ -403,6 +404,7 @@ async def _serve(
         "lost": fast["lost"] + fast["non_200"] + fast["unsent"],
         "error_replies": fast["error_replies"],
         "guide_taps_share": round(taps / max(1, fast["updates"]), 2),
+        "chats_chose_laholm": f"{chose}/{len(driver.chats)}",
         "cpu_ms_per_update": fast["sut_cpu_ms_per_update"],
     }
 
@@ -678,6 +680,10 @@ def print_report(report: dict[str, Any]) -> None:
         f"  updates lost or not 200: {lost}; error replies: {errors}; updates that were "
         f"guide taps (not onboarding): 2 teams {two['guide_taps_share']:.0%}, "
         f"{s['teams']} teams {many['guide_taps_share']:.0%}"
+    )
+    print(
+        f"  chats that chose Laholm (by list, or with {s['teams']} teams by typing its name): "
+        f"2 teams {two['chats_chose_laholm']}, {s['teams']} teams {many['chats_chose_laholm']}"
     )
 
 

@@ -225,6 +225,7 @@ class Chat:
     codes: list[str] = field(default_factory=list)
     keyboard_message_id: int | None = None
     taps: int = 0
+    team_chosen: bool = False  # tapped Laholm in the picker (or in the typed search's list)
     reply: asyncio.Future[float] | None = None
     broken: bool = False  # a reply went missing: a late one could be misattributed
 
@@ -279,6 +280,11 @@ def _percentile(sorted_values: list[float], p: float) -> float:
         return 0.0
     rank = max(1, math.ceil(p / 100 * len(sorted_values)))
     return sorted_values[rank - 1]
+
+
+# What a chat types into the municipality picker at scale (``Driver._pick_code``).
+TYPE_TEAM_NAME = "type the team's name"
+TEAM_NAME = "Laholm"
 
 
 class Driver:
@@ -337,6 +343,9 @@ class Driver:
             "language_code": "sv",
         }
         code = self._pick_code(chat) if self.taps else None
+        typed = None
+        if code == TYPE_TEAM_NAME:  # the picker at scale: type the name, as a relative would
+            code, typed = None, TEAM_NAME
         message: dict[str, object]
         if code is not None:
             message = {
@@ -357,7 +366,7 @@ class Driver:
                 },
             }
         else:
-            text = "/start" if self.taps else f"hello {self.update_id}"
+            text = typed or ("/start" if self.taps else f"hello {self.update_id}")
             message = {
                 "message_id": self.fake.new_message_id(chat.chat_id),
                 "date": int(time.time()),
@@ -365,19 +374,24 @@ class Driver:
                 "text": text,
                 "chat": {"id": chat.chat_id, "type": "private", "first_name": "Relative"},
             }
-            if self.taps:
+            if self.taps and typed is None:
                 message["entities"] = [{"type": "bot_command", "offset": 0, "length": 6}]
             update = {"update_id": self.update_id, "message": message}
         return json.dumps(update, separators=(",", ":")).encode()
 
     @staticmethod
     def _pick_code(chat: Chat) -> str | None:
-        """Onboard (Swedish, Laholm), then walk the guide through its own buttons."""
+        """Onboard (Swedish, Laholm), then walk the guide through its own buttons. With
+        many teams the picker lists groups (``tg:``): then type the name (TYPE_TEAM_NAME)
+        and tap Laholm among the matches, so every run walks the same guide, as Laholm's."""
         if chat.keyboard_message_id is None:
             return None
         for wanted in ("l:sv", "t:laholm"):
             if wanted in chat.codes:
+                chat.team_chosen = chat.team_chosen or wanted == "t:laholm"
                 return wanted
+        if not chat.team_chosen and any(c.startswith("tg:") for c in chat.codes):
+            return TYPE_TEAM_NAME
         guide = [c for c in chat.codes if c.startswith(("g:", "a:"))]
         if not guide:
             return None
