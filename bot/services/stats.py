@@ -551,19 +551,20 @@ class StatsService:
             None if viewer.is_admin and team_id is None else frozenset(teams)
         )
         per_team = team_id is None and (where is None or len(teams) > 1)
-        # One snapshot for every query: the same figure in two tables (a series' total, the
-        # funnel) must be the same number, or a flush in between would show its difference.
+        # Every figure shown is the book's; the per-team sums only name the teams active.
+        by_team: list[tuple[str, str, int]] | None = None
         async with self.database.snapshot_tx() as conn:
-            sums = await sql.report_sums(
-                conn,
-                period.start,
-                period.end,
-                where,
-                # Every figure shown is the book's; the per-team sums name the teams active.
-                series_kinds=[],
-                keyed_kinds=[],
-                team_kinds=["conversation_started", "request_created"] if per_team else None,
-            )
+            if per_team:
+                sums = await sql.report_sums(
+                    conn,
+                    period.start,
+                    period.end,
+                    where,
+                    series_kinds=[],
+                    keyed_kinds=[],
+                    team_kinds=["conversation_started", "request_created"],
+                )
+                by_team = sums.by_team
             groups = await stats_book.coordinator_team_sets(conn)
         if not viewer.is_admin and len(teams) > 1:
             groups.append(frozenset(teams))  # a single sign-on coordinator's teams
@@ -575,9 +576,7 @@ class StatsService:
         else:
             unit = group_unit(teams)
         book = await self._report_book(period, unit, per_team)
-        tables = build.build_tables(
-            period, sums.daily, sums.keyed, sums.by_team, last=through, book=book, unit=unit
-        )
+        tables = build.build_tables(period, [], [], by_team, last=through, book=book, unit=unit)
         return Report(period, teams, tables, time_zone=self.time_zone)
 
     def to_csv(
