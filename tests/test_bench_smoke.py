@@ -58,6 +58,7 @@ def test_national_benchmark_prints_every_figure() -> None:
         r"per-update throughput, 12 teams\s+[1-9]\d*\.\d updates/s",
         r"throughput 12 / 2 teams\s+\d+\.\d+\s+target >= 0\.90\s+(PASS|FAIL)",
         r"serve CPU ms per update, 2 / 12 teams\s+\d+\.\d+ / \d+\.\d+, ratio .*(PASS|FAIL)",
+        r"\(2 rounds of 60 updates a side, the sides alternating; .*ratios: \d\.\d{3}, \d\.\d{3}\)",
         r"updates lost or not 200: 0; error replies: 0",
         # every chat reached Laholm: with 12 teams (a picker of groups) by typing its name
         r"chats that chose Laholm .*: 2 teams ([1-9]\d*)/\1, 12 teams ([1-9]\d*)/\2$",
